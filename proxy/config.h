@@ -1,0 +1,110 @@
+/*
+ * The configuration: an immutable, reference-counted snapshot. The file is
+ * JSON with comments (conf/oauthlens.conf); command-line options override
+ * it. Reload parses a new snapshot and swaps it in only if valid;
+ * connections keep the snapshot they started with.
+ */
+#ifndef OAUTHLENS_CONFIG_H
+#define OAUTHLENS_CONFIG_H
+
+#include <sys/socket.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "log.h"
+
+enum lang { LANG_JA, LANG_EN, LANG_AUTO };
+
+struct strlist {
+	char		**sl_v;		/* owned strings */
+	size_t		  sl_n;
+};
+
+struct cidr {
+	int		 ci_family;	/* AF_INET or AF_INET6 */
+	uint8_t		 ci_addr[16];
+	unsigned	 ci_bits;
+};
+
+/* --resolve HOST:PORT:ADDR:PORT */
+struct resolve {
+	char			*rv_host;	/* owned, lowercase */
+	uint16_t		 rv_port;
+	struct sockaddr_storage	 rv_addr;
+	socklen_t		 rv_addrlen;
+};
+
+struct config {
+	int		 cf_refs;
+	char		*cf_path;		/* owned: the file it came from */
+	struct strlist	 cf_listen;		/* "addr:port" / "[v6]:port" */
+	struct cidr	*cf_allow;		/* owned array */
+	size_t		 cf_nallow;
+	uint16_t	*cf_connect_ports;	/* owned array */
+	size_t		 cf_nconnect_ports;
+	struct resolve	*cf_resolve;		/* owned array */
+	size_t		 cf_nresolve;
+	struct strlist	 cf_intercept;
+	struct strlist	 cf_token_endpoints;
+	char		*cf_certs;
+	char		*cf_upstream_ca;
+	char		*cf_upstream_proxy;
+	char		*cf_header_name;
+	char		*cf_messages;		/* hint catalog path */
+	enum lang	 cf_lang;
+	enum log_format	 cf_log_format;
+	enum log_level	 cf_log_level;
+	unsigned	 cf_max_connections;
+	size_t		 cf_inspect_max_bytes;
+	unsigned	 cf_to_connect_ms;
+	unsigned	 cf_to_header_ms;
+	unsigned	 cf_to_idle_ms;
+	unsigned	 cf_to_drain_ms;
+};
+
+/* Command-line values that override the file; NULL/0 means unset. */
+struct config_cli {
+	const char	*cc_config;
+	struct strlist	 cc_listen;
+	struct strlist	 cc_resolve;
+	struct strlist	 cc_intercept;
+	const char	*cc_certs;
+	const char	*cc_upstream_ca;
+	const char	*cc_upstream_proxy;
+	const char	*cc_lang;
+	const char	*cc_log_format;
+	const char	*cc_log_level;
+};
+
+/* Parse the file named by cli->cc_config (or the built-in defaults when
+ * it is NULL) and apply the command line. Returns a snapshot with one
+ * reference, or NULL with "file:line:column: reason" (or "option: reason")
+ * in err. */
+struct config	*config_load(const struct config_cli *cli, char *err,
+		    size_t errlen);
+
+/* Take / drop a reference; the last drop frees (NULL ok). */
+struct config	*config_ref(struct config *cf);
+void		 config_unref(struct config *cf);
+
+/* Whether an address is inside one of the allow CIDRs. */
+int		 config_allowed(const struct config *cf,
+		    const struct sockaddr *sa);
+
+/* Whether CONNECT to this port is allowed. */
+int		 config_connect_port_ok(const struct config *cf, uint16_t port);
+
+/* The --resolve entry for host:port, or NULL. */
+const struct resolve *config_resolve(const struct config *cf,
+		    const char *host, uint16_t port);
+
+/* Parse "addr:port", "[v6]:port" or "host:port" into its parts; host is
+ * written without brackets. 0 or -1. */
+int		 config_split_hostport(const char *s, char *host, size_t hostlen,
+		    uint16_t *port);
+
+/* Append a copy of s to a string list. */
+void		 strlist_add(struct strlist *sl, const char *s);
+void		 strlist_clear(struct strlist *sl);
+
+#endif

@@ -1,0 +1,1093 @@
+#include <sys/queue.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <arpa/inet.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+
+#include "conn.h"
+#include "log.h"
+#include "oauthlens.h"
+#include "status.h"
+#include "upstream.h"
+#include "util.h"
+
+/*
+ * Memory bound per connection and direction: an input buffer stops
+ * reading at READ_HIGH bytes, and bytes move to the peer's output only
+ * while it holds less than OUT_HIGH, so each direction holds at most
+ * READ_HIGH + OUT_HIGH + READ_HIGH bytes.
+ */
+#define READ_HIGH	(HTTP1_MAX_HEAD + 16384)
+#define OUT_HIGH	(256 * 1024)
+#define OUT_LOW		(64 * 1024)
+#define LINGER_MS	2000
+#define REJECT_EXTRA	64	/* connections over the limit we answer */
+
+enum conn_state {
+	CS_HEAD,		/* waiting for a request head */
+	CS_UPSTREAM,		/* request parsed, connecting upstream */
+	CS_RELAY,		/* exchange in progress */
+	CS_TUNNEL,		/* CONNECT or 101: bytes both ways */
+	CS_FLUSH_UP,		/* tunnel: client gone, flushing upstream */
+	CS_CLOSING,		/* flushing the client, then lingering */
+	CS_DEAD			/* closed; freed from the loop */
+};
+
+/* One request/response exchange. */
+struct exchange {
+	uint64_t		 x_id;
+	uint64_t		 x_start_ms;
+	char			 x_method[24];
+	char			 x_host[256];
+	uint16_t		 x_port;
+	char			*x_target;	/* owned: path, for the log */
+	size_t			 x_target_len;
+	int			 x_status;
+	uint64_t		 x_in, x_out;
+	struct evbuffer		*x_head;	/* owned: request head to send */
+	struct upstream_req	*x_ureq;	/* pending connect */
+	unsigned		 x_connect:1, x_upgrade:1, x_is_head:1,
+				 x_client_ka:1, x_http10:1, x_req_done:1,
+				 x_resp_head:1, x_resp_done:1, x_reused:1,
+				 x_dechunk:1, x_close:1, x_up_ka:1,
+				 x_retried:1, x_has_body:1, x_resp_eof:1;
+};
+
+struct conn {
+	TAILQ_ENTRY(conn)	 c_entry;
+	struct proxy		*c_px;		/* borrowed */
+	struct config		*c_cfg;		/* referenced */
+	struct bufferevent	*c_cbev;	/* owned: client */
+	struct bufferevent	*c_ubev;	/* owned: upstream */
+	struct event		*c_timer;	/* owned */
+	struct http1_parser	*c_reqp;	/* owned, made on first use */
+	struct http1_parser	*c_resp;	/* owned, made on first use */
+	struct exchange		*c_x;		/* owned: current exchange */
+	enum conn_state		 c_state;
+	int			 c_reject;	/* status to refuse with */
+	size_t			 c_scan;	/* head end search offset */
+	size_t			 c_uscan;
+	uint64_t		 c_id;
+	uint64_t		 c_last_ms;	/* tunnel activity */
+	unsigned		 c_in_loop:1, c_head_timer:1, c_client_eof:1,
+				 c_counted:1;
+	char			 c_peer[56];
+};
+
+static void	 conn_close(struct conn *, const char *);
+static void	 conn_process(struct conn *);
+static void	 conn_client_read_cb(struct bufferevent *, void *);
+static void	 conn_client_write_cb(struct bufferevent *, void *);
+static void	 conn_client_event_cb(struct bufferevent *, short, void *);
+static void	 conn_up_read_cb(struct bufferevent *, void *);
+static void	 conn_up_write_cb(struct bufferevent *, void *);
+static void	 conn_up_event_cb(struct bufferevent *, short, void *);
+static void	 conn_upstream_ready(struct bufferevent *, enum upstream_fail,
+		    const char *, void *);
+
+static struct timeval
+ms_tv(unsigned ms)
+{
+	struct timeval	tv = { ms / 1000, (ms % 1000) * 1000 };
+
+	return tv;
+}
+
+static void
+timer_set(struct conn *c, unsigned ms)
+{
+	struct timeval	tv = ms_tv(ms);
+
+	evtimer_add(c->c_timer, &tv);
+}
+
+static void
+peer_string(const struct sockaddr *sa, char *buf, size_t len)
+{
+	char	a[INET6_ADDRSTRLEN] = "?";
+
+	if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *s6 = (const void *)sa;
+
+		inet_ntop(AF_INET6, &s6->sin6_addr, a, sizeof(a));
+		snprintf(buf, len, "[%s]:%u", a, ntohs(s6->sin6_port));
+	} else if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *s4 = (const void *)sa;
+
+		inet_ntop(AF_INET, &s4->sin_addr, a, sizeof(a));
+		snprintf(buf, len, "%s:%u", a, ntohs(s4->sin_port));
+	} else
+		snprintf(buf, len, "local");
+}
+
+static void
+exchange_free(struct exchange *x)
+{
+	if (x == NULL)
+		return;
+	upstream_cancel(x->x_ureq);
+	if (x->x_head != NULL)
+		evbuffer_free(x->x_head);
+	free(x->x_target);
+	free(x);
+}
+
+/* The one access record of an exchange. */
+static void
+exchange_log(struct conn *c, struct exchange *x)
+{
+	struct logrec	lr;
+	char		host[300];
+
+	if (!log_enabled(LL_INFO))
+		return;
+	logrec_begin(&lr, LL_INFO, "access");
+	logrec_int(&lr, "req", (long long)x->x_id);
+	logrec_str(&lr, "client", c->c_peer);
+	logrec_str(&lr, "method", x->x_method);
+	snprintf(host, sizeof(host), "%s%s%s:%u",
+	    strchr(x->x_host, ':') ? "[" : "", x->x_host,
+	    strchr(x->x_host, ':') ? "]" : "", x->x_port);
+	logrec_str(&lr, "host", x->x_host[0] ? host : "-");
+	if (x->x_target != NULL)
+		logrec_target(&lr, "target", x->x_target, x->x_target_len);
+	logrec_int(&lr, "status", x->x_status);
+	logrec_int(&lr, "bytes_in", (long long)x->x_in);
+	logrec_int(&lr, "bytes_out", (long long)x->x_out);
+	logrec_int(&lr, "ms", (long long)(util_now_ms() - x->x_start_ms));
+	if (x->x_reused)
+		logrec_int(&lr, "reused", 1);
+	logrec_end(&lr);
+}
+
+static void
+conn_free(struct conn *c)
+{
+	struct proxy	*px = c->c_px;
+
+	TAILQ_REMOVE(&px->px_conns, c, c_entry);
+	if (c->c_counted)
+		px->px_nconns--;
+	exchange_free(c->c_x);
+	http1_parser_free(c->c_reqp);
+	http1_parser_free(c->c_resp);
+	event_free(c->c_timer);
+	config_unref(c->c_cfg);
+	free(c);
+}
+
+static void
+conn_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn	*c = arg;
+
+	switch (c->c_state) {
+	case CS_DEAD:
+		conn_free(c);
+		return;
+	case CS_HEAD:
+		conn_close(c, c->c_head_timer ? "timed out reading the "
+		    "request head" : "idle");
+		return;
+	case CS_CLOSING:
+		conn_close(c, "done");
+		return;
+	default:
+		conn_close(c, "timed out");
+		return;
+	}
+}
+
+/*
+ * The one way a connection dies. Frees the sockets now (libevent allows
+ * it inside their callbacks) and the struct from the loop, so callers up
+ * the stack may still look at c->c_state.
+ */
+static void
+conn_close(struct conn *c, const char *why)
+{
+	struct timeval	now = { 0, 0 };
+
+	if (c->c_state == CS_DEAD)
+		return;
+	if (c->c_x != NULL && c->c_x->x_status != 0 && !c->c_x->x_resp_done)
+		exchange_log(c, c->c_x);
+	log_debug("connection %llu from %s closed: %s",
+	    (unsigned long long)c->c_id, c->c_peer, why);
+	c->c_state = CS_DEAD;
+	if (c->c_cbev != NULL)
+		bufferevent_free(c->c_cbev);
+	if (c->c_ubev != NULL)
+		bufferevent_free(c->c_ubev);
+	c->c_cbev = c->c_ubev = NULL;
+	exchange_free(c->c_x);
+	c->c_x = NULL;
+	evtimer_add(c->c_timer, &now);
+}
+
+/* Flush what the client still has to receive, then close politely. */
+static void
+conn_finish(struct conn *c)
+{
+	if (c->c_state == CS_DEAD)
+		return;
+	if (c->c_ubev != NULL) {
+		bufferevent_free(c->c_ubev);
+		c->c_ubev = NULL;
+	}
+	c->c_state = CS_CLOSING;
+	bufferevent_setwatermark(c->c_cbev, EV_WRITE, 0, 0);
+	bufferevent_enable(c->c_cbev, EV_READ | EV_WRITE);
+	timer_set(c, c->c_cfg->cf_to_idle_ms);
+	if (evbuffer_get_length(bufferevent_get_output(c->c_cbev)) == 0)
+		conn_client_write_cb(c->c_cbev, c);
+}
+
+/* Answer with an error we made ourselves and close after it. */
+static void
+conn_error(struct conn *c, int status, const char *reason)
+{
+	struct logrec	lr;
+
+	if (c->c_state == CS_DEAD)
+		return;
+	if (c->c_x != NULL && c->c_x->x_resp_head) {
+		/* Too late for a status: the response already started. */
+		conn_close(c, reason);
+		return;
+	}
+	c->c_px->px_stats.st_errors++;
+	http1_write_error(bufferevent_get_output(c->c_cbev), status, reason,
+	    1);
+	logrec_begin(&lr, status >= 500 ? LL_WARN : LL_INFO, "proxy-error");
+	if (c->c_x != NULL)
+		logrec_int(&lr, "req", (long long)c->c_x->x_id);
+	logrec_str(&lr, "client", c->c_peer);
+	logrec_int(&lr, "status", status);
+	logrec_str(&lr, "reason", reason);
+	logrec_end(&lr);
+	if (c->c_x != NULL) {
+		c->c_x->x_status = status;
+		c->c_x->x_resp_done = 1;
+		exchange_log(c, c->c_x);
+		exchange_free(c->c_x);
+		c->c_x = NULL;
+	}
+	conn_finish(c);
+}
+
+void
+conn_accept(struct proxy *px, evutil_socket_t fd, const struct sockaddr *sa,
+    int socklen, int reject)
+{
+	struct conn	*c;
+	int		 one = 1;
+	struct timeval	 tv;
+
+	if (reject == 503 && px->px_nconns >=
+	    px->px_cfg->cf_max_connections + REJECT_EXTRA) {
+		px->px_stats.st_rejected++;
+		evutil_closesocket(fd);
+		return;
+	}
+	c = calloc(1, sizeof(*c));
+	if (c == NULL) {
+		evutil_closesocket(fd);
+		return;
+	}
+	c->c_px = px;
+	c->c_cfg = config_ref(px->px_cfg);
+	c->c_id = ++px->px_next_conn;
+	c->c_reject = reject;
+	peer_string(sa, c->c_peer, sizeof(c->c_peer));
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	c->c_cbev = bufferevent_socket_new(px->px_base, fd,
+	    BEV_OPT_CLOSE_ON_FREE);
+	c->c_timer = evtimer_new(px->px_base, conn_timer_cb, c);
+	TAILQ_INSERT_TAIL(&px->px_conns, c, c_entry);
+	if (reject == 0) {
+		c->c_counted = 1;
+		px->px_nconns++;
+	}
+	if (c->c_cbev == NULL || c->c_timer == NULL) {
+		if (c->c_cbev == NULL)
+			evutil_closesocket(fd);
+		conn_close(c, "out of memory");
+		return;
+	}
+	bufferevent_setcb(c->c_cbev, conn_client_read_cb,
+	    conn_client_write_cb, conn_client_event_cb, c);
+	bufferevent_setwatermark(c->c_cbev, EV_READ, 0, READ_HIGH);
+	bufferevent_setwatermark(c->c_cbev, EV_WRITE, OUT_LOW, 0);
+	tv = ms_tv(c->c_cfg->cf_to_idle_ms);
+	bufferevent_set_timeouts(c->c_cbev, NULL, &tv);
+	bufferevent_enable(c->c_cbev, EV_READ | EV_WRITE);
+	c->c_state = CS_HEAD;
+	timer_set(c, reject ? c->c_cfg->cf_to_header_ms :
+	    c->c_cfg->cf_to_idle_ms);
+}
+
+/* Refuse a request the connection was accepted to refuse. */
+static void
+conn_reject(struct conn *c)
+{
+	char	buf[160];
+
+	if (c->c_reject == 403)
+		snprintf(buf, sizeof(buf), "client %s is not in this proxy's "
+		    "\"allow\" list", c->c_peer);
+	else
+		snprintf(buf, sizeof(buf), "too many connections (limit %u); "
+		    "try again", c->c_cfg->cf_max_connections);
+	c->c_px->px_stats.st_rejected++;
+	conn_error(c, c->c_reject, buf);
+}
+
+static struct exchange *
+exchange_new(struct conn *c, const struct http1_head *h)
+{
+	struct exchange	*x = calloc(1, sizeof(*x));
+
+	if (x == NULL)
+		return NULL;
+	x->x_id = ++c->c_px->px_next_req;
+	x->x_start_ms = util_now_ms();
+	snprintf(x->x_method, sizeof(x->x_method), "%s", h->h_method);
+	x->x_connect = h->h_connect;
+	x->x_is_head = h->h_is_head;
+	x->x_upgrade = h->h_upgrade;
+	x->x_http10 = h->h_major == 1 && h->h_minor == 0;
+	x->x_client_ka = h->h_keepalive;
+	x->x_has_body = h->h_body != HTTP1_BODY_NONE;
+	x->x_req_done = !x->x_has_body;
+	c->c_px->px_stats.st_requests++;
+	return x;
+}
+
+/* Start (or restart, after a stale pooled connection) the upstream leg. */
+static void
+conn_get_upstream(struct conn *c)
+{
+	struct exchange		*x = c->c_x;
+	struct bufferevent	*bev = NULL;
+
+	c->c_state = CS_UPSTREAM;
+	if (!x->x_connect && !x->x_upgrade && !x->x_retried)
+		bev = upstream_pool_take(c->c_px->px_up, x->x_host, x->x_port);
+	if (bev != NULL) {
+		x->x_reused = 1;
+		conn_upstream_ready(bev, UPSTREAM_OK, NULL, c);
+		return;
+	}
+	x->x_reused = 0;
+	x->x_ureq = upstream_connect(c->c_px->px_up, c->c_cfg, x->x_host,
+	    x->x_port, conn_upstream_ready, c);
+	if (x->x_ureq == NULL)
+		conn_error(c, 502, "cannot start a connection to the origin");
+}
+
+/* The proxy's own pages answer origin-form requests. */
+static void
+conn_local(struct conn *c, const struct http1_head *h)
+{
+	struct exchange	*x = c->c_x;
+	struct evbuffer	*out = bufferevent_get_output(c->c_cbev);
+	size_t		 before = evbuffer_get_length(out);
+	int		 keep;
+
+	if (x->x_has_body) {
+		conn_error(c, 405, "the proxy's own pages take no request "
+		    "body");
+		return;
+	}
+	keep = x->x_client_ka && !c->c_px->px_draining;
+	x->x_status = status_page(c->c_px, h, out, keep);
+	x->x_out = evbuffer_get_length(out) - before;
+	x->x_resp_done = 1;
+	exchange_log(c, x);
+	exchange_free(x);
+	c->c_x = NULL;
+	if (!keep)
+		conn_finish(c);
+	else
+		timer_set(c, c->c_cfg->cf_to_idle_ms);
+}
+
+/* Act on a parsed request head; the head's bytes are still in input. */
+static void
+conn_dispatch(struct conn *c, const struct http1_head *h, size_t headlen)
+{
+	struct http1_target	 t;
+	struct http1_error	 err;
+	struct exchange		*x;
+	struct evbuffer		*in = bufferevent_get_input(c->c_cbev);
+	char			 buf[320];
+
+	if ((x = exchange_new(c, h)) == NULL) {
+		conn_close(c, "out of memory");
+		return;
+	}
+	c->c_x = x;
+	x->x_in = headlen;
+	if (http1_parse_target(h, &t, &err) == -1) {
+		conn_error(c, err.he_status, err.he_reason);
+		return;
+	}
+	x->x_target = xstrndup(t.t_form == 'c' ? h->h_target.s_ptr :
+	    t.t_path.s_ptr ? t.t_path.s_ptr : "/", t.t_form == 'c' ?
+	    h->h_target.s_len : t.t_path.s_ptr ? t.t_path.s_len : 1);
+	x->x_target_len = strlen(x->x_target);
+	if (t.t_form == 'o') {
+		evbuffer_drain(in, headlen);
+		conn_local(c, h);
+		return;
+	}
+	snprintf(x->x_host, sizeof(x->x_host), "%s", t.t_host);
+	x->x_port = t.t_port;
+	if (t.t_form == 'c') {
+		evbuffer_drain(in, headlen);
+		if (!config_connect_port_ok(c->c_cfg, t.t_port)) {
+			snprintf(buf, sizeof(buf), "CONNECT to port %u is not "
+			    "allowed (connect_ports)", t.t_port);
+			conn_error(c, 403, buf);
+			return;
+		}
+		conn_get_upstream(c);
+		return;
+	}
+	x->x_head = evbuffer_new();
+	if (x->x_head == NULL) {
+		conn_close(c, "out of memory");
+		return;
+	}
+	http1_write_request_head(x->x_head, h, &t, x->x_upgrade);
+	evbuffer_drain(in, headlen);
+	conn_get_upstream(c);
+}
+
+/* Read and act on request heads while the connection is idle. */
+static void
+conn_read_head(struct conn *c)
+{
+	struct evbuffer		*in = bufferevent_get_input(c->c_cbev);
+	struct http1_head	*h = &c->c_px->px_scratch;
+	struct http1_error	 err;
+	size_t			 len, headlen;
+	const char		*buf;
+	int			 r;
+
+	len = evbuffer_get_length(in);
+	if (len == 0)
+		return;
+	if (!c->c_head_timer) {
+		/* An absolute deadline: trickling bytes does not extend it. */
+		c->c_head_timer = 1;
+		timer_set(c, c->c_cfg->cf_to_header_ms);
+	}
+	if (len > HTTP1_MAX_HEAD)
+		len = HTTP1_MAX_HEAD;
+	buf = (const char *)evbuffer_pullup(in, (ssize_t)len);
+	r = http1_head_end(buf, len, &c->c_scan, &headlen, &err);
+	if (r == 0)
+		return;
+	c->c_scan = 0;
+	c->c_head_timer = 0;
+	evtimer_del(c->c_timer);
+	if (c->c_reject) {
+		conn_reject(c);
+		return;
+	}
+	if (r == -1) {
+		conn_error(c, err.he_status, err.he_reason);
+		return;
+	}
+	if (c->c_reqp == NULL &&
+	    (c->c_reqp = http1_parser_new(HTTP1_REQUEST)) == NULL) {
+		conn_close(c, "out of memory");
+		return;
+	}
+	if (http1_parse_head(c->c_reqp, buf, headlen, 0, h, &err) == -1) {
+		conn_error(c, err.he_status, err.he_reason);
+		return;
+	}
+	conn_dispatch(c, h, headlen);
+}
+
+/* Move request body bytes to the origin while it keeps up. */
+static void
+conn_pump_request(struct conn *c)
+{
+	struct exchange		*x = c->c_x;
+	struct evbuffer		*in = bufferevent_get_input(c->c_cbev);
+	struct evbuffer		*out = bufferevent_get_output(c->c_ubev);
+	struct evbuffer_iovec	 v;
+	ssize_t			 n;
+	char			 buf[200];
+
+	while (!x->x_req_done && evbuffer_get_length(in) > 0) {
+		if (evbuffer_get_length(out) >= OUT_HIGH)
+			return;		/* conn_up_write_cb resumes */
+		if (evbuffer_peek(in, -1, NULL, &v, 1) < 1)
+			return;
+		n = http1_parse_body(c->c_reqp, v.iov_base, v.iov_len, NULL,
+		    NULL);
+		if (n < 0) {
+			snprintf(buf, sizeof(buf), "malformed request body: %s",
+			    http1_parser_error(c->c_reqp));
+			conn_error(c, 400, buf);
+			return;
+		}
+		evbuffer_remove_buffer(in, out, (size_t)n);
+		x->x_in += (uint64_t)n;
+		if (http1_message_done(c->c_reqp))
+			x->x_req_done = 1;
+	}
+}
+
+static void
+conn_become_tunnel(struct conn *c)
+{
+	struct timeval	tv = ms_tv(c->c_cfg->cf_to_idle_ms);
+
+	c->c_state = CS_TUNNEL;
+	c->c_px->px_stats.st_tunnels++;
+	c->c_last_ms = util_now_ms();
+	bufferevent_set_timeouts(c->c_cbev, &tv, &tv);
+	bufferevent_set_timeouts(c->c_ubev, &tv, &tv);
+	bufferevent_enable(c->c_cbev, EV_READ | EV_WRITE);
+	bufferevent_enable(c->c_ubev, EV_READ | EV_WRITE);
+}
+
+/* Tunnel: move what one side sent to the other while it keeps up. */
+static void
+tunnel_pump(struct conn *c, struct bufferevent *from, struct bufferevent *to)
+{
+	struct evbuffer	*in = bufferevent_get_input(from);
+	struct evbuffer	*out = bufferevent_get_output(to);
+	size_t		 n = evbuffer_get_length(in);
+
+	if (n == 0 || evbuffer_get_length(out) >= OUT_HIGH)
+		return;
+	evbuffer_add_buffer(out, in);
+	c->c_last_ms = util_now_ms();
+	if (from == c->c_cbev) {
+		c->c_x->x_in += n;
+		c->c_px->px_stats.st_bytes_in += n;
+	} else {
+		c->c_x->x_out += n;
+		c->c_px->px_stats.st_bytes_out += n;
+	}
+}
+
+static void
+conn_upstream_ready(struct bufferevent *bev, enum upstream_fail why,
+    const char *detail, void *arg)
+{
+	struct conn	*c = arg;
+	struct exchange	*x = c->c_x;
+	struct timeval	 tv = ms_tv(c->c_cfg->cf_to_idle_ms);
+
+	x->x_ureq = NULL;
+	if (bev == NULL) {
+		conn_error(c, why == UPSTREAM_TIMEOUT ? 504 : 502, detail);
+		return;
+	}
+	c->c_ubev = bev;
+	bufferevent_setcb(bev, conn_up_read_cb, conn_up_write_cb,
+	    conn_up_event_cb, c);
+	bufferevent_setwatermark(bev, EV_READ, 0, READ_HIGH);
+	bufferevent_setwatermark(bev, EV_WRITE, OUT_LOW, 0);
+	if (x->x_connect) {
+		static const char established[] =
+		    "HTTP/1.1 200 Connection established\r\n\r\n";
+
+		x->x_status = 200;
+		x->x_resp_head = 1;
+		evbuffer_add(bufferevent_get_output(c->c_cbev), established,
+		    sizeof(established) - 1);
+		conn_become_tunnel(c);
+		tunnel_pump(c, c->c_cbev, c->c_ubev);
+		return;
+	}
+	bufferevent_set_timeouts(bev, &tv, &tv);
+	bufferevent_set_timeouts(c->c_cbev, &tv, &tv);
+	bufferevent_enable(bev, EV_READ | EV_WRITE);
+	c->c_state = CS_RELAY;
+	c->c_uscan = 0;
+	/* Keep the head for one retry while nothing else was sent. */
+	if (x->x_reused && !x->x_has_body)
+		evbuffer_add_buffer_reference(bufferevent_get_output(bev),
+		    x->x_head);
+	else {
+		evbuffer_add_buffer(bufferevent_get_output(bev), x->x_head);
+		evbuffer_free(x->x_head);
+		x->x_head = NULL;
+	}
+	conn_pump_request(c);
+}
+
+static void
+dechunk_cb(void *arg, const char *p, size_t len)
+{
+	struct conn	*c = arg;
+
+	evbuffer_add(bufferevent_get_output(c->c_cbev), p, len);
+}
+
+/* The exchange is over: log it, pool the upstream, go on or close. */
+static void
+conn_exchange_done(struct conn *c)
+{
+	struct exchange	*x = c->c_x;
+	struct timeval	 tv;
+	int		 close_client;
+
+	x->x_resp_done = 1;
+	c->c_px->px_stats.st_bytes_in += x->x_in;
+	c->c_px->px_stats.st_bytes_out += x->x_out;
+	exchange_log(c, x);
+	close_client = x->x_close || !x->x_req_done || c->c_client_eof ||
+	    c->c_px->px_draining;
+	if (x->x_up_ka && x->x_req_done && c->c_ubev != NULL)
+		upstream_pool_put(c->c_px->px_up, x->x_host, x->x_port,
+		    c->c_ubev);
+	else if (c->c_ubev != NULL)
+		bufferevent_free(c->c_ubev);
+	c->c_ubev = NULL;
+	exchange_free(x);
+	c->c_x = NULL;
+	if (close_client) {
+		conn_finish(c);
+		return;
+	}
+	c->c_state = CS_HEAD;
+	tv = ms_tv(c->c_cfg->cf_to_idle_ms);
+	bufferevent_set_timeouts(c->c_cbev, NULL, &tv);
+	timer_set(c, c->c_cfg->cf_to_idle_ms);
+	conn_process(c);
+}
+
+/* Decide how the response reaches this client, then send its head. */
+static void
+conn_response_head(struct conn *c, const struct http1_head *h)
+{
+	struct exchange	*x = c->c_x;
+	unsigned	 flags = 0;
+	int		 keep;
+
+	x->x_status = h->h_status;
+	x->x_up_ka = h->h_keepalive && h->h_body != HTTP1_BODY_EOF;
+	x->x_dechunk = x->x_http10 && h->h_body == HTTP1_BODY_CHUNKED;
+	keep = x->x_client_ka && !x->x_dechunk &&
+	    h->h_body != HTTP1_BODY_EOF && !c->c_px->px_draining;
+	if (!keep) {
+		flags |= HTTP1_W_CLOSE;
+		x->x_close = 1;
+	} else if (x->x_http10)
+		flags |= HTTP1_W_KEEPALIVE;
+	if (x->x_dechunk)
+		flags |= HTTP1_W_DECHUNK;
+	x->x_resp_eof = h->h_body == HTTP1_BODY_EOF;
+	http1_write_response_head(bufferevent_get_output(c->c_cbev), h, flags,
+	    NULL);
+	x->x_resp_head = 1;
+}
+
+/* Read one response head; 1 when the body may follow, 0 to wait. */
+static int
+conn_read_response_head(struct conn *c)
+{
+	struct exchange		*x = c->c_x;
+	struct evbuffer		*in = bufferevent_get_input(c->c_ubev);
+	struct evbuffer		*out = bufferevent_get_output(c->c_cbev);
+	struct http1_head	*h = &c->c_px->px_scratch;
+	struct http1_error	 err;
+	size_t			 len, headlen;
+	const char		*buf;
+	char			 reason[240];
+	int			 r;
+
+	for (;;) {
+		len = evbuffer_get_length(in);
+		if (len == 0)
+			return 0;
+		if (len > HTTP1_MAX_HEAD)
+			len = HTTP1_MAX_HEAD;
+		buf = (const char *)evbuffer_pullup(in, (ssize_t)len);
+		r = http1_head_end(buf, len, &c->c_uscan, &headlen, &err);
+		if (r == 0)
+			return 0;
+		c->c_uscan = 0;
+		if (r == 1 && c->c_resp == NULL &&
+		    (c->c_resp = http1_parser_new(HTTP1_RESPONSE)) == NULL) {
+			conn_close(c, "out of memory");
+			return 0;
+		}
+		if (r == -1 || http1_parse_head(c->c_resp, buf, headlen,
+		    x->x_is_head, h, &err) == -1) {
+			snprintf(reason, sizeof(reason), "bad response from "
+			    "%s:%u: %s", x->x_host, x->x_port, err.he_reason);
+			conn_error(c, 502, reason);
+			return 0;
+		}
+		if (x->x_head != NULL) {
+			/* An answer arrived: no retry from here on. */
+			evbuffer_free(x->x_head);
+			x->x_head = NULL;
+		}
+		if (h->h_status >= 100 && h->h_status < 200 &&
+		    h->h_status != 101) {
+			/* Interim responses pass to HTTP/1.1 clients only. */
+			if (!x->x_http10) {
+				http1_write_response_head(out, h, 0, NULL);
+				x->x_out += headlen;
+			}
+			evbuffer_drain(in, headlen);
+			continue;
+		}
+		if (h->h_status == 101) {
+			if (!x->x_upgrade) {
+				conn_error(c, 502, "the origin switched "
+				    "protocols without being asked");
+				return 0;
+			}
+			x->x_status = 101;
+			http1_write_response_head(out, h, HTTP1_W_UPGRADE,
+			    NULL);
+			x->x_resp_head = 1;
+			x->x_out += headlen;
+			evbuffer_drain(in, headlen);
+			conn_become_tunnel(c);
+			tunnel_pump(c, c->c_ubev, c->c_cbev);
+			tunnel_pump(c, c->c_cbev, c->c_ubev);
+			return 0;
+		}
+		conn_response_head(c, h);
+		x->x_out += headlen;
+		evbuffer_drain(in, headlen);
+		if (h->h_body == HTTP1_BODY_NONE) {
+			conn_exchange_done(c);
+			return 0;
+		}
+		return 1;
+	}
+}
+
+/* Move response bytes to the client while it keeps up. */
+static void
+conn_pump_response(struct conn *c)
+{
+	struct exchange		*x = c->c_x;
+	struct evbuffer		*in = bufferevent_get_input(c->c_ubev);
+	struct evbuffer		*out = bufferevent_get_output(c->c_cbev);
+	struct evbuffer_iovec	 v;
+	ssize_t			 n;
+	char			 buf[240];
+
+	if (!x->x_resp_head && !conn_read_response_head(c))
+		return;
+	while (evbuffer_get_length(in) > 0) {
+		if (evbuffer_get_length(out) >= OUT_HIGH)
+			return;		/* conn_client_write_cb resumes */
+		if (evbuffer_peek(in, -1, NULL, &v, 1) < 1)
+			return;
+		n = http1_parse_body(c->c_resp, v.iov_base, v.iov_len,
+		    x->x_dechunk ? dechunk_cb : NULL, c);
+		if (n < 0) {
+			snprintf(buf, sizeof(buf), "bad response body from "
+			    "%s:%u: %s", x->x_host, x->x_port,
+			    http1_parser_error(c->c_resp));
+			conn_close(c, buf);
+			return;
+		}
+		if (x->x_dechunk)
+			evbuffer_drain(in, (size_t)n);
+		else
+			evbuffer_remove_buffer(in, out, (size_t)n);
+		x->x_out += (uint64_t)n;
+		if (http1_message_done(c->c_resp)) {
+			conn_exchange_done(c);
+			return;
+		}
+	}
+}
+
+/* Run whatever the client's buffered input allows, without recursion. */
+static void
+conn_process(struct conn *c)
+{
+	if (c->c_in_loop)
+		return;
+	c->c_in_loop = 1;
+	while (c->c_state == CS_HEAD && c->c_x == NULL &&
+	    evbuffer_get_length(bufferevent_get_input(c->c_cbev)) > 0) {
+		size_t before = evbuffer_get_length(
+		    bufferevent_get_input(c->c_cbev));
+
+		conn_read_head(c);
+		if (c->c_state == CS_HEAD && c->c_x == NULL &&
+		    evbuffer_get_length(bufferevent_get_input(c->c_cbev)) ==
+		    before)
+			break;		/* incomplete head: wait for more */
+	}
+	if (c->c_state == CS_HEAD && c->c_x == NULL && c->c_client_eof)
+		conn_close(c, "client closed");
+	c->c_in_loop = 0;
+}
+
+static void
+conn_client_read_cb(struct bufferevent *bev, void *arg)
+{
+	struct conn	*c = arg;
+
+	switch (c->c_state) {
+	case CS_HEAD:
+		conn_process(c);
+		break;
+	case CS_RELAY:
+		if (!c->c_x->x_req_done)
+			conn_pump_request(c);
+		break;
+	case CS_TUNNEL:
+		tunnel_pump(c, c->c_cbev, c->c_ubev);
+		break;
+	case CS_CLOSING:
+		evbuffer_drain(bufferevent_get_input(bev),
+		    evbuffer_get_length(bufferevent_get_input(bev)));
+		break;
+	default:
+		break;		/* CS_UPSTREAM: stays buffered */
+	}
+}
+
+static void
+conn_client_write_cb(struct bufferevent *bev, void *arg)
+{
+	struct conn	*c = arg;
+
+	switch (c->c_state) {
+	case CS_RELAY:
+		if (c->c_x->x_resp_head)
+			conn_pump_response(c);
+		break;
+	case CS_TUNNEL:
+		tunnel_pump(c, c->c_ubev, c->c_cbev);
+		break;
+	case CS_CLOSING:
+		if (evbuffer_get_length(bufferevent_get_output(bev)) > 0)
+			break;
+		/* All sent: half-close, then read until the client closes
+		 * so that unread input cannot turn our close into a reset. */
+		shutdown(bufferevent_getfd(bev), SHUT_WR);
+		bufferevent_disable(bev, EV_WRITE);
+		timer_set(c, LINGER_MS);
+		break;
+	default:
+		break;
+	}
+}
+
+static void
+conn_client_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	struct conn	*c = arg;
+	struct exchange	*x = c->c_x;
+
+	if (what & BEV_EVENT_TIMEOUT) {
+		if (c->c_state == CS_RELAY && (what & BEV_EVENT_READING) &&
+		    x->x_req_done) {
+			/* Waiting on the origin is not the client's fault. */
+			bufferevent_enable(bev, EV_READ);
+			return;
+		}
+		if (c->c_state == CS_TUNNEL && util_now_ms() - c->c_last_ms <
+		    c->c_cfg->cf_to_idle_ms) {
+			bufferevent_enable(bev, EV_READ | EV_WRITE);
+			return;
+		}
+		conn_close(c, (what & BEV_EVENT_WRITING) ? "client stopped "
+		    "reading" : "client idle");
+		return;
+	}
+	if (what & BEV_EVENT_ERROR) {
+		conn_close(c, "client connection error");
+		return;
+	}
+	if (!(what & BEV_EVENT_EOF))
+		return;
+	c->c_client_eof = 1;
+	switch (c->c_state) {
+	case CS_HEAD:
+		conn_process(c);
+		if (c->c_state == CS_HEAD)
+			conn_close(c, "client closed");
+		break;
+	case CS_UPSTREAM:
+	case CS_RELAY:
+		if (!x->x_req_done)
+			conn_close(c, "client closed during the request");
+		/* Otherwise finish the response, then close. */
+		break;
+	case CS_TUNNEL:
+		tunnel_pump(c, c->c_cbev, c->c_ubev);
+		bufferevent_free(c->c_cbev);
+		c->c_cbev = NULL;
+		c->c_state = CS_FLUSH_UP;
+		bufferevent_setwatermark(c->c_ubev, EV_WRITE, 0, 0);
+		bufferevent_disable(c->c_ubev, EV_READ);
+		if (evbuffer_get_length(bufferevent_get_output(c->c_ubev)) ==
+		    0)
+			conn_close(c, "tunnel closed by client");
+		break;
+	default:
+		conn_close(c, "client closed");
+		break;
+	}
+}
+
+static void
+conn_up_read_cb(struct bufferevent *bev, void *arg)
+{
+	struct conn	*c = arg;
+
+	if (c->c_state == CS_RELAY)
+		conn_pump_response(c);
+	else if (c->c_state == CS_TUNNEL)
+		tunnel_pump(c, c->c_ubev, c->c_cbev);
+}
+
+static void
+conn_up_write_cb(struct bufferevent *bev, void *arg)
+{
+	struct conn	*c = arg;
+
+	if (c->c_state == CS_RELAY && !c->c_x->x_req_done)
+		conn_pump_request(c);
+	else if (c->c_state == CS_TUNNEL)
+		tunnel_pump(c, c->c_cbev, c->c_ubev);
+	else if (c->c_state == CS_FLUSH_UP &&
+	    evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+		conn_close(c, "tunnel closed by client");
+}
+
+/* The origin closed or failed while we relay an exchange. */
+static void
+conn_up_lost(struct conn *c, short what)
+{
+	struct exchange	*x = c->c_x;
+	char		 buf[300];
+	int		 err = EVUTIL_SOCKET_ERROR();
+
+	if (x->x_resp_head && x->x_resp_eof && (what & BEV_EVENT_EOF)) {
+		/* A close-delimited body ends here. */
+		conn_pump_response(c);
+		if (c->c_state == CS_RELAY && c->c_x == x &&
+		    http1_parse_eof(c->c_resp) == 0) {
+			bufferevent_free(c->c_ubev);
+			c->c_ubev = NULL;
+			x->x_up_ka = 0;
+			conn_exchange_done(c);
+		}
+		return;
+	}
+	if (x->x_resp_head) {
+		snprintf(buf, sizeof(buf), "%s:%u closed the connection in the "
+		    "middle of the response", x->x_host, x->x_port);
+		conn_close(c, buf);
+		return;
+	}
+	if (x->x_reused && x->x_head != NULL && !x->x_retried) {
+		/* A pooled connection the origin had already closed: the
+		 * request never arrived, so send it again on a fresh one. */
+		bufferevent_free(c->c_ubev);
+		c->c_ubev = NULL;
+		x->x_retried = 1;
+		conn_get_upstream(c);
+		return;
+	}
+	if (what & BEV_EVENT_EOF)
+		snprintf(buf, sizeof(buf), "%s:%u closed the connection "
+		    "without sending a response", x->x_host, x->x_port);
+	else
+		snprintf(buf, sizeof(buf), "connection to %s:%u failed: %s",
+		    x->x_host, x->x_port, err == ECONNRESET ?
+		    "reset by peer" : strerror(err ? err : EIO));
+	conn_error(c, 502, buf);
+}
+
+static void
+conn_up_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	struct conn	*c = arg;
+	struct exchange	*x = c->c_x;
+	char		 buf[300];
+
+	if (c->c_state == CS_TUNNEL || c->c_state == CS_FLUSH_UP) {
+		if ((what & BEV_EVENT_TIMEOUT) && c->c_state == CS_TUNNEL &&
+		    util_now_ms() - c->c_last_ms < c->c_cfg->cf_to_idle_ms) {
+			bufferevent_enable(bev, EV_READ | EV_WRITE);
+			return;
+		}
+		if (c->c_state == CS_TUNNEL && (what & BEV_EVENT_EOF)) {
+			/* Deliver what the origin sent, then close. */
+			tunnel_pump(c, c->c_ubev, c->c_cbev);
+			evbuffer_add_buffer(bufferevent_get_output(c->c_cbev),
+			    bufferevent_get_input(c->c_ubev));
+			conn_finish(c);
+			return;
+		}
+		conn_close(c, what & BEV_EVENT_TIMEOUT ? "tunnel idle" :
+		    "tunnel closed by origin");
+		return;
+	}
+	if (what & BEV_EVENT_TIMEOUT) {
+		if ((what & BEV_EVENT_READING) && !x->x_req_done) {
+			/* Still uploading: silence upstream is expected. */
+			bufferevent_enable(bev, EV_READ);
+			return;
+		}
+		snprintf(buf, sizeof(buf), "%s:%u did not %s within %u ms",
+		    x->x_host, x->x_port, (what & BEV_EVENT_READING) ?
+		    "respond" : "accept the request",
+		    c->c_cfg->cf_to_idle_ms);
+		if (x->x_resp_head)
+			conn_close(c, buf);
+		else
+			conn_error(c, 504, buf);
+		return;
+	}
+	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR))
+		conn_up_lost(c, what);
+}
+
+void
+conn_drain_all(struct proxy *px)
+{
+	struct conn	*c, *next;
+
+	for (c = TAILQ_FIRST(&px->px_conns); c != NULL; c = next) {
+		next = TAILQ_NEXT(c, c_entry);
+		if (c->c_state == CS_HEAD && c->c_x == NULL &&
+		    evbuffer_get_length(bufferevent_get_input(c->c_cbev)) == 0)
+			conn_close(c, "shutting down");
+	}
+}
+
+void
+conn_close_all(struct proxy *px)
+{
+	struct conn	*c;
+
+	TAILQ_FOREACH(c, &px->px_conns, c_entry)
+		conn_close(c, "shutting down");
+}

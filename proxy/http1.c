@@ -1,0 +1,583 @@
+#include <limits.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/buffer.h>
+#include <http_parser.h>
+
+#include "http1.h"
+
+#define VIA_VALUE	"1.1 oauthlens"
+
+struct http1_parser {
+	http_parser		 hp_p;
+	enum http1_kind		 hp_kind;
+	struct http1_head	*hp_head;	/* during http1_parse_head */
+	int			 hp_in_value;	/* last callback was a value */
+	int			 hp_too_many;
+	int			 hp_headers_done;
+	int			 hp_done;	/* message complete */
+	int			 hp_skip_body;	/* response to HEAD */
+	http1_body_cb		 hp_cb;
+	void			*hp_cbarg;
+};
+
+static int
+on_url(http_parser *p, const char *at, size_t len)
+{
+	struct http1_parser	*hp = p->data;
+
+	if (hp->hp_head->h_target.s_ptr == NULL)
+		hp->hp_head->h_target.s_ptr = at;
+	hp->hp_head->h_target.s_len += len;
+	return 0;
+}
+
+static int
+on_status(http_parser *p, const char *at, size_t len)
+{
+	struct http1_parser	*hp = p->data;
+
+	if (hp->hp_head->h_reason.s_ptr == NULL)
+		hp->hp_head->h_reason.s_ptr = at;
+	hp->hp_head->h_reason.s_len += len;
+	return 0;
+}
+
+/* The head is contiguous and obs-fold was refused before parsing, so a
+ * name and a value each arrive in a single callback. */
+static int
+on_header_field(http_parser *p, const char *at, size_t len)
+{
+	struct http1_parser	*hp = p->data;
+	struct http1_head	*h = hp->hp_head;
+
+	if (h->h_nhdrs == HTTP1_MAX_HEADERS) {
+		hp->hp_too_many = 1;
+		return -1;
+	}
+	h->h_hdrs[h->h_nhdrs].hd_name.s_ptr = at;
+	h->h_hdrs[h->h_nhdrs].hd_name.s_len = len;
+	h->h_hdrs[h->h_nhdrs].hd_value.s_ptr = at + len;
+	h->h_hdrs[h->h_nhdrs].hd_value.s_len = 0;
+	h->h_hdrs[h->h_nhdrs].hd_hop = 0;
+	h->h_nhdrs++;
+	hp->hp_in_value = 0;
+	return 0;
+}
+
+static int
+on_header_value(http_parser *p, const char *at, size_t len)
+{
+	struct http1_parser	*hp = p->data;
+	struct http1_hdr	*hd;
+
+	if (hp->hp_head->h_nhdrs == 0)
+		return -1;
+	hd = &hp->hp_head->h_hdrs[hp->hp_head->h_nhdrs - 1];
+	hd->hd_value.s_ptr = at;
+	hd->hd_value.s_len = len;
+	util_trim_ows(&hd->hd_value.s_ptr, &hd->hd_value.s_len);
+	hp->hp_in_value = 1;
+	return 0;
+}
+
+static int
+on_headers_complete(http_parser *p)
+{
+	struct http1_parser	*hp = p->data;
+
+	hp->hp_headers_done = 1;
+	/* Responses to HEAD have no body, whatever their fields say. */
+	return hp->hp_skip_body ? 1 : 0;
+}
+
+static int
+on_body(http_parser *p, const char *at, size_t len)
+{
+	struct http1_parser	*hp = p->data;
+
+	if (hp->hp_cb != NULL)
+		hp->hp_cb(hp->hp_cbarg, at, len);
+	return 0;
+}
+
+static int
+on_message_complete(http_parser *p)
+{
+	struct http1_parser	*hp = p->data;
+
+	hp->hp_done = 1;
+	/* Stop exactly at the message boundary: pipelined bytes stay. */
+	http_parser_pause(p, 1);
+	return 0;
+}
+
+static const http_parser_settings settings = {
+	.on_url = on_url,
+	.on_status = on_status,
+	.on_header_field = on_header_field,
+	.on_header_value = on_header_value,
+	.on_headers_complete = on_headers_complete,
+	.on_body = on_body,
+	.on_message_complete = on_message_complete,
+};
+
+struct http1_parser *
+http1_parser_new(enum http1_kind kind)
+{
+	struct http1_parser	*hp = calloc(1, sizeof(*hp));
+
+	if (hp == NULL)
+		return NULL;
+	hp->hp_kind = kind;
+	return hp;
+}
+
+void
+http1_parser_free(struct http1_parser *hp)
+{
+	free(hp);
+}
+
+static void
+set_error(struct http1_error *err, int status, const char *fmt,
+    const char *arg)
+{
+	err->he_status = status;
+	snprintf(err->he_reason, sizeof(err->he_reason), fmt, arg);
+}
+
+int
+http1_head_end(const char *buf, size_t len, size_t *scan, size_t *headlen,
+    struct http1_error *err)
+{
+	const char	*nl;
+	size_t		 i = *scan;
+
+	while (i < len && (nl = memchr(buf + i, '\n', len - i)) != NULL) {
+		i = (size_t)(nl - buf);
+		if (i == 0 || buf[i - 1] != '\r') {
+			set_error(err, 400, "bare LF in the message head%s",
+			    " (lines must end with CRLF)");
+			return -1;
+		}
+		/* "\r\n\r\n" ends the head; a leading CRLF does not. */
+		if (i >= 3 && buf[i - 2] == '\n') {
+			if (i + 1 > HTTP1_MAX_HEAD)
+				break;
+			*headlen = i + 1;
+			return 1;
+		}
+		i++;
+	}
+	*scan = i < len ? i : len;
+	if (len >= HTTP1_MAX_HEAD) {
+		set_error(err, 431, "the header block is larger than %s",
+		    "64 KiB");
+		return -1;
+	}
+	return 0;
+}
+
+/* Mark the fields named by Connection, and the fixed hop-by-hop set. */
+static void
+mark_hop_by_hop(struct http1_head *h)
+{
+	static const char *const fixed[] = { "connection", "proxy-connection",
+		"keep-alive", "te", "trailer", "upgrade",
+		"proxy-authorization", "proxy-authenticate", NULL };
+	size_t	i, j, k;
+
+	for (i = 0; i < h->h_nhdrs; i++)
+		for (k = 0; fixed[k] != NULL; k++)
+			if (util_slice_ieq(h->h_hdrs[i].hd_name.s_ptr,
+			    h->h_hdrs[i].hd_name.s_len, fixed[k]))
+				h->h_hdrs[i].hd_hop = 1;
+	for (i = 0; i < h->h_nhdrs; i++) {
+		const char	*cur, *end, *tok;
+		size_t		 toklen;
+
+		if (!util_slice_ieq(h->h_hdrs[i].hd_name.s_ptr,
+		    h->h_hdrs[i].hd_name.s_len, "connection") &&
+		    !util_slice_ieq(h->h_hdrs[i].hd_name.s_ptr,
+		    h->h_hdrs[i].hd_name.s_len, "proxy-connection"))
+			continue;
+		cur = h->h_hdrs[i].hd_value.s_ptr;
+		end = cur + h->h_hdrs[i].hd_value.s_len;
+		while (util_list_next(&cur, end, &tok, &toklen))
+			for (j = 0; j < h->h_nhdrs; j++)
+				if (h->h_hdrs[j].hd_name.s_len == toklen &&
+				    strncasecmp(h->h_hdrs[j].hd_name.s_ptr,
+				    tok, toklen) == 0)
+					h->h_hdrs[j].hd_hop = 1;
+	}
+}
+
+/* Refuse obsolete line folding: a line that starts with SP or HTAB. */
+static int
+has_obs_fold(const char *buf, size_t len)
+{
+	size_t	i;
+
+	for (i = 0; i + 1 < len; i++)
+		if (buf[i] == '\n' && (buf[i + 1] == ' ' ||
+		    buf[i + 1] == '\t'))
+			return 1;
+	return 0;
+}
+
+static void
+reset(struct http1_parser *hp)
+{
+	http_parser_init(&hp->hp_p, hp->hp_kind == HTTP1_REQUEST ?
+	    HTTP_REQUEST : HTTP_RESPONSE);
+	hp->hp_p.data = hp;
+	hp->hp_in_value = 0;
+	hp->hp_too_many = 0;
+	hp->hp_headers_done = 0;
+	hp->hp_done = 0;
+	hp->hp_cb = NULL;
+}
+
+static void
+fill_head(struct http1_parser *hp, struct http1_head *h)
+{
+	http_parser	*p = &hp->hp_p;
+	size_t		 i;
+
+	h->h_major = p->http_major;
+	h->h_minor = p->http_minor;
+	h->h_keepalive = http_should_keep_alive(p) ? 1 : 0;
+	if (hp->hp_kind == HTTP1_REQUEST) {
+		snprintf(h->h_method, sizeof(h->h_method), "%s",
+		    http_method_str((enum http_method)p->method));
+		h->h_connect = p->method == HTTP_CONNECT;
+		h->h_is_head = p->method == HTTP_HEAD;
+		h->h_upgrade = p->upgrade && !h->h_connect;
+	} else {
+		h->h_status = p->status_code;
+		h->h_upgrade = p->upgrade;
+	}
+	if (hp->hp_done)
+		h->h_body = HTTP1_BODY_NONE;
+	else if (p->flags & F_CHUNKED)
+		h->h_body = HTTP1_BODY_CHUNKED;
+	else if (p->content_length != ULLONG_MAX) {
+		h->h_body = HTTP1_BODY_LENGTH;
+		h->h_length = p->content_length;
+	} else
+		h->h_body = HTTP1_BODY_EOF;
+	h->h_host = -1;
+	for (i = 0; i < h->h_nhdrs; i++) {
+		const struct http1_hdr *hd = &h->h_hdrs[i];
+
+		if (h->h_host == -1 && util_slice_ieq(hd->hd_name.s_ptr,
+		    hd->hd_name.s_len, "host"))
+			h->h_host = (int)i;
+		if (util_slice_ieq(hd->hd_name.s_ptr, hd->hd_name.s_len,
+		    "expect") && util_slice_ieq(hd->hd_value.s_ptr,
+		    hd->hd_value.s_len, "100-continue"))
+			h->h_expect = 1;
+	}
+	mark_hop_by_hop(h);
+}
+
+int
+http1_parse_head(struct http1_parser *hp, const char *buf, size_t len,
+    int req_head, struct http1_head *h, struct http1_error *err)
+{
+	size_t	n;
+	enum http_errno e;
+
+	memset(h, 0, offsetof(struct http1_head, h_hdrs));
+	h->h_kind = hp->hp_kind;
+	reset(hp);
+	hp->hp_head = h;
+	hp->hp_skip_body = req_head;
+	if (has_obs_fold(buf, len)) {
+		set_error(err, 400, "obsolete line folding in a header%s", "");
+		return -1;
+	}
+	n = http_parser_execute(&hp->hp_p, &settings, buf, len);
+	e = HTTP_PARSER_ERRNO(&hp->hp_p);
+	hp->hp_head = NULL;
+	if (hp->hp_too_many) {
+		set_error(err, 431, "more than %s header fields", "128");
+		return -1;
+	}
+	if ((e != HPE_OK && e != HPE_PAUSED) || !hp->hp_headers_done) {
+		set_error(err, 400, "malformed message head: %s",
+		    e != HPE_OK ? http_errno_description(e) :
+		    "incomplete head");
+		return -1;
+	}
+	if (n != len && !(hp->hp_done || hp->hp_p.upgrade)) {
+		set_error(err, 400, "malformed message head: %s",
+		    "trailing bytes");
+		return -1;
+	}
+	fill_head(hp, h);
+	return 0;
+}
+
+ssize_t
+http1_parse_body(struct http1_parser *hp, const char *buf, size_t len,
+    http1_body_cb cb, void *arg)
+{
+	size_t		n;
+	enum http_errno	e;
+
+	if (hp->hp_done)
+		return 0;
+	hp->hp_cb = cb;
+	hp->hp_cbarg = arg;
+	n = http_parser_execute(&hp->hp_p, &settings, buf, len);
+	hp->hp_cb = NULL;
+	e = HTTP_PARSER_ERRNO(&hp->hp_p);
+	if (e != HPE_OK && !(e == HPE_PAUSED && hp->hp_done))
+		return -1;
+	return (ssize_t)n;
+}
+
+int
+http1_parse_eof(struct http1_parser *hp)
+{
+	if (hp->hp_done)
+		return 0;
+	http_parser_execute(&hp->hp_p, &settings, NULL, 0);
+	return hp->hp_done ? 0 : -1;
+}
+
+int
+http1_message_done(const struct http1_parser *hp)
+{
+	return hp->hp_done;
+}
+
+const char *
+http1_parser_error(const struct http1_parser *hp)
+{
+	return http_errno_description(HTTP_PARSER_ERRNO(&hp->hp_p));
+}
+
+static int
+copy_field(const char *buf, const struct http_parser_url *u, int f,
+    char *out, size_t outlen)
+{
+	size_t	len = u->field_data[f].len;
+
+	if (!(u->field_set & (1 << f)) || len == 0 || len >= outlen)
+		return -1;
+	memcpy(out, buf + u->field_data[f].off, len);
+	out[len] = '\0';
+	return 0;
+}
+
+int
+http1_parse_target(const struct http1_head *h, struct http1_target *t,
+    struct http1_error *err)
+{
+	struct http_parser_url	 u;
+	const char		*buf = h->h_target.s_ptr;
+	size_t			 len = h->h_target.s_len, end;
+
+	memset(t, 0, sizeof(*t));
+	if (len > 0 && buf[0] == '/' && !h->h_connect) {
+		t->t_form = 'o';
+		t->t_path = h->h_target;
+		return 0;
+	}
+	http_parser_url_init(&u);
+	if (http_parser_parse_url(buf, len, h->h_connect, &u) != 0 ||
+	    copy_field(buf, &u, UF_HOST, t->t_host, sizeof(t->t_host)) == -1) {
+		set_error(err, 400, "malformed request target%s", "");
+		return -1;
+	}
+	if (h->h_connect) {
+		t->t_form = 'c';
+		if (!(u.field_set & (1 << UF_PORT)) || u.port == 0) {
+			set_error(err, 400, "CONNECT needs host:port%s", "");
+			return -1;
+		}
+		t->t_port = u.port;
+		return 0;
+	}
+	t->t_form = 'a';
+	if (!(u.field_set & (1 << UF_SCHEMA)) || !util_slice_ieq(buf +
+	    u.field_data[UF_SCHEMA].off, u.field_data[UF_SCHEMA].len, "http")) {
+		set_error(err, 400, "only http:// targets can be proxied "
+		    "(use CONNECT for https)%s", "");
+		return -1;
+	}
+	if (u.field_set & (1 << UF_USERINFO)) {
+		set_error(err, 400, "user information in the target is not "
+		    "allowed%s", "");
+		return -1;
+	}
+	t->t_port = (u.field_set & (1 << UF_PORT)) ? u.port : 80;
+	if (t->t_port == 0) {
+		set_error(err, 400, "port 0 in the target%s", "");
+		return -1;
+	}
+	/* Path and query, without a fragment; "/" when empty. */
+	end = (u.field_set & (1 << UF_FRAGMENT)) ?
+	    (size_t)u.field_data[UF_FRAGMENT].off - 1 : len;
+	if (u.field_set & (1 << UF_PATH))
+		t->t_path.s_ptr = buf + u.field_data[UF_PATH].off;
+	else if (u.field_set & (1 << UF_QUERY))
+		t->t_path.s_ptr = buf + u.field_data[UF_QUERY].off - 1;
+	if (t->t_path.s_ptr != NULL)
+		t->t_path.s_len = (size_t)(buf + end - t->t_path.s_ptr);
+	return 0;
+}
+
+static void
+add_slice(struct evbuffer *out, const struct slice *s)
+{
+	evbuffer_add(out, s->s_ptr, s->s_len);
+}
+
+static void
+write_host(struct evbuffer *out, const struct http1_target *t)
+{
+	int	v6 = strchr(t->t_host, ':') != NULL;
+
+	evbuffer_add_printf(out, "Host: %s%s%s", v6 ? "[" : "", t->t_host,
+	    v6 ? "]" : "");
+	if (t->t_port != 80)
+		evbuffer_add_printf(out, ":%u", t->t_port);
+	evbuffer_add(out, "\r\n", 2);
+}
+
+void
+http1_write_request_head(struct evbuffer *out, const struct http1_head *h,
+    const struct http1_target *t, int upgrade)
+{
+	size_t	i;
+
+	evbuffer_add(out, h->h_method, strlen(h->h_method));
+	evbuffer_add(out, " ", 1);
+	if (t->t_path.s_len > 0)
+		add_slice(out, &t->t_path);
+	else
+		evbuffer_add(out, "/", 1);
+	evbuffer_add(out, " HTTP/1.1\r\n", 11);
+	/* RFC 9112 3.2.2: the target's authority replaces any Host. */
+	if (h->h_host == -1)
+		write_host(out, t);
+	for (i = 0; i < h->h_nhdrs; i++) {
+		const struct http1_hdr *hd = &h->h_hdrs[i];
+
+		if ((int)i == h->h_host) {
+			write_host(out, t);
+			continue;
+		}
+		if (util_slice_ieq(hd->hd_name.s_ptr, hd->hd_name.s_len,
+		    "host"))
+			continue;
+		if (hd->hd_hop && !(upgrade && util_slice_ieq(
+		    hd->hd_name.s_ptr, hd->hd_name.s_len, "upgrade")))
+			continue;
+		add_slice(out, &hd->hd_name);
+		evbuffer_add(out, ": ", 2);
+		add_slice(out, &hd->hd_value);
+		evbuffer_add(out, "\r\n", 2);
+	}
+	if (upgrade)
+		evbuffer_add(out, "Connection: Upgrade\r\n", 21);
+	evbuffer_add(out, "Via: " VIA_VALUE "\r\n\r\n",
+	    sizeof("Via: " VIA_VALUE "\r\n\r\n") - 1);
+}
+
+void
+http1_write_response_head(struct evbuffer *out, const struct http1_head *h,
+    unsigned flags, const char *extra)
+{
+	size_t	i;
+
+	evbuffer_add_printf(out, "HTTP/1.1 %d ", h->h_status);
+	add_slice(out, &h->h_reason);
+	evbuffer_add(out, "\r\n", 2);
+	for (i = 0; i < h->h_nhdrs; i++) {
+		const struct http1_hdr *hd = &h->h_hdrs[i];
+
+		if (hd->hd_hop && !((flags & HTTP1_W_UPGRADE) &&
+		    util_slice_ieq(hd->hd_name.s_ptr, hd->hd_name.s_len,
+		    "upgrade")))
+			continue;
+		if ((flags & HTTP1_W_DECHUNK) && util_slice_ieq(
+		    hd->hd_name.s_ptr, hd->hd_name.s_len, "transfer-encoding"))
+			continue;
+		add_slice(out, &hd->hd_name);
+		evbuffer_add(out, ": ", 2);
+		add_slice(out, &hd->hd_value);
+		evbuffer_add(out, "\r\n", 2);
+	}
+	if (flags & HTTP1_W_UPGRADE)
+		evbuffer_add(out, "Connection: Upgrade\r\n", 21);
+	else if (flags & HTTP1_W_CLOSE)
+		evbuffer_add(out, "Connection: close\r\n", 19);
+	else if (flags & HTTP1_W_KEEPALIVE)
+		evbuffer_add(out, "Connection: keep-alive\r\n", 24);
+	if (extra != NULL) {
+		evbuffer_add(out, extra, strlen(extra));
+		evbuffer_add(out, "\r\n", 2);
+	}
+	evbuffer_add(out, "Via: " VIA_VALUE "\r\n\r\n",
+	    sizeof("Via: " VIA_VALUE "\r\n\r\n") - 1);
+}
+
+const char *
+http1_status_text(int status)
+{
+	switch (status) {
+	case 200: return "OK";
+	case 400: return "Bad Request";
+	case 403: return "Forbidden";
+	case 404: return "Not Found";
+	case 405: return "Method Not Allowed";
+	case 408: return "Request Timeout";
+	case 413: return "Content Too Large";
+	case 414: return "URI Too Long";
+	case 431: return "Request Header Fields Too Large";
+	case 500: return "Internal Server Error";
+	case 501: return "Not Implemented";
+	case 502: return "Bad Gateway";
+	case 503: return "Service Unavailable";
+	case 504: return "Gateway Timeout";
+	default: return "Error";
+	}
+}
+
+void
+http1_write_error(struct evbuffer *out, int status, const char *body,
+    int close)
+{
+	const char	*text = http1_status_text(status);
+
+	evbuffer_add_printf(out, "HTTP/1.1 %d %s\r\n"
+	    "Content-Type: text/plain; charset=utf-8\r\n"
+	    "Content-Length: %zu\r\n"
+	    "%s%s"
+	    "Via: " VIA_VALUE "\r\n\r\n"
+	    "%d %s: %s\n", status, text,
+	    strlen(body) + strlen(text) + 7,
+	    close ? "Connection: close\r\n" : "",
+	    status == 503 ? "Retry-After: 1\r\n" : "",
+	    status, text, body);
+}
+
+const struct slice *
+http1_header(const struct http1_head *h, const char *name)
+{
+	size_t	i;
+
+	for (i = 0; i < h->h_nhdrs; i++)
+		if (util_slice_ieq(h->h_hdrs[i].hd_name.s_ptr,
+		    h->h_hdrs[i].hd_name.s_len, name))
+			return &h->h_hdrs[i].hd_value;
+	return NULL;
+}

@@ -1,0 +1,310 @@
+#include <sys/resource.h>
+#include <sys/stat.h>
+
+#include <getopt.h>
+#include <libgen.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/dns.h>
+#include <event2/event.h>
+
+#include "config.h"
+#include "conn.h"
+#include "listener.h"
+#include "log.h"
+#include "oauthlens.h"
+#include "upstream.h"
+#include "util.h"
+
+#define DRAIN_TICK_MS	100
+
+static void
+usage(FILE *f)
+{
+	fputs(
+"usage: oauthlens [options]\n"
+"  -c, --config FILE          JSON config (comments allowed); default\n"
+"                             conf/oauthlens.conf in the tree\n"
+"  -l, --listen ADDR:PORT     repeatable; default 127.0.0.1:8080\n"
+"      --certs DIR            CA directory (DIR/ca.pem, DIR/ca-key.pem)\n"
+"      --intercept HOST       repeatable; hosts whose TLS is intercepted\n"
+"      --upstream-ca FILE     extra CA bundle trusted for upstream TLS\n"
+"      --resolve H:P:ADDR:PORT  repeatable; connect to ADDR:PORT for H:P\n"
+"      --upstream-proxy URL   send everything through another HTTP proxy\n"
+"      --lang ja|en|auto      language of hints (default ja)\n"
+"      --log-format text|json default text\n"
+"      --log-level error|warn|info|debug  default info\n"
+"      --check-config         parse config and catalog, exit 0 or 2\n"
+"  -V, --version              print the version\n"
+"  -h, --help                 this help\n", f);
+}
+
+/* The tree's default config: ../conf/oauthlens.conf next to the binary,
+ * else conf/oauthlens.conf under the working directory. */
+static const char *
+default_config(char *buf, size_t len)
+{
+	char	exe[PATH_MAX];
+	ssize_t	n;
+
+	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n > 0) {
+		exe[n] = '\0';
+		snprintf(buf, len, "%s/../conf/oauthlens.conf", dirname(exe));
+		if (access(buf, R_OK) == 0)
+			return buf;
+	}
+	if (access("conf/oauthlens.conf", R_OK) == 0)
+		return "conf/oauthlens.conf";
+	return NULL;
+}
+
+static void
+drain_tick_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct proxy	*px = arg;
+	struct timeval	 tv = { 0, DRAIN_TICK_MS * 1000 };
+	static unsigned	 elapsed;
+
+	elapsed += DRAIN_TICK_MS;
+	conn_drain_all(px);
+	if (TAILQ_EMPTY(&px->px_conns)) {
+		event_base_loopexit(px->px_base, NULL);
+		return;
+	}
+	if (elapsed >= px->px_cfg->cf_to_drain_ms) {
+		log_warnx("drain timeout: closing %u connections",
+		    px->px_nconns);
+		conn_close_all(px);
+		event_base_loopexit(px->px_base, NULL);
+		return;
+	}
+	evtimer_add(px->px_drain_timer, &tv);
+}
+
+static void
+stop_cb(evutil_socket_t sig, short what, void *arg)
+{
+	struct proxy	*px = arg;
+	struct timeval	 tv = { 0, 0 };
+
+	if (px->px_draining) {
+		log_warnx("second signal: exiting now");
+		conn_close_all(px);
+		event_base_loopexit(px->px_base, NULL);
+		return;
+	}
+	log_info("signal %d: stopping, letting %u connections finish",
+	    (int)sig, px->px_nconns);
+	px->px_draining = 1;
+	listener_close_all(px);
+	px->px_drain_timer = evtimer_new(px->px_base, drain_tick_cb, px);
+	evtimer_add(px->px_drain_timer, &tv);
+}
+
+static void
+reload_cb(evutil_socket_t sig, short what, void *arg)
+{
+	struct proxy	*px = arg;
+	struct config	*cf;
+	char		 err[512];
+
+	cf = config_load(px->px_cli, err, sizeof(err));
+	if (cf == NULL) {
+		log_errorx("reload failed, keeping the running configuration: "
+		    "%s", err);
+		return;
+	}
+	config_unref(px->px_cfg);
+	px->px_cfg = cf;
+	log_setup(cf->cf_log_level, cf->cf_log_format);
+	log_info("configuration reloaded from %s", cf->cf_path ?
+	    cf->cf_path : "defaults");
+}
+
+static struct evdns_base *
+dns_setup(struct event_base *base)
+{
+	struct evdns_base	*dns;
+
+	dns = evdns_base_new(base, EVDNS_BASE_INITIALIZE_NAMESERVERS |
+	    EVDNS_BASE_DISABLE_WHEN_INACTIVE);
+	if (dns == NULL) {
+		log_warnx("no usable /etc/resolv.conf: only /etc/hosts, "
+		    "--resolve and literal addresses will work");
+		dns = evdns_base_new(base, EVDNS_BASE_DISABLE_WHEN_INACTIVE);
+		if (dns != NULL)
+			evdns_base_load_hosts(dns, NULL);
+	}
+	if (dns != NULL) {
+		evdns_base_set_option(dns, "timeout:", "3");
+		evdns_base_set_option(dns, "attempts:", "2");
+	}
+	return dns;
+}
+
+/* More descriptors mean more clients before accept back-off. */
+static void
+raise_nofile(void)
+{
+	struct rlimit	rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
+enum {
+	OPT_CERTS = 256, OPT_INTERCEPT, OPT_UPSTREAM_CA, OPT_RESOLVE,
+	OPT_UPSTREAM_PROXY, OPT_LANG, OPT_LOG_FORMAT, OPT_LOG_LEVEL,
+	OPT_CHECK_CONFIG
+};
+
+static const struct option longopts[] = {
+	{ "config", required_argument, NULL, 'c' },
+	{ "listen", required_argument, NULL, 'l' },
+	{ "certs", required_argument, NULL, OPT_CERTS },
+	{ "intercept", required_argument, NULL, OPT_INTERCEPT },
+	{ "upstream-ca", required_argument, NULL, OPT_UPSTREAM_CA },
+	{ "resolve", required_argument, NULL, OPT_RESOLVE },
+	{ "upstream-proxy", required_argument, NULL, OPT_UPSTREAM_PROXY },
+	{ "lang", required_argument, NULL, OPT_LANG },
+	{ "log-format", required_argument, NULL, OPT_LOG_FORMAT },
+	{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
+	{ "check-config", no_argument, NULL, OPT_CHECK_CONFIG },
+	{ "version", no_argument, NULL, 'V' },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 }
+};
+
+/* Parse the command line into cli; exits 0 or 2 for help and errors. */
+static void
+parse_args(int argc, char **argv, struct config_cli *cli, int *check)
+{
+	int	ch;
+
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, ":c:l:Vh", longopts, NULL)) !=
+	    -1) {
+		switch (ch) {
+		case 'c': cli->cc_config = optarg; break;
+		case 'l': strlist_add(&cli->cc_listen, optarg); break;
+		case OPT_CERTS: cli->cc_certs = optarg; break;
+		case OPT_INTERCEPT:
+			strlist_add(&cli->cc_intercept, optarg);
+			break;
+		case OPT_UPSTREAM_CA: cli->cc_upstream_ca = optarg; break;
+		case OPT_RESOLVE: strlist_add(&cli->cc_resolve, optarg); break;
+		case OPT_UPSTREAM_PROXY:
+			cli->cc_upstream_proxy = optarg;
+			break;
+		case OPT_LANG: cli->cc_lang = optarg; break;
+		case OPT_LOG_FORMAT: cli->cc_log_format = optarg; break;
+		case OPT_LOG_LEVEL: cli->cc_log_level = optarg; break;
+		case OPT_CHECK_CONFIG: *check = 1; break;
+		case 'V':
+			printf("oauthlens %s\n", OAUTHLENS_VERSION);
+			exit(0);
+		case 'h':
+			usage(stdout);
+			exit(0);
+		case ':':
+			fprintf(stderr, "oauthlens: option %s needs a value "
+			    "(see --help)\n", argv[optind - 1]);
+			exit(2);
+		default:
+			fprintf(stderr, "oauthlens: unknown option %s (see "
+			    "--help)\n", argv[optind - 1]);
+			exit(2);
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "oauthlens: unexpected argument %s (see "
+		    "--help)\n", argv[optind]);
+		exit(2);
+	}
+}
+
+int
+main(int argc, char **argv)
+{
+	struct config_cli	 cli;
+	struct proxy		 px;
+	struct event		*ev_int, *ev_term, *ev_hup;
+	char			 err[512], cfgbuf[PATH_MAX];
+	size_t			 i;
+	int			 check = 0;
+
+	memset(&cli, 0, sizeof(cli));
+	parse_args(argc, argv, &cli, &check);
+	if (cli.cc_config == NULL)
+		cli.cc_config = default_config(cfgbuf, sizeof(cfgbuf));
+
+	memset(&px, 0, sizeof(px));
+	TAILQ_INIT(&px.px_listeners);
+	TAILQ_INIT(&px.px_conns);
+	px.px_cli = &cli;
+	if ((px.px_cfg = config_load(&cli, err, sizeof(err))) == NULL) {
+		fprintf(stderr, "oauthlens: %s\n", err);
+		return 2;
+	}
+	if (check) {
+		printf("%s: ok\n", cli.cc_config ? cli.cc_config :
+		    "built-in defaults");
+		config_unref(px.px_cfg);
+		return 0;
+	}
+	log_setup(px.px_cfg->cf_log_level, px.px_cfg->cf_log_format);
+	signal(SIGPIPE, SIG_IGN);
+	raise_nofile();
+
+	if ((px.px_base = event_base_new()) == NULL ||
+	    (px.px_dns = dns_setup(px.px_base)) == NULL) {
+		log_errorx("cannot set up the event loop");
+		return 1;
+	}
+	px.px_up = upstream_new(px.px_base, px.px_dns);
+	for (i = 0; i < px.px_cfg->cf_listen.sl_n; i++)
+		if (listener_open(&px, px.px_cfg->cf_listen.sl_v[i], err,
+		    sizeof(err)) == -1) {
+			log_errorx("%s", err);
+			return 1;
+		}
+	ev_int = evsignal_new(px.px_base, SIGINT, stop_cb, &px);
+	ev_term = evsignal_new(px.px_base, SIGTERM, stop_cb, &px);
+	ev_hup = evsignal_new(px.px_base, SIGHUP, reload_cb, &px);
+	evsignal_add(ev_int, NULL);
+	evsignal_add(ev_term, NULL);
+	evsignal_add(ev_hup, NULL);
+	for (i = 0; i < px.px_cfg->cf_listen.sl_n; i++)
+		log_info("listening on %s", px.px_cfg->cf_listen.sl_v[i]);
+
+	event_base_dispatch(px.px_base);
+
+	log_info("stopped");
+	listener_close_all(&px);
+	conn_close_all(&px);
+	/* Let deferred frees run. */
+	event_base_loop(px.px_base, EVLOOP_NONBLOCK);
+	upstream_free(px.px_up);
+	event_free(ev_int);
+	event_free(ev_term);
+	event_free(ev_hup);
+	if (px.px_drain_timer != NULL)
+		event_free(px.px_drain_timer);
+	if (px.px_accept_timer != NULL)
+		event_free(px.px_accept_timer);
+	evdns_base_free(px.px_dns, 0);
+	event_base_free(px.px_base);
+	config_unref(px.px_cfg);
+	strlist_clear(&cli.cc_listen);
+	strlist_clear(&cli.cc_resolve);
+	strlist_clear(&cli.cc_intercept);
+	return 0;
+}

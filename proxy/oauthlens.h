@@ -1,0 +1,57 @@
+/*
+ * The one context every module shares: the event loop, the DNS base, the
+ * current configuration snapshot, the upstream connector, the listeners,
+ * the live connections and the counters. There are no other mutable
+ * globals (the log level and format are set from here).
+ */
+#ifndef OAUTHLENS_H
+#define OAUTHLENS_H
+
+#include <sys/queue.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "http1.h"
+
+struct event_base;
+struct evdns_base;
+struct evconnlistener;
+struct event;
+struct upstream;
+struct conn;
+
+struct listener {
+	TAILQ_ENTRY(listener)	 l_entry;
+	struct evconnlistener	*l_ev;		/* owned */
+	struct proxy		*l_px;		/* borrowed */
+	char			 l_name[64];	/* "127.0.0.1:8080" */
+};
+
+struct proxy_stats {
+	uint64_t	 st_requests;
+	uint64_t	 st_errors;		/* error responses we made */
+	uint64_t	 st_bytes_in;
+	uint64_t	 st_bytes_out;
+	uint64_t	 st_tunnels;
+	uint64_t	 st_rejected;
+};
+
+struct proxy {
+	struct event_base	*px_base;	/* owned */
+	struct evdns_base	*px_dns;	/* owned */
+	struct upstream		*px_up;		/* owned */
+	struct config		*px_cfg;	/* referenced: current snapshot */
+	const struct config_cli	*px_cli;	/* borrowed: for reloads */
+	TAILQ_HEAD(, listener)	 px_listeners;
+	TAILQ_HEAD(, conn)	 px_conns;
+	unsigned		 px_nconns;
+	uint64_t		 px_next_req;
+	uint64_t		 px_next_conn;
+	int			 px_draining;
+	struct event		*px_drain_timer;	/* owned */
+	struct event		*px_accept_timer;	/* owned: back-off */
+	struct proxy_stats	 px_stats;
+	struct http1_head	 px_scratch;	/* one head parsed at a time */
+};
+
+#endif

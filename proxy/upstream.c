@@ -1,0 +1,498 @@
+#include <sys/queue.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <arpa/inet.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/dns.h>
+#include <event2/event.h>
+#include <event2/util.h>
+
+#include "config.h"
+#include "log.h"
+#include "upstream.h"
+#include "util.h"
+
+#define POOL_MAX_PER_KEY	32
+#define POOL_MAX		512
+#define POOL_IDLE_SEC		30
+#define MAX_ADDRS		8
+
+struct pooled {
+	TAILQ_ENTRY(pooled)	 pl_entry;
+	struct upstream		*pl_up;		/* borrowed */
+	struct pool_key		*pl_key;	/* borrowed */
+	struct bufferevent	*pl_bev;	/* owned */
+};
+
+struct pool_key {
+	TAILQ_ENTRY(pool_key)	 pk_entry;
+	TAILQ_HEAD(, pooled)	 pk_idle;	/* most recent first */
+	unsigned		 pk_n;
+	uint16_t		 pk_port;
+	char			 pk_host[];
+};
+
+struct upstream {
+	struct event_base	*up_base;	/* borrowed */
+	struct evdns_base	*up_dns;	/* borrowed */
+	TAILQ_HEAD(, pool_key)	 up_keys;
+	unsigned		 up_pooled;
+};
+
+struct upstream_req {
+	struct upstream		*ur_up;		/* borrowed */
+	upstream_cb		 ur_cb;
+	void			*ur_arg;
+	struct evdns_getaddrinfo_request *ur_dns; /* pending lookup */
+	struct bufferevent	*ur_bev;	/* owned: attempt in flight */
+	struct event		*ur_defer;	/* owned: report from the loop */
+	struct timeval		 ur_timeout;
+	struct sockaddr_storage	 ur_addrs[MAX_ADDRS];
+	socklen_t		 ur_addrlens[MAX_ADDRS];
+	int			 ur_naddrs, ur_next;
+	enum upstream_fail	 ur_why;
+	char			 ur_detail[200];
+	char			 ur_host[256];
+	uint16_t		 ur_port;
+};
+
+struct upstream *
+upstream_new(struct event_base *base, struct evdns_base *dns)
+{
+	struct upstream	*up = xcalloc(1, sizeof(*up));
+
+	up->up_base = base;
+	up->up_dns = dns;
+	TAILQ_INIT(&up->up_keys);
+	return up;
+}
+
+static void
+pooled_free(struct upstream *up, struct pooled *pl)
+{
+	struct pool_key	*pk = pl->pl_key;
+
+	TAILQ_REMOVE(&pk->pk_idle, pl, pl_entry);
+	pk->pk_n--;
+	up->up_pooled--;
+	bufferevent_free(pl->pl_bev);
+	free(pl);
+	if (pk->pk_n == 0) {
+		TAILQ_REMOVE(&up->up_keys, pk, pk_entry);
+		free(pk);
+	}
+}
+
+void
+upstream_free(struct upstream *up)
+{
+	struct pool_key	*pk;
+
+	if (up == NULL)
+		return;
+	while ((pk = TAILQ_FIRST(&up->up_keys)) != NULL)
+		pooled_free(up, TAILQ_FIRST(&pk->pk_idle));
+	free(up);
+}
+
+static void
+addr_string(const struct sockaddr *sa, char *buf, size_t len)
+{
+	char	a[INET6_ADDRSTRLEN];
+
+	if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *s6 = (const void *)sa;
+
+		inet_ntop(AF_INET6, &s6->sin6_addr, a, sizeof(a));
+		snprintf(buf, len, "[%s]:%u", a, ntohs(s6->sin6_port));
+	} else {
+		const struct sockaddr_in *s4 = (const void *)sa;
+
+		inet_ntop(AF_INET, &s4->sin_addr, a, sizeof(a));
+		snprintf(buf, len, "%s:%u", a, ntohs(s4->sin_port));
+	}
+}
+
+static void
+req_free(struct upstream_req *ur)
+{
+	if (ur->ur_dns != NULL)
+		evdns_getaddrinfo_cancel(ur->ur_dns);
+	if (ur->ur_bev != NULL)
+		bufferevent_free(ur->ur_bev);
+	event_free(ur->ur_defer);
+	free(ur);
+}
+
+void
+upstream_cancel(struct upstream_req *ur)
+{
+	if (ur == NULL)
+		return;
+	ur->ur_cb = NULL;
+	/* A lookup in flight calls back once more (as cancelled); let that
+	 * callback free the request. */
+	if (ur->ur_dns != NULL) {
+		struct evdns_getaddrinfo_request *r = ur->ur_dns;
+
+		ur->ur_dns = NULL;
+		if (ur->ur_bev != NULL) {
+			bufferevent_free(ur->ur_bev);
+			ur->ur_bev = NULL;
+		}
+		evdns_getaddrinfo_cancel(r);
+		return;
+	}
+	req_free(ur);
+}
+
+/* Report the outcome from the event loop (never from a caller's stack). */
+static void
+defer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct upstream_req	*ur = arg;
+	struct bufferevent	*bev = ur->ur_why == UPSTREAM_OK ?
+	    ur->ur_bev : NULL;
+
+	if (bev != NULL)
+		ur->ur_bev = NULL;
+	if (ur->ur_cb != NULL)
+		ur->ur_cb(bev, ur->ur_why, ur->ur_detail, ur->ur_arg);
+	else if (bev != NULL)
+		bufferevent_free(bev);
+	req_free(ur);
+}
+
+static void
+finish(struct upstream_req *ur, enum upstream_fail why)
+{
+	ur->ur_why = why;
+	event_active(ur->ur_defer, EV_TIMEOUT, 1);
+}
+
+static void	 try_next(struct upstream_req *ur);
+
+static void
+connect_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	struct upstream_req	*ur = arg;
+	char			 addr[80];
+	int			 err = EVUTIL_SOCKET_ERROR();
+
+	addr_string((struct sockaddr *)&ur->ur_addrs[ur->ur_next - 1], addr,
+	    sizeof(addr));
+	if (what & BEV_EVENT_CONNECTED) {
+		int one = 1;
+
+		setsockopt(bufferevent_getfd(bev), IPPROTO_TCP, TCP_NODELAY,
+		    &one, sizeof(one));
+		bufferevent_setcb(bev, NULL, NULL, NULL, NULL);
+		bufferevent_set_timeouts(bev, NULL, NULL);
+		bufferevent_disable(bev, EV_READ | EV_WRITE);
+		log_debug("connected to %s (%s:%u)", addr, ur->ur_host,
+		    ur->ur_port);
+		finish(ur, UPSTREAM_OK);
+		return;
+	}
+	bufferevent_free(bev);
+	ur->ur_bev = NULL;
+	if (what & BEV_EVENT_TIMEOUT) {
+		ur->ur_why = UPSTREAM_TIMEOUT;
+		snprintf(ur->ur_detail, sizeof(ur->ur_detail),
+		    "connecting to %s:%u (%s) timed out", ur->ur_host,
+		    ur->ur_port, addr);
+	} else if (err == ECONNREFUSED) {
+		ur->ur_why = UPSTREAM_REFUSED;
+		snprintf(ur->ur_detail, sizeof(ur->ur_detail),
+		    "connection to %s:%u (%s) refused", ur->ur_host,
+		    ur->ur_port, addr);
+	} else if (err == ENETUNREACH || err == EHOSTUNREACH) {
+		ur->ur_why = UPSTREAM_UNREACHABLE;
+		snprintf(ur->ur_detail, sizeof(ur->ur_detail),
+		    "%s:%u (%s) is unreachable: %s", ur->ur_host, ur->ur_port,
+		    addr, strerror(err));
+	} else {
+		ur->ur_why = UPSTREAM_ERROR;
+		snprintf(ur->ur_detail, sizeof(ur->ur_detail),
+		    "cannot connect to %s:%u (%s): %s", ur->ur_host,
+		    ur->ur_port, addr, strerror(err ? err : EIO));
+	}
+	log_debug("%s", ur->ur_detail);
+	try_next(ur);
+}
+
+/* Start the next address; report the last failure when none is left. */
+static void
+try_next(struct upstream_req *ur)
+{
+	while (ur->ur_next < ur->ur_naddrs) {
+		int i = ur->ur_next++;
+
+		ur->ur_bev = bufferevent_socket_new(ur->ur_up->up_base, -1,
+		    BEV_OPT_CLOSE_ON_FREE);
+		if (ur->ur_bev == NULL)
+			break;
+		bufferevent_setcb(ur->ur_bev, NULL, NULL, connect_event_cb,
+		    ur);
+		bufferevent_set_timeouts(ur->ur_bev, NULL, &ur->ur_timeout);
+		if (bufferevent_socket_connect(ur->ur_bev,
+		    (struct sockaddr *)&ur->ur_addrs[i],
+		    (int)ur->ur_addrlens[i]) == 0)
+			return;
+		/* libevent freed nothing: the attempt failed at once. */
+		ur->ur_why = UPSTREAM_ERROR;
+		snprintf(ur->ur_detail, sizeof(ur->ur_detail),
+		    "cannot connect to %s:%u: %s", ur->ur_host, ur->ur_port,
+		    strerror(errno ? errno : EIO));
+		bufferevent_free(ur->ur_bev);
+		ur->ur_bev = NULL;
+	}
+	if (ur->ur_why == UPSTREAM_OK) {
+		ur->ur_why = UPSTREAM_ERROR;
+		snprintf(ur->ur_detail, sizeof(ur->ur_detail),
+		    "cannot connect to %s:%u", ur->ur_host, ur->ur_port);
+	}
+	finish(ur, ur->ur_why);
+}
+
+static void
+add_addr(struct upstream_req *ur, const struct sockaddr *sa, socklen_t len)
+{
+	if (ur->ur_naddrs == MAX_ADDRS || len > sizeof(ur->ur_addrs[0]))
+		return;
+	memcpy(&ur->ur_addrs[ur->ur_naddrs], sa, len);
+	ur->ur_addrlens[ur->ur_naddrs++] = len;
+}
+
+static void
+dns_cb(int result, struct evutil_addrinfo *res, void *arg)
+{
+	struct upstream_req	*ur = arg;
+	struct evutil_addrinfo	*ai;
+
+	ur->ur_dns = NULL;
+	if (result == EVUTIL_EAI_CANCEL) {
+		if (res != NULL)
+			evutil_freeaddrinfo(res);
+		if (ur->ur_cb == NULL) {
+			req_free(ur);
+			return;
+		}
+	}
+	if (result != 0) {
+		snprintf(ur->ur_detail, sizeof(ur->ur_detail),
+		    "cannot resolve %s: %s", ur->ur_host,
+		    evutil_gai_strerror(result));
+		finish(ur, UPSTREAM_DNS);
+		return;
+	}
+	for (ai = res; ai != NULL; ai = ai->ai_next) {
+		if (ai->ai_family == AF_INET)
+			((struct sockaddr_in *)ai->ai_addr)->sin_port =
+			    htons(ur->ur_port);
+		else if (ai->ai_family == AF_INET6)
+			((struct sockaddr_in6 *)ai->ai_addr)->sin6_port =
+			    htons(ur->ur_port);
+		else
+			continue;
+		add_addr(ur, ai->ai_addr, (socklen_t)ai->ai_addrlen);
+	}
+	evutil_freeaddrinfo(res);
+	if (ur->ur_naddrs == 0) {
+		snprintf(ur->ur_detail, sizeof(ur->ur_detail),
+		    "cannot resolve %s: no IPv4 or IPv6 address", ur->ur_host);
+		finish(ur, UPSTREAM_DNS);
+		return;
+	}
+	try_next(ur);
+}
+
+/* A literal IPv4 or IPv6 address needs no lookup. */
+static int
+literal_addr(struct upstream_req *ur)
+{
+	struct sockaddr_in	s4;
+	struct sockaddr_in6	s6;
+
+	memset(&s4, 0, sizeof(s4));
+	memset(&s6, 0, sizeof(s6));
+	if (inet_pton(AF_INET, ur->ur_host, &s4.sin_addr) == 1) {
+		s4.sin_family = AF_INET;
+		s4.sin_port = htons(ur->ur_port);
+		add_addr(ur, (struct sockaddr *)&s4, sizeof(s4));
+		return 1;
+	}
+	if (inet_pton(AF_INET6, ur->ur_host, &s6.sin6_addr) == 1) {
+		s6.sin6_family = AF_INET6;
+		s6.sin6_port = htons(ur->ur_port);
+		add_addr(ur, (struct sockaddr *)&s6, sizeof(s6));
+		return 1;
+	}
+	return 0;
+}
+
+/* RFC 6761 6.4: resolvers answer .invalid negatively without asking. */
+static int
+reserved_invalid(const char *host)
+{
+	size_t	n = strlen(host);
+
+	if (n > 0 && host[n - 1] == '.')
+		n--;
+	return (n == 7 && strncasecmp(host, "invalid", 7) == 0) ||
+	    (n > 8 && strncasecmp(host + n - 8, ".invalid", 8) == 0);
+}
+
+struct upstream_req *
+upstream_connect(struct upstream *up, const struct config *cf,
+    const char *host, uint16_t port, upstream_cb cb, void *arg)
+{
+	struct upstream_req		*ur;
+	const struct resolve		*rv;
+	struct evutil_addrinfo		 hints;
+	struct evdns_getaddrinfo_request *r;
+
+	if (strlen(host) >= sizeof(ur->ur_host))
+		return NULL;
+	ur = xcalloc(1, sizeof(*ur));
+	ur->ur_up = up;
+	ur->ur_cb = cb;
+	ur->ur_arg = arg;
+	snprintf(ur->ur_host, sizeof(ur->ur_host), "%s", host);
+	ur->ur_port = port;
+	ur->ur_timeout.tv_sec = cf->cf_to_connect_ms / 1000;
+	ur->ur_timeout.tv_usec = (cf->cf_to_connect_ms % 1000) * 1000;
+	ur->ur_defer = event_new(up->up_base, -1, 0, defer_cb, ur);
+	if (ur->ur_defer == NULL) {
+		free(ur);
+		return NULL;
+	}
+	if ((rv = config_resolve(cf, host, port)) != NULL) {
+		add_addr(ur, (const struct sockaddr *)&rv->rv_addr,
+		    rv->rv_addrlen);
+		try_next(ur);
+		return ur;
+	}
+	if (literal_addr(ur)) {
+		try_next(ur);
+		return ur;
+	}
+	if (reserved_invalid(host)) {
+		snprintf(ur->ur_detail, sizeof(ur->ur_detail),
+		    "cannot resolve %s: names under .invalid never exist "
+		    "(RFC 6761)", host);
+		finish(ur, UPSTREAM_DNS);
+		return ur;
+	}
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_protocol = IPPROTO_TCP;
+	r = evdns_getaddrinfo(up->up_dns, host, NULL, &hints, dns_cb, ur);
+	/* NULL means the answer came at once and dns_cb already ran. */
+	ur->ur_dns = r;
+	return ur;
+}
+
+static struct pool_key *
+pool_find(struct upstream *up, const char *host, uint16_t port)
+{
+	struct pool_key	*pk;
+
+	TAILQ_FOREACH(pk, &up->up_keys, pk_entry)
+		if (pk->pk_port == port && strcasecmp(pk->pk_host, host) == 0)
+			return pk;
+	return NULL;
+}
+
+/* An idle connection that speaks or closes is no longer reusable. */
+static void
+pool_read_cb(struct bufferevent *bev, void *arg)
+{
+	struct pooled	*pl = arg;
+
+	pooled_free(pl->pl_up, pl);
+}
+
+static void
+pool_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	pool_read_cb(bev, arg);
+}
+
+struct bufferevent *
+upstream_pool_take(struct upstream *up, const char *host, uint16_t port)
+{
+	struct pool_key		*pk = pool_find(up, host, port);
+	struct pooled		*pl;
+	struct bufferevent	*bev;
+
+	if (pk == NULL)
+		return NULL;
+	pl = TAILQ_FIRST(&pk->pk_idle);
+	bev = pl->pl_bev;
+	pl->pl_bev = NULL;
+	bufferevent_setcb(bev, NULL, NULL, NULL, NULL);
+	bufferevent_set_timeouts(bev, NULL, NULL);
+	bufferevent_disable(bev, EV_READ);
+	TAILQ_REMOVE(&pk->pk_idle, pl, pl_entry);
+	pk->pk_n--;
+	up->up_pooled--;
+	free(pl);
+	if (pk->pk_n == 0) {
+		TAILQ_REMOVE(&up->up_keys, pk, pk_entry);
+		free(pk);
+	}
+	return bev;
+}
+
+void
+upstream_pool_put(struct upstream *up, const char *host, uint16_t port,
+    struct bufferevent *bev)
+{
+	struct pool_key	*pk = pool_find(up, host, port);
+	struct pooled	*pl;
+	struct timeval	 tv = { POOL_IDLE_SEC, 0 };
+	size_t		 hl = strlen(host);
+
+	if (up->up_pooled >= POOL_MAX || (pk != NULL &&
+	    pk->pk_n >= POOL_MAX_PER_KEY) ||
+	    evbuffer_get_length(bufferevent_get_input(bev)) > 0) {
+		bufferevent_free(bev);
+		return;
+	}
+	if (pk == NULL) {
+		pk = xcalloc(1, sizeof(*pk) + hl + 1);
+		memcpy(pk->pk_host, host, hl + 1);
+		pk->pk_port = port;
+		TAILQ_INIT(&pk->pk_idle);
+		TAILQ_INSERT_HEAD(&up->up_keys, pk, pk_entry);
+	}
+	pl = xcalloc(1, sizeof(*pl));
+	pl->pl_up = up;
+	pl->pl_key = pk;
+	pl->pl_bev = bev;
+	TAILQ_INSERT_HEAD(&pk->pk_idle, pl, pl_entry);
+	pk->pk_n++;
+	up->up_pooled++;
+	bufferevent_setcb(bev, NULL, NULL, NULL, NULL);
+	bufferevent_setwatermark(bev, EV_READ | EV_WRITE, 0, 0);
+	bufferevent_set_timeouts(bev, &tv, NULL);
+	bufferevent_enable(bev, EV_READ);
+	bufferevent_setcb(bev, pool_read_cb, NULL, pool_event_cb, pl);
+}
+
+unsigned
+upstream_pool_size(const struct upstream *up)
+{
+	return up->up_pooled;
+}

@@ -1,0 +1,61 @@
+/*
+ * Connections to origins: DNS through evdns (the loop never blocks on a
+ * lookup), --resolve overrides, each address tried in turn with a connect
+ * timeout, and a pool of idle keep-alive connections per host:port.
+ */
+#ifndef OAUTHLENS_UPSTREAM_H
+#define OAUTHLENS_UPSTREAM_H
+
+#include <stdint.h>
+
+struct event_base;
+struct evdns_base;
+struct bufferevent;
+struct config;
+
+enum upstream_fail {
+	UPSTREAM_OK,
+	UPSTREAM_DNS,		/* name does not resolve */
+	UPSTREAM_REFUSED,	/* every address refused */
+	UPSTREAM_UNREACHABLE,	/* network or host unreachable */
+	UPSTREAM_TIMEOUT,	/* connect timed out */
+	UPSTREAM_ERROR		/* anything else */
+};
+
+/* Called once with a connected bufferevent (ownership passes, callbacks
+ * unset, reading disabled) or with NULL, a cause and a detail line. Never
+ * called from inside upstream_connect(). */
+typedef void	 (*upstream_cb)(struct bufferevent *bev,
+		    enum upstream_fail why, const char *detail, void *arg);
+
+struct upstream;
+struct upstream_req;
+
+/* The connector and pool for one event loop. */
+struct upstream	*upstream_new(struct event_base *base, struct evdns_base *dns);
+void		 upstream_free(struct upstream *up);
+
+/* Start connecting to host:port under cf (its --resolve entries and
+ * connect timeout). Returns a handle for cancelling, or NULL if nothing
+ * could be started (then cb is not called). */
+struct upstream_req *upstream_connect(struct upstream *up,
+		    const struct config *cf, const char *host, uint16_t port,
+		    upstream_cb cb, void *arg);
+
+/* Abandon a pending connect; its callback will not run (NULL ok). */
+void		 upstream_cancel(struct upstream_req *req);
+
+/* An idle pooled connection to host:port, or NULL. Ownership passes;
+ * callbacks and timeouts are cleared. */
+struct bufferevent *upstream_pool_take(struct upstream *up, const char *host,
+		    uint16_t port);
+
+/* Keep a healthy idle connection for reuse (or free it if the pool is
+ * full). Ownership passes to the pool. */
+void		 upstream_pool_put(struct upstream *up, const char *host,
+		    uint16_t port, struct bufferevent *bev);
+
+/* Number of idle pooled connections (for metrics and tests). */
+unsigned	 upstream_pool_size(const struct upstream *up);
+
+#endif

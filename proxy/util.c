@@ -1,0 +1,129 @@
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "util.h"
+
+int
+util_parse_u64(const char *p, size_t len, uint64_t min, uint64_t max,
+    uint64_t *out)
+{
+	uint64_t	v = 0;
+	size_t		i;
+
+	if (len == 0 || len > 20)
+		return -1;
+	for (i = 0; i < len; i++) {
+		unsigned d;
+
+		if (p[i] < '0' || p[i] > '9')
+			return -1;
+		d = (unsigned)(p[i] - '0');
+		if (v > (UINT64_MAX - d) / 10)
+			return -1;
+		v = v * 10 + d;
+	}
+	if (v < min || v > max)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+static int
+lower(int c)
+{
+	return c >= 'A' && c <= 'Z' ? c + 32 : c;
+}
+
+int
+util_slice_ieq(const char *p, size_t len, const char *lit)
+{
+	size_t	i;
+
+	for (i = 0; i < len; i++)
+		if (lit[i] == '\0' || lower((unsigned char)p[i]) !=
+		    lower((unsigned char)lit[i]))
+			return 0;
+	return lit[len] == '\0';
+}
+
+void
+util_trim_ows(const char **p, size_t *len)
+{
+	while (*len > 0 && (**p == ' ' || **p == '\t')) {
+		(*p)++;
+		(*len)--;
+	}
+	while (*len > 0 && ((*p)[*len - 1] == ' ' || (*p)[*len - 1] == '\t'))
+		(*len)--;
+}
+
+int
+util_list_next(const char **cur, const char *end, const char **tok,
+    size_t *toklen)
+{
+	while (*cur < end) {
+		const char	*s = *cur, *comma;
+		size_t		 n;
+
+		comma = memchr(s, ',', (size_t)(end - s));
+		if (comma == NULL)
+			comma = end;
+		*cur = comma < end ? comma + 1 : end;
+		n = (size_t)(comma - s);
+		util_trim_ows(&s, &n);
+		if (n > 0) {
+			*tok = s;
+			*toklen = n;
+			return 1;
+		}
+	}
+	return 0;
+}
+
+uint64_t
+util_now_ms(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void
+oom(void)
+{
+	fputs("oauthlens: out of memory\n", stderr);
+	abort();
+}
+
+void *
+xcalloc(size_t n, size_t size)
+{
+	void	*p = calloc(n, size);
+
+	if (p == NULL)
+		oom();
+	return p;
+}
+
+char *
+xstrdup(const char *s)
+{
+	char	*p = strdup(s);
+
+	if (p == NULL)
+		oom();
+	return p;
+}
+
+char *
+xstrndup(const char *s, size_t len)
+{
+	char	*p = strndup(s, len);
+
+	if (p == NULL)
+		oom();
+	return p;
+}

@@ -1,0 +1,43 @@
+/*
+ * Small helpers every module uses: byte slices, range-checked numbers,
+ * ASCII case-insensitive comparison, monotonic time, checked allocation.
+ */
+#ifndef OAUTHLENS_UTIL_H
+#define OAUTHLENS_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* A borrowed byte range; never NUL-terminated by contract. */
+struct slice {
+	const char	*s_ptr;
+	size_t		 s_len;
+};
+
+#define SLICE_LIT(lit)	((struct slice){ (lit), sizeof(lit) - 1 })
+
+/* Parse all of [p, p+len) as a decimal integer in [min, max]; 0 or -1. */
+int	 util_parse_u64(const char *p, size_t len, uint64_t min, uint64_t max,
+	    uint64_t *out);
+
+/* ASCII case-insensitive equality of a slice and a C string. */
+int	 util_slice_ieq(const char *p, size_t len, const char *lit);
+
+/* Trim optional whitespace (SP, HTAB) from both ends of *p, *len. */
+void	 util_trim_ows(const char **p, size_t *len);
+
+/* Walk a comma-separated token list: returns 1 and the next token
+ * (trimmed, never empty) through tok/toklen, 0 when exhausted. */
+int	 util_list_next(const char **cur, const char *end, const char **tok,
+	    size_t *toklen);
+
+/* Monotonic milliseconds since an arbitrary origin. */
+uint64_t util_now_ms(void);
+
+/* malloc/calloc/strdup that abort on exhaustion (start-up and tiny
+ * fixed-size objects only; per-request buffers use evbuffers). */
+void	*xcalloc(size_t n, size_t size);
+char	*xstrdup(const char *s);
+char	*xstrndup(const char *s, size_t len);
+
+#endif
