@@ -688,7 +688,9 @@ conn_response_head(struct conn *c, const struct http1_head *h)
 	x->x_status = h->h_status;
 	x->x_up_ka = h->h_keepalive && h->h_body != HTTP1_BODY_EOF;
 	x->x_dechunk = x->x_http10 && h->h_body == HTTP1_BODY_CHUNKED;
-	keep = x->x_client_ka && !x->x_dechunk &&
+	/* A final answer before the whole request body (an origin refusing
+	 * Expect: 100-continue, say) ends the connection after it. */
+	keep = x->x_client_ka && !x->x_dechunk && x->x_req_done &&
 	    h->h_body != HTTP1_BODY_EOF && !c->c_px->px_draining;
 	if (!keep) {
 		flags |= HTTP1_W_CLOSE;
@@ -792,7 +794,6 @@ conn_pump_response(struct conn *c)
 	struct evbuffer		*out = bufferevent_get_output(c->c_cbev);
 	struct evbuffer_iovec	 v;
 	ssize_t			 n;
-	char			 buf[240];
 
 	if (!x->x_resp_head && !conn_read_response_head(c))
 		return;
@@ -804,10 +805,12 @@ conn_pump_response(struct conn *c)
 		n = http1_parse_body(c->c_resp, v.iov_base, v.iov_len,
 		    x->x_dechunk ? dechunk_cb : NULL, c);
 		if (n < 0) {
-			snprintf(buf, sizeof(buf), "bad response body from "
-			    "%s:%u: %s", x->x_host, x->x_port,
+			log_warnx("req %llu: bad response body from %s:%u: %s",
+			    (unsigned long long)x->x_id, x->x_host, x->x_port,
 			    http1_parser_error(c->c_resp));
-			conn_close(c, buf);
+			exchange_log(c, x);
+			x->x_resp_done = 1;
+			conn_finish(c);
 			return;
 		}
 		if (x->x_dechunk)
@@ -1001,9 +1004,19 @@ conn_up_lost(struct conn *c, short what)
 		return;
 	}
 	if (x->x_resp_head) {
-		snprintf(buf, sizeof(buf), "%s:%u closed the connection in the "
-		    "middle of the response", x->x_host, x->x_port);
-		conn_close(c, buf);
+		/* Deliver what did arrive; the framing tells the client the
+		 * response is cut short. */
+		conn_pump_response(c);
+		if (c->c_state != CS_RELAY || c->c_x != x)
+			return;
+		evbuffer_add_buffer(bufferevent_get_output(c->c_cbev),
+		    bufferevent_get_input(c->c_ubev));
+		log_info("req %llu: %s:%u closed the connection in the middle "
+		    "of the response", (unsigned long long)x->x_id, x->x_host,
+		    x->x_port);
+		exchange_log(c, x);
+		x->x_resp_done = 1;
+		conn_finish(c);
 		return;
 	}
 	if (x->x_reused && x->x_head != NULL && !x->x_retried) {
@@ -1056,9 +1069,10 @@ conn_up_event_cb(struct bufferevent *bev, short what, void *arg)
 			bufferevent_enable(bev, EV_READ);
 			return;
 		}
-		snprintf(buf, sizeof(buf), "%s:%u did not %s within %u ms",
-		    x->x_host, x->x_port, (what & BEV_EVENT_READING) ?
-		    "respond" : "accept the request",
+		snprintf(buf, sizeof(buf), "%s:%u timed out: it did not %s "
+		    "within %u ms", x->x_host, x->x_port,
+		    (what & BEV_EVENT_READING) ? "respond" :
+		    "accept the request",
 		    c->c_cfg->cf_to_idle_ms);
 		if (x->x_resp_head)
 			conn_close(c, buf);

@@ -54,6 +54,8 @@ on_header_field(http_parser *p, const char *at, size_t len)
 	struct http1_parser	*hp = p->data;
 	struct http1_head	*h = hp->hp_head;
 
+	if (h == NULL)
+		return 0;	/* a trailer field: relayed as it came */
 	if (h->h_nhdrs == HTTP1_MAX_HEADERS) {
 		hp->hp_too_many = 1;
 		return -1;
@@ -74,6 +76,8 @@ on_header_value(http_parser *p, const char *at, size_t len)
 	struct http1_parser	*hp = p->data;
 	struct http1_hdr	*hd;
 
+	if (hp->hp_head == NULL)
+		return 0;	/* a trailer field */
 	if (hp->hp_head->h_nhdrs == 0)
 		return -1;
 	hd = &hp->hp_head->h_hdrs[hp->hp_head->h_nhdrs - 1];

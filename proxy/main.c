@@ -231,6 +231,14 @@ parse_args(int argc, char **argv, struct config_cli *cli, int *check)
 	}
 }
 
+static void
+cli_clear(struct config_cli *cli)
+{
+	strlist_clear(&cli->cc_listen);
+	strlist_clear(&cli->cc_resolve);
+	strlist_clear(&cli->cc_intercept);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -252,12 +260,14 @@ main(int argc, char **argv)
 	px.px_cli = &cli;
 	if ((px.px_cfg = config_load(&cli, err, sizeof(err))) == NULL) {
 		fprintf(stderr, "oauthlens: %s\n", err);
+		cli_clear(&cli);
 		return 2;
 	}
 	if (check) {
 		printf("%s: ok\n", cli.cc_config ? cli.cc_config :
 		    "built-in defaults");
 		config_unref(px.px_cfg);
+		cli_clear(&cli);
 		return 0;
 	}
 	log_setup(px.px_cfg->cf_log_level, px.px_cfg->cf_log_format);
@@ -303,8 +313,6 @@ main(int argc, char **argv)
 	evdns_base_free(px.px_dns, 0);
 	event_base_free(px.px_base);
 	config_unref(px.px_cfg);
-	strlist_clear(&cli.cc_listen);
-	strlist_clear(&cli.cc_resolve);
-	strlist_clear(&cli.cc_intercept);
+	cli_clear(&cli);
 	return 0;
 }
