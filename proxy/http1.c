@@ -94,7 +94,11 @@ on_headers_complete(http_parser *p)
 	struct http1_parser	*hp = p->data;
 
 	hp->hp_headers_done = 1;
-	/* Responses to HEAD have no body, whatever their fields say. */
+	/* Responses to HEAD, and 1xx, 204 and 304 responses, have no body
+	 * whatever their fields say (RFC 9112 6.3). */
+	if (hp->hp_kind == HTTP1_RESPONSE && (p->status_code / 100 == 1 ||
+	    p->status_code == 204 || p->status_code == 304))
+		return 1;
 	return hp->hp_skip_body ? 1 : 0;
 }
 
@@ -233,6 +237,30 @@ has_obs_fold(const char *buf, size_t len)
 	return 0;
 }
 
+/* RFC 9110 5.1: a field name is a token. */
+static int
+valid_names(const struct http1_head *h)
+{
+	static const char	tchar[] = "!#$%&'*+-.^_`|~";
+	size_t			i, j;
+
+	for (i = 0; i < h->h_nhdrs; i++) {
+		const struct slice *n = &h->h_hdrs[i].hd_name;
+
+		if (n->s_len == 0)
+			return 0;
+		for (j = 0; j < n->s_len; j++) {
+			unsigned char c = (unsigned char)n->s_ptr[j];
+
+			if (!((c >= 'a' && c <= 'z') || (c >= 'A' &&
+			    c <= 'Z') || (c >= '0' && c <= '9') ||
+			    (c != 0 && strchr(tchar, c) != NULL)))
+				return 0;
+		}
+	}
+	return 1;
+}
+
 static void
 reset(struct http1_parser *hp)
 {
@@ -318,6 +346,11 @@ http1_parse_head(struct http1_parser *hp, const char *buf, size_t len,
 		    "incomplete head");
 		return -1;
 	}
+	if (!valid_names(h)) {
+		set_error(err, 400, "malformed message head: %s",
+		    "a header name is not a token");
+		return -1;
+	}
 	if (n != len && !(hp->hp_done || hp->hp_p.upgrade)) {
 		set_error(err, 400, "malformed message head: %s",
 		    "trailing bytes");
@@ -334,7 +367,8 @@ http1_parse_body(struct http1_parser *hp, const char *buf, size_t len,
 	size_t		n;
 	enum http_errno	e;
 
-	if (hp->hp_done)
+	/* Zero bytes would tell http-parser the peer closed. */
+	if (hp->hp_done || len == 0)
 		return 0;
 	hp->hp_cb = cb;
 	hp->hp_cbarg = arg;

@@ -251,8 +251,13 @@ json_parse(const char *buf, size_t len, const char *name, char *err,
 		    strcmp(b.b_err, "duplicate key") == 0) {
 			line = b.b_kline;
 			col = b.b_kcol;
-		} else
-			position(buf, off > len ? len : off, &line, &col);
+		} else {
+			/* yajl counts the offending byte as consumed. */
+			if (off > len)
+				off = len;
+			position(buf, off > 0 && st == yajl_status_error ?
+			    off - 1 : off, &line, &col);
+		}
 		if (why == NULL) {
 			msg = yajl_get_error(b.b_yajl, 0, NULL, 0);
 			why = msg != NULL ? (const char *)msg : "syntax error";

@@ -1,0 +1,306 @@
+/* Framing and head-rewriting rules of proxy/http1.c. */
+#include <string.h>
+
+#include <event2/buffer.h>
+
+#include "http1.h"
+#include "t.h"
+
+static struct http1_head	head;
+static struct http1_error	herr;
+
+/* Find the head end and parse it; returns the parse result (0/-1), or -2
+ * when the head end search itself failed. */
+static int
+parse(struct http1_parser *hp, const char *msg, int req_head)
+{
+	size_t	scan = 0, headlen = 0;
+	int	r;
+
+	r = http1_head_end(msg, strlen(msg), &scan, &headlen, &herr);
+	if (r != 1)
+		return r == 0 ? -3 : -2;
+	return http1_parse_head(hp, msg, headlen, req_head, &head, &herr);
+}
+
+static char *
+rewrite_request(struct http1_parser *hp, const char *msg, int upgrade)
+{
+	struct http1_target	 t;
+	struct evbuffer		*out = evbuffer_new();
+	static char		 buf[4096];
+	size_t			 n;
+
+	if (parse(hp, msg, 0) != 0 || http1_parse_target(&head, &t,
+	    &herr) != 0) {
+		evbuffer_free(out);
+		return NULL;
+	}
+	http1_write_request_head(out, &head, &t, upgrade);
+	n = evbuffer_remove(out, buf, sizeof(buf) - 1);
+	buf[n] = '\0';
+	evbuffer_free(out);
+	return buf;
+}
+
+static void
+test_framing(void)
+{
+	struct http1_parser	*hp = http1_parser_new(HTTP1_REQUEST);
+	struct http1_parser	*rp = http1_parser_new(HTTP1_RESPONSE);
+
+	CHECK_INT(parse(hp, "GET http://a/ HTTP/1.1\r\nHost: a\r\n\r\n", 0),
+	    0);
+	CHECK_INT(head.h_body, HTTP1_BODY_NONE);
+	CHECK(head.h_keepalive);
+	CHECK_INT(parse(hp, "POST http://a/ HTTP/1.1\r\nHost: a\r\n"
+	    "Content-Length: 5\r\n\r\n", 0), 0);
+	CHECK_INT(head.h_body, HTTP1_BODY_LENGTH);
+	CHECK_INT(head.h_length, 5);
+	CHECK_INT(parse(hp, "POST http://a/ HTTP/1.1\r\nHost: a\r\n"
+	    "Transfer-Encoding: chunked\r\n\r\n", 0), 0);
+	CHECK_INT(head.h_body, HTTP1_BODY_CHUNKED);
+	CHECK_INT(parse(hp, "GET http://a/ HTTP/1.0\r\n\r\n", 0), 0);
+	CHECK(!head.h_keepalive);
+	CHECK_INT(parse(hp, "GET http://a/ HTTP/1.0\r\nConnection: "
+	    "keep-alive\r\n\r\n", 0), 0);
+	CHECK(head.h_keepalive);
+
+	/* Responses: close-delimited, HEAD, 204, 304. */
+	CHECK_INT(parse(rp, "HTTP/1.1 200 OK\r\n\r\n", 0), 0);
+	CHECK_INT(head.h_body, HTTP1_BODY_EOF);
+	CHECK_INT(parse(rp, "HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\n",
+	    1), 0);
+	CHECK_INT(head.h_body, HTTP1_BODY_NONE);
+	CHECK_INT(parse(rp, "HTTP/1.1 204 No Content\r\n\r\n", 0), 0);
+	CHECK_INT(head.h_body, HTTP1_BODY_NONE);
+	CHECK_INT(parse(rp, "HTTP/1.1 304 Not Modified\r\n"
+	    "Content-Length: 10\r\n\r\n", 0), 0);
+	CHECK_INT(head.h_body, HTTP1_BODY_NONE);
+	CHECK_INT(head.h_status, 304);
+	http1_parser_free(hp);
+	http1_parser_free(rp);
+}
+
+/* Request smuggling shapes are refused before anything is forwarded. */
+static void
+test_smuggling(void)
+{
+	struct http1_parser	*hp = http1_parser_new(HTTP1_REQUEST);
+	static const char *const bad[] = {
+		/* CL.TE and TE.CL */
+		"POST http://a/ HTTP/1.1\r\nContent-Length: 4\r\n"
+		    "Transfer-Encoding: chunked\r\n\r\n",
+		"POST http://a/ HTTP/1.1\r\nTransfer-Encoding: chunked\r\n"
+		    "Content-Length: 4\r\n\r\n",
+		/* duplicate and conflicting Content-Length */
+		"POST http://a/ HTTP/1.1\r\nContent-Length: 4\r\n"
+		    "Content-Length: 5\r\n\r\n",
+		"POST http://a/ HTTP/1.1\r\nContent-Length: 4, 5\r\n\r\n",
+		/* obfuscated Transfer-Encoding */
+		"POST http://a/ HTTP/1.1\r\nTransfer-Encoding: xchunked\r\n\r\n",
+		"POST http://a/ HTTP/1.1\r\nTransfer-Encoding: chunked, "
+		    "identity\r\n\r\n",
+		"POST http://a/ HTTP/1.1\r\nTransfer-Encoding : chunked\r\n\r\n",
+		/* obs-fold */
+		"GET http://a/ HTTP/1.1\r\nX: a\r\n b\r\n\r\n",
+		/* a bad Content-Length */
+		"POST http://a/ HTTP/1.1\r\nContent-Length: -1\r\n\r\n",
+		"POST http://a/ HTTP/1.1\r\nContent-Length: 1x\r\n\r\n",
+		NULL
+	};
+	size_t	i;
+
+	for (i = 0; bad[i] != NULL; i++) {
+		int r = parse(hp, bad[i], 0);
+
+		if (r == 0)
+			fprintf(stderr, "accepted: %s\n", bad[i]);
+		CHECK(r == -1);
+		CHECK_INT(herr.he_status, 400);
+	}
+	/* Bare LF is refused by the head-end search itself. */
+	CHECK_INT(parse(hp, "GET http://a/ HTTP/1.1\nHost: a\n\n", 0), -2);
+	CHECK_INT(herr.he_status, 400);
+	CHECK_INT(parse(hp, "GET http://a/ HTTP/1.1\r\nHost: a\n\r\n", 0), -2);
+	http1_parser_free(hp);
+}
+
+static void
+test_limits(void)
+{
+	static char	 big[HTTP1_MAX_HEAD + 100];
+	size_t		 scan = 0, headlen;
+	struct evbuffer	*b = evbuffer_new();
+	struct http1_parser *hp = http1_parser_new(HTTP1_REQUEST);
+	int		 i;
+
+	memset(big, 'a', sizeof(big));
+	memcpy(big, "GET / HTTP/1.1\r\nX: ", 19);
+	CHECK_INT(http1_head_end(big, sizeof(big), &scan, &headlen, &herr),
+	    -1);
+	CHECK_INT(herr.he_status, 431);
+	/* Incremental search: complete only once the blank line arrives. */
+	scan = 0;
+	CHECK_INT(http1_head_end("GET / HTTP/1.1\r\nA: b\r\n", 22, &scan,
+	    &headlen, &herr), 0);
+	CHECK_INT(http1_head_end("GET / HTTP/1.1\r\nA: b\r\n\r\nBODY", 28,
+	    &scan, &headlen, &herr), 1);
+	CHECK_INT(headlen, 24);
+	/* More fields than we keep: 431. */
+	evbuffer_add_printf(b, "GET http://a/ HTTP/1.1\r\n");
+	for (i = 0; i < HTTP1_MAX_HEADERS + 1; i++)
+		evbuffer_add_printf(b, "X-%d: v\r\n", i);
+	evbuffer_add_printf(b, "\r\n");
+	evbuffer_add(b, "", 1);
+	CHECK_INT(parse(hp, (const char *)evbuffer_pullup(b, -1), 0), -1);
+	CHECK_INT(herr.he_status, 431);
+	evbuffer_free(b);
+	http1_parser_free(hp);
+}
+
+static void
+test_rewrite(void)
+{
+	struct http1_parser	*hp = http1_parser_new(HTTP1_REQUEST);
+	const char		*out;
+
+	out = rewrite_request(hp, "GET http://Example.COM:8080/p?q=1#frag "
+	    "HTTP/1.1\r\nUser-Agent: t\r\nHost: wrong\r\nConnection: close, "
+	    "X-Hop\r\nX-Hop: 1\r\nKeep-Alive: 5\r\nTE: trailers\r\n"
+	    "Proxy-Authorization: Basic eA==\r\nProxy-Connection: keep-alive\r\n"
+	    "Upgrade: h2c\r\nTrailer: X\r\nX-Keep: Mixed Case\r\n\r\n", 0);
+	CHECK_STR(out, "GET /p?q=1 HTTP/1.1\r\nUser-Agent: t\r\n"
+	    "Host: Example.COM:8080\r\nX-Keep: Mixed Case\r\n"
+	    "Via: 1.1 oauthlens\r\n\r\n");
+	/* No Host: one is added first; the default port is left out. */
+	out = rewrite_request(hp, "GET http://a.test HTTP/1.0\r\nB: c\r\n\r\n",
+	    0);
+	CHECK_STR(out, "GET / HTTP/1.1\r\nHost: a.test\r\nB: c\r\n"
+	    "Via: 1.1 oauthlens\r\n\r\n");
+	out = rewrite_request(hp, "GET http://[::1]:81/x HTTP/1.1\r\n\r\n", 0);
+	CHECK_STR(out, "GET /x HTTP/1.1\r\nHost: [::1]:81\r\n"
+	    "Via: 1.1 oauthlens\r\n\r\n");
+	out = rewrite_request(hp, "GET http://a/?x=1 HTTP/1.1\r\n\r\n", 0);
+	CHECK_STR(out, "GET /?x=1 HTTP/1.1\r\nHost: a\r\n"
+	    "Via: 1.1 oauthlens\r\n\r\n");
+	/* WebSocket: Upgrade survives, Connection is ours. */
+	out = rewrite_request(hp, "GET http://a/ws HTTP/1.1\r\nUpgrade: "
+	    "websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: k\r\n\r\n",
+	    1);
+	CHECK_STR(out, "GET /ws HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\n"
+	    "Sec-WebSocket-Key: k\r\nConnection: Upgrade\r\n"
+	    "Via: 1.1 oauthlens\r\n\r\n");
+	/* Targets a proxy must refuse. */
+	CHECK(rewrite_request(hp, "GET https://a/ HTTP/1.1\r\n\r\n", 0) ==
+	    NULL);
+	CHECK(rewrite_request(hp, "GET http://u:p@a/ HTTP/1.1\r\n\r\n", 0) ==
+	    NULL);
+	CHECK(rewrite_request(hp, "GET http:/// HTTP/1.1\r\n\r\n", 0) == NULL);
+	http1_parser_free(hp);
+}
+
+static void
+test_response_rewrite(void)
+{
+	struct http1_parser	*rp = http1_parser_new(HTTP1_RESPONSE);
+	struct evbuffer		*out = evbuffer_new();
+	char			 buf[1024];
+	size_t			 n;
+
+	CHECK_INT(parse(rp, "HTTP/1.1 200 Fine\r\nTransfer-Encoding: chunked\r\n"
+	    "Connection: keep-alive, X-A\r\nX-A: 1\r\nKeep-Alive: t=5\r\n"
+	    "Set-Cookie: a=b\r\n\r\n", 0), 0);
+	http1_write_response_head(out, &head, HTTP1_W_DECHUNK | HTTP1_W_CLOSE,
+	    "X-Extra: 1");
+	n = evbuffer_remove(out, buf, sizeof(buf) - 1);
+	buf[n] = '\0';
+	CHECK_STR(buf, "HTTP/1.1 200 Fine\r\nSet-Cookie: a=b\r\n"
+	    "Connection: close\r\nX-Extra: 1\r\nVia: 1.1 oauthlens\r\n\r\n");
+	evbuffer_free(out);
+	http1_parser_free(rp);
+}
+
+static void
+body_cb(void *arg, const char *p, size_t len)
+{
+	evbuffer_add(arg, p, len);
+}
+
+/* A chunked body split at every byte still ends at the right byte. */
+static void
+test_body_split(void)
+{
+	static const char msg[] = "POST http://a/ HTTP/1.1\r\n"
+	    "Transfer-Encoding: chunked\r\n\r\n"
+	    "5;ext=1\r\nhello\r\n6\r\n world\r\n0\r\nTrailer-X: t\r\n\r\n"
+	    "GET http://a/next HTTP/1.1\r\n\r\n";
+	const char	*body = strstr(msg, "\r\n\r\n") + 4;
+	const char	*next = strstr(msg, "GET");
+	size_t		 blen = (size_t)(next - body), split;
+	int		 ok = 1;
+
+	for (split = 0; split <= strlen(body); split++) {
+		struct http1_parser *hp = http1_parser_new(HTTP1_REQUEST);
+		struct evbuffer	*dec = evbuffer_new();
+		ssize_t		 a, b = 0;
+		char		 got[32];
+		size_t		 n;
+
+		parse(hp, msg, 0);
+		a = http1_parse_body(hp, body, split, body_cb, dec);
+		if (!http1_message_done(hp))
+			b = http1_parse_body(hp, body + a, strlen(body) - a,
+			    body_cb, dec);
+		n = evbuffer_remove(dec, got, sizeof(got) - 1);
+		got[n] = '\0';
+		if (a < 0 || b < 0 || (size_t)(a + b) != blen ||
+		    !http1_message_done(hp) || strcmp(got, "hello world") != 0) {
+			fprintf(stderr, "split %zu: a=%zd b=%zd blen=%zu "
+			    "done=%d got=%s\n", split, a, b, blen,
+			    http1_message_done(hp), got);
+			ok = 0;
+		}
+		evbuffer_free(dec);
+		http1_parser_free(hp);
+	}
+	CHECK(ok);
+}
+
+static void
+test_body_errors(void)
+{
+	struct http1_parser	*hp = http1_parser_new(HTTP1_REQUEST);
+	struct http1_parser	*rp = http1_parser_new(HTTP1_RESPONSE);
+
+	parse(hp, "POST http://a/ HTTP/1.1\r\nTransfer-Encoding: chunked\r\n"
+	    "\r\n", 0);
+	CHECK(http1_parse_body(hp, "zz\r\n", 4, NULL, NULL) < 0);
+	parse(hp, "POST http://a/ HTTP/1.1\r\nTransfer-Encoding: chunked\r\n"
+	    "\r\n", 0);
+	/* A chunk size that overflows 64 bits. */
+	CHECK(http1_parse_body(hp, "fffffffffffffffff\r\n", 19, NULL,
+	    NULL) < 0);
+	/* Close-delimited responses end at EOF; length-framed ones do not. */
+	parse(rp, "HTTP/1.1 200 OK\r\n\r\n", 0);
+	CHECK_INT(http1_parse_body(rp, "abc", 3, NULL, NULL), 3);
+	CHECK_INT(http1_parse_eof(rp), 0);
+	parse(rp, "HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\n", 0);
+	CHECK_INT(http1_parse_body(rp, "abc", 3, NULL, NULL), 3);
+	CHECK_INT(http1_parse_eof(rp), -1);
+	http1_parser_free(hp);
+	http1_parser_free(rp);
+}
+
+int
+main(void)
+{
+	test_framing();
+	test_smuggling();
+	test_limits();
+	test_rewrite();
+	test_response_rewrite();
+	test_body_split();
+	test_body_errors();
+	return t_done();
+}
