@@ -1,0 +1,529 @@
+#!/usr/bin/env bash
+# Benchmark oauthlens against squid, tinyproxy and mitmdump, and against
+# talking to the origin directly, on loopback.  Not a test: it prints a
+# table of medians, ratios and the exact commands it ran.
+#
+# Layout: the proxy under test runs pinned to core 0; the load generator
+# (wrk, or scripts/bench/connload.c for CONNECT tunnels) and the origin (one
+# nginx process serving /small = 100 bytes and /1m = 1 MiB) share core 1.
+# Every target is measured in turn, the order rotating each repetition.
+#
+# Usage: scripts/bench.sh [--quick] [--reps N] [--duration SECS]
+#            [--conns N] [--idle N] [--only LIST] [--quiet-wait SECS]
+#            [--no-build] [--keep]
+set -uo pipefail
+SELF=$(readlink -f "$0")
+cd "$(dirname "$SELF")/.."
+ROOT=$PWD
+. scripts/deps.sh
+
+REPS=3 DUR=5 CONNS=50 IDLE=1000 WARM=2 ONLY= BUILD=1 KEEP=0
+QUIET_MAX=10 QUIET_WAIT=30 QUIET_BUDGET=180
+ALL_TARGETS="direct oauthlens squid tinyproxy mitmdump"
+
+usage() {
+	sed -n '2,14p' "$SELF" | sed 's/^# \{0,1\}//'
+	cat <<-EOF
+
+	  --quick          one repetition of 2-second runs (for iteration)
+	  --reps N         repetitions (default $REPS; medians reported)
+	  --duration SECS  length of each load run (default $DUR)
+	  --conns N        concurrent connections / tunnels (default $CONNS)
+	  --idle N         idle connections and tunnels for RSS (default $IDLE)
+	  --only LIST      comma-separated subset of: ${ALL_TARGETS// /,}
+	  --no-build       use build/oauthlens as it is (default: build it)
+	  --quiet-wait S   before each target, wait up to S seconds for other
+	                   processes to leave both cores under $QUIET_MAX% busy
+	                   (default $QUIET_WAIT, $QUIET_BUDGET in all; the machine
+	                   may be shared)
+	  --keep           keep the temporary directory (configs, logs)
+	Environment: OAUTHLENS_BIN overrides build/oauthlens.
+	EOF
+	exit "${1:-0}"
+}
+
+while [ $# -gt 0 ]; do
+	case $1 in
+	--quick) REPS=1 DUR=2 WARM=1 QUIET_WAIT=10 ;;
+	--quiet-wait) QUIET_WAIT=${2:?}; shift ;;
+	--reps) REPS=${2:?}; shift ;;
+	--duration) DUR=${2:?}; shift ;;
+	--conns) CONNS=${2:?}; shift ;;
+	--idle) IDLE=${2:?}; shift ;;
+	--only) ONLY=${2:?}; shift ;;
+	--no-build) BUILD=0 ;;
+	--keep) KEEP=1 ;;
+	-h|--help) usage 0 ;;
+	*) echo "bench: unknown option $1" >&2; usage 2 >&2 ;;
+	esac
+	shift
+done
+
+say() { printf 'bench: %s\n' "$*" >&2; }
+
+# ---- dependencies ----------------------------------------------------------
+# One package at a time, so one that fails to install costs only its target.
+for pkg in gcc libc6-dev wrk nginx-light squid tinyproxy mitmproxy \
+    iproute2 procps; do
+	deps_apt "$pkg" || say "could not install $pkg (continuing)"
+done
+for tool in cc wrk nginx taskset ss python3; do
+	command -v "$tool" >/dev/null ||
+	    { say "$tool is missing: cannot benchmark"; exit 1; }
+done
+[ "$(nproc)" -ge 2 ] || { say "needs 2 cores (proxy on 0, load on 1)"; exit 1; }
+
+OUTDIR=$ROOT/build-bench
+mkdir -p "$OUTDIR"
+cc -O2 -Wall -Wextra -o "$OUTDIR/connload" scripts/bench/connload.c ||
+    { say "connload does not build"; exit 1; }
+CONNLOAD=$OUTDIR/connload
+LUA=$ROOT/scripts/bench/proxy.lua
+CHECK=$ROOT/scripts/bench/check.py
+
+OAUTHLENS=${OAUTHLENS_BIN:-$ROOT/build/oauthlens}
+if [ "$BUILD" = 1 ] && [ -z "${OAUTHLENS_BIN:-}" ] &&
+    ls proxy/*.c >/dev/null 2>&1; then
+	say "building oauthlens (Release) into build/"
+	{ cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null &&
+	    cmake --build build -j2 >/dev/null; } ||
+	    say "oauthlens does not build (an older build/oauthlens, if any," \
+	    "is measured)"
+fi
+
+# ---- targets ---------------------------------------------------------------
+TARGETS=()
+for t in $ALL_TARGETS; do
+	[ -n "$ONLY" ] && [[ ",$ONLY," != *",$t,"* ]] && continue
+	case $t in
+	oauthlens) [ -x "$OAUTHLENS" ] ||
+		    { say "oauthlens: $OAUTHLENS not found, skipped"; continue; } ;;
+	squid) command -v squid >/dev/null ||
+		    { say "squid: not installed, skipped"; continue; } ;;
+	tinyproxy) command -v tinyproxy >/dev/null ||
+		    { say "tinyproxy: not installed, skipped"; continue; } ;;
+	mitmdump) command -v mitmdump >/dev/null ||
+		    { say "mitmdump: not installed, skipped"; continue; } ;;
+	esac
+	TARGETS+=("$t")
+done
+[ ${#TARGETS[@]} -gt 0 ] || { say "no target to measure"; exit 1; }
+
+# ---- scratch directory, ports, cleanup -------------------------------------
+WORK=$(mktemp -d /tmp/oauthlens-bench.XXXXXX)
+chmod 755 "$WORK"	# squid and tinyproxy drop to their own users
+mkdir -m 1777 "$WORK/run"
+RESULTS=$WORK/results.tsv CMDS=$WORK/commands.txt
+: >"$RESULTS"; : >"$CMDS"
+PIDS=()
+
+cleanup() {
+	local p
+	for p in "${PIDS[@]}"; do
+		kill -TERM "$p" 2>/dev/null
+	done
+	for p in "${PIDS[@]}"; do
+		wait "$p" 2>/dev/null
+	done
+	if [ "$KEEP" = 1 ]; then say "kept $WORK"; else rm -rf "$WORK"; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# Enough descriptors for IDLE tunnels (two each) in every process we start.
+ulimit -n "$(ulimit -Hn)" 2>/dev/null
+MAXFD=$(ulimit -n)
+[ "$MAXFD" -gt $((IDLE * 2 + 200)) ] ||
+    say "warning: ulimit -n is $MAXFD, too few for $IDLE idle tunnels"
+
+read -r ORIGIN_PORT TUNNEL_PORT P_oauthlens P_squid P_tinyproxy P_mitmdump \
+    < <(python3 -c '
+import socket
+ss = [socket.socket() for _ in range(6)]
+for s in ss:
+    s.bind(("127.0.0.1", 0))
+print(*[s.getsockname()[1] for s in ss])')
+P_direct=$ORIGIN_PORT
+
+fill() {	# template -> stdout with this run's values
+	sed -e "s|@DIR@|$WORK|g" -e "s|@RUN@|$WORK/run|g" \
+	    -e "s|@ORIGIN_PORT@|$ORIGIN_PORT|g" \
+	    -e "s|@TUNNEL_PORT@|$TUNNEL_PORT|g" -e "s|@PORT@|$2|g" \
+	    -e "s|@MAXFD@|$MAXFD|g" "$1"
+}
+
+# ---- helpers ---------------------------------------------------------------
+logcmd() {	# remembers a command line exactly as run
+	local line
+	printf -v line '%q ' "$@"
+	grep -qxF -- "${line% }" "$CMDS" || printf '%s\n' "${line% }" >>"$CMDS"
+}
+
+start_bg() {	# name cmd... : starts cmd in the background, sets BGPID
+	local name=$1; shift
+	logcmd "$@"
+	"$@" >"$WORK/$name.out" 2>&1 &
+	BGPID=$!
+	PIDS+=("$BGPID")
+}
+
+stop_pid() {
+	local pid=$1 i
+	kill -TERM "$pid" 2>/dev/null
+	for i in $(seq 50); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -KILL "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null
+	local keep=() q
+	for q in "${PIDS[@]}"; do
+		[ "$q" = "$pid" ] || keep+=("$q")
+	done
+	PIDS=("${keep[@]}")
+}
+
+wait_listen() {	# port pid : until something listens on port (20 s)
+	local i
+	for i in $(seq 200); do
+		kill -0 "$2" 2>/dev/null || return 1
+		[ -n "$(ss -Hltn "sport = :$1")" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+cpu_ticks() { sed 's/.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'; }
+# user + nice + system ticks of one core (softirq is not charged to any
+# process, so it is left out on both sides of the comparison)
+core_ticks() { awk -v c="cpu$1" '$1 == c {print $2 + $3 + $4}' /proc/stat; }
+rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
+fd_count() { ls "/proc/$1/fd" | wc -l; }
+HZ=$(getconf CLK_TCK)
+
+record() {	# rep target metric value [flag]
+	printf '%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" "${5:-}" >>"$RESULTS"
+}
+
+# ---- origin ----------------------------------------------------------------
+mkdir -p "$WORK/www" "$WORK/nginx-body" "$WORK/nginx-proxy"
+head -c 100 /dev/zero | tr '\0' x >"$WORK/www/small"
+head -c 1048576 /dev/urandom >"$WORK/www/1m"
+fill scripts/bench/nginx.conf.in 0 >"$WORK/nginx.conf"
+start_bg nginx taskset -c 1 nginx -e "$WORK/nginx-error.log" -p "$WORK" \
+    -c "$WORK/nginx.conf"
+ORIGIN_PID=$BGPID
+wait_listen "$TUNNEL_PORT" "$ORIGIN_PID" ||
+    { say "nginx (origin) did not start:"; cat "$WORK/nginx.out" >&2; exit 1; }
+
+# ---- the proxies -----------------------------------------------------------
+fill scripts/bench/squid.conf.in "$P_squid" >"$WORK/squid.conf"
+fill scripts/bench/tinyproxy.conf.in "$P_tinyproxy" >"$WORK/tinyproxy.conf"
+printf '{"connect_ports": [443, %s], "max_connections": 20000}\n' \
+    "$TUNNEL_PORT" >"$WORK/oauthlens.conf"
+
+start_target() {	# target : starts it pinned to core 0; sets TPID
+	local t=$1
+	case $t in
+	oauthlens)
+		start_bg "$t" taskset -c 0 "$OAUTHLENS" -c "$WORK/oauthlens.conf" \
+		    -l "127.0.0.1:$P_oauthlens" --log-level warn ;;
+	squid)
+		start_bg "$t" taskset -c 0 squid -N -f "$WORK/squid.conf" ;;
+	tinyproxy)
+		start_bg "$t" taskset -c 0 tinyproxy -d \
+		    -c "$WORK/tinyproxy.conf" ;;
+	mitmdump)
+		# --ignore-hosts: tunnels to the origin are relayed blind, as
+		# the other proxies do; absolute-form requests are proxied.
+		start_bg "$t" taskset -c 0 mitmdump --mode regular \
+		    --listen-host 127.0.0.1 --listen-port "$P_mitmdump" -q \
+		    --set "confdir=$WORK/mitm" --ignore-hosts '^127\.0\.0\.1$' ;;
+	esac
+	TPID=$BGPID
+	local port_var=P_$t
+	if ! wait_listen "${!port_var}" "$TPID"; then
+		say "$t did not start; its output:"
+		tail -n 20 "$WORK/$t.out" >&2
+		stop_pid "$TPID"
+		return 1
+	fi
+}
+
+# preflight target : proves the exact requests the load sends are answered
+# (the wrk absolute-form trick, the 1 MiB body, a CONNECT tunnel); says so
+# the first time, and on every failure.
+preflight() {
+	local t=$1 port_var=P_$1 ok=0 what out
+	local p=127.0.0.1:${!port_var} url=http://127.0.0.1:$ORIGIN_PORT
+	for what in "get $p $url/small 100" "get $p $url/1m 1048576" \
+	    "connect $p 127.0.0.1:$TUNNEL_PORT /small 100"; do
+		# shellcheck disable=SC2086
+		if out=$(python3 "$CHECK" $what); then
+			[ -n "${SHOWN[$t]:-}" ] || say "$t: check $what: $out"
+		else
+			ok=1
+			say "$t: check $what: $out"
+		fi
+	done
+	SHOWN[$t]=1
+	return $ok
+}
+declare -A SHOWN
+
+# ---- measurements ----------------------------------------------------------
+# run_wrk rep target path body_bytes record(0/1)
+run_wrk() {
+	local rep=$1 t=$2 path=$3 size=$4 keep=$5 dur=${6:-$DUR}
+	local port_var=P_$2 url= c0=0 c1=0 k0=0 k1=0 out line flag=
+	local cmd=(timeout $((dur + 30)) taskset -c 1 wrk -t1 -c"$CONNS"
+	    -d"${dur}s" --timeout 10s -s "$LUA")
+	if [ "$t" = direct ]; then
+		cmd+=("http://127.0.0.1:$ORIGIN_PORT$path")
+	else
+		url=http://127.0.0.1:$ORIGIN_PORT$path
+		cmd+=("http://127.0.0.1:${!port_var}/")
+		c0=$(cpu_ticks "$TPID") k0=$(core_ticks 0)
+	fi
+	[ "$keep" = 1 ] && logcmd env BENCH_URL="$url" "${cmd[@]}"
+	out=$(BENCH_URL=$url "${cmd[@]}" 2>&1)
+	[ "$t" != direct ] && c1=$(cpu_ticks "$TPID") k1=$(core_ticks 0)
+	[ "$keep" = 1 ] || return 0
+	line=$(grep '^wrkresult' <<<"$out")
+	if [ -z "$line" ]; then
+		say "$t $path: wrk failed: $(tail -n 3 <<<"$out")"
+		return 1
+	fi
+	eval "local ${line#wrkresult }"
+	if [ "$requests" -eq 0 ] || [ "$err_status" -ne 0 ] ||
+	    [ "$err_connect" -ne 0 ] || [ "$err_timeout" -ne 0 ] ||
+	    [ $((bytes / requests)) -lt "$size" ]; then
+		flag='!'
+		say "$t $path: errors: $line"
+	fi
+	local secs rps
+	secs=$(awk -v d="$duration_us" 'BEGIN {print d / 1e6}')
+	rps=$(awk -v r="$requests" -v s="$secs" 'BEGIN {printf "%.1f", r / s}')
+	local m=small
+	[ "$size" -gt 100 ] && m=large
+	if [ "$m" = small ]; then
+		record "$rep" "$t" small_rps "$rps" "$flag"
+		record "$rep" "$t" small_p99_ms \
+		    "$(awk -v u="$p99_us" 'BEGIN {print u / 1000}')" "$flag"
+	else
+		record "$rep" "$t" large_mibs "$(awk -v r="$requests" \
+		    -v s="$secs" -v b="$size" \
+		    'BEGIN {printf "%.1f", r * b / 1048576 / s}')" "$flag"
+	fi
+	[ "$t" = direct ] && { say "$t $path: $rps req/s"; return 0; }
+	record_cpu "$rep" "$t" "$m" "$c0" "$c1" "$requests" "$secs" "$flag" \
+	    "$k0" "$k1"
+	say "$t $path: $rps req/s$([ "$err_read" -gt 0 ] &&
+	    echo ", $err_read connections closed by the proxy")"
+}
+
+# record_cpu rep target metric c0 c1 count secs flag k0 k1: the proxy's
+# CPU (c: its ticks, k: core 0's) per 10k, how busy it kept its core, and
+# how much of core 0 other processes took meanwhile.
+record_cpu() {
+	local cpu
+	cpu=$(awk -v a="$4" -v b="$5" -v h="$HZ" 'BEGIN {print (b - a) / h}')
+	record "$1" "$2" "${3}_cpu10k" "$(awk -v c="$cpu" -v n="$6" \
+	    'BEGIN {printf "%.3f", n ? c / n * 10000 : 0}')" "$8"
+	record "$1" "$2" "${3}_busy" "$(awk -v c="$cpu" -v s="$7" \
+	    'BEGIN {printf "%.0f", c / s * 100}')" "$8"
+	record "$1" "$2" other0_pct "$(awk -v a="$9" -v b="${10}" -v p="$4" \
+	    -v q="$5" -v h="$HZ" -v s="$7" 'BEGIN {
+		o = ((b - a) - (q - p)) / h / s * 100
+		printf "%.0f", o < 0 ? 0 : o }')"
+}
+
+# background rep target: how busy other processes keep each core while
+# nothing of ours runs (the machine may be shared).  Waits up to QUIET_WAIT
+# seconds for both cores to fall under QUIET_MAX %, then records the last
+# sample either way.
+background() {
+	local a0 a1 b0 b1 u0 u1 waited=0
+	for (( ; ; )); do
+		a0=$(core_ticks 0) a1=$(core_ticks 1)
+		sleep 1
+		b0=$(core_ticks 0) b1=$(core_ticks 1)
+		u0=$(((b0 - a0) * 100 / HZ)) u1=$(((b1 - a1) * 100 / HZ))
+		[ "$u0" -le "$QUIET_MAX" ] && [ "$u1" -le "$QUIET_MAX" ] && break
+		if [ "$waited" -ge "$QUIET_WAIT" ] ||
+		    [ "$QUIET_BUDGET" -le 0 ]; then
+			say "other processes still use core 0: $u0%," \
+			    "core 1: $u1%; measuring anyway"
+			break
+		fi
+		[ "$waited" = 0 ] && say "other processes use core 0: $u0%," \
+		    "core 1: $u1%; waiting up to ${QUIET_WAIT}s for quiet"
+		sleep 1
+		waited=$((waited + 2)) QUIET_BUDGET=$((QUIET_BUDGET - 2))
+	done
+	record "$1" "$2" bg0_pct "$u0"
+	record "$1" "$2" bg1_pct "$u1"
+}
+
+# run_tunnels rep target ka|new
+run_tunnels() {
+	local rep=$1 t=$2 mode=$3 port_var=P_$2 c0=0 c1=0 k0=0 k1=0 out flag=
+	local cmd=(timeout $((DUR + 60)) taskset -c 1 "$CONNLOAD" -m "$mode"
+	    -t "127.0.0.1:$TUNNEL_PORT" -c "$CONNS" -d "$DUR")
+	if [ "$t" = direct ]; then
+		cmd+=(-D)
+	else
+		cmd+=(-p "127.0.0.1:${!port_var}")
+		c0=$(cpu_ticks "$TPID") k0=$(core_ticks 0)
+	fi
+	logcmd "${cmd[@]}"
+	out=$("${cmd[@]}" 2>&1)
+	[ "$t" != direct ] && c1=$(cpu_ticks "$TPID") k1=$(core_ticks 0)
+	local line
+	line=$(grep '^mode=' <<<"$out")
+	if [ -z "$line" ]; then
+		say "$t tunnels $mode: connload failed: $out"
+		return 1
+	fi
+	local mode_ conns secs count rate p50_us p99_us errors connect_errors
+	eval "${line/mode=/mode_=}"
+	if [ "$errors" -ne 0 ] || [ "$connect_errors" -ne 0 ] ||
+	    [ "$count" -eq 0 ]; then
+		flag='!'
+		say "$t tunnels $mode: errors: $out"
+	fi
+	local m=tun
+	[ "$mode" = new ] && m=newtun
+	record "$rep" "$t" "${m}_rate" "$rate" "$flag"
+	[ "$mode" = ka ] && record "$rep" "$t" tun_p99_ms \
+	    "$(awk -v u="$p99_us" 'BEGIN {print u / 1000}')" "$flag"
+	say "$t tunnels $mode: $rate/s"
+	[ "$t" = direct ] && return 0
+	record_cpu "$rep" "$t" "$m" "$c0" "$c1" "$count" "$secs" "$flag" \
+	    "$k0" "$k1"
+}
+
+# measure_idle rep target idleconn|idletun : RSS per idle connection
+measure_idle() {
+	local rep=$1 t=$2 mode=$3 port_var=P_$2 flag= per=1 i
+	[ "$mode" = idletun ] && per=2
+	sleep 0.5
+	local rss0 fd0 rss1 fd1 cpid ready
+	rss0=$(rss_kib "$TPID") fd0=$(fd_count "$TPID")
+	start_bg idle taskset -c 1 "$CONNLOAD" -m "$mode" \
+	    -p "127.0.0.1:${!port_var}" -t "127.0.0.1:$TUNNEL_PORT" \
+	    -c "$IDLE" -d 120
+	cpid=$BGPID
+	for i in $(seq 400); do
+		ready=$(grep -m1 '^ready' "$WORK/idle.out")
+		[ -n "$ready" ] && break
+		kill -0 "$cpid" 2>/dev/null || break
+		sleep 0.1
+	done
+	# The proxy holds them once its descriptor count shows them (less 1%:
+	# the baseline may include a preflight socket on its way out).
+	local want=$((fd0 + IDLE * per - IDLE / 100))
+	for i in $(seq 100); do
+		fd1=$(fd_count "$TPID")
+		[ "$fd1" -ge "$want" ] && break
+		sleep 0.1
+	done
+	sleep 1
+	rss1=$(rss_kib "$TPID") fd1=$(fd_count "$TPID")
+	stop_pid "$cpid"
+	if [ "$ready" != "ready $IDLE failed 0" ] || [ "$fd1" -lt "$want" ]; then
+		flag='!'
+		say "$t $mode: ${ready:-no ready line}; proxy fds $fd0 -> $fd1"
+	fi
+	local m=rss_conn_kib
+	[ "$mode" = idletun ] && m=rss_tun_kib
+	local v
+	v=$(awk -v a="$rss0" -v b="$rss1" -v n="$IDLE" \
+	    'BEGIN {printf "%.2f", (b - a) / n}')
+	record "$rep" "$t" "$m" "$v" "$flag"
+	say "$t $mode: RSS $rss0 -> $rss1 KiB, $v KiB each"
+}
+
+bench_direct() {
+	local rep=$1
+	background "$rep" direct
+	run_wrk "$rep" direct /small 100 0 "$WARM"
+	run_wrk "$rep" direct /small 100 1
+	run_wrk "$rep" direct /1m 1048576 1
+	run_tunnels "$rep" direct ka
+	run_tunnels "$rep" direct new
+}
+
+bench_proxy() {
+	local rep=$1 t=$2
+	background "$rep" "$t"
+	# A fresh process for each idle measurement, and the load after the
+	# idle tunnels: memory freed by earlier connections would hide cost.
+	start_target "$t" || return 1
+	preflight "$t" || { say "$t: preflight failed, skipped"; \
+	    stop_pid "$TPID"; return 1; }
+	measure_idle "$rep" "$t" idleconn
+	stop_pid "$TPID"
+	start_target "$t" || return 1
+	preflight "$t" || { stop_pid "$TPID"; return 1; }
+	measure_idle "$rep" "$t" idletun
+	run_wrk "$rep" "$t" /small 100 0 "$WARM"
+	run_wrk "$rep" "$t" /small 100 1
+	run_wrk "$rep" "$t" /1m 1048576 1
+	run_tunnels "$rep" "$t" ka
+	run_tunnels "$rep" "$t" new
+	if ! kill -0 "$TPID" 2>/dev/null; then
+		say "$t died during the load; its output:"
+		tail -n 20 "$WORK/$t.out" >&2
+	fi
+	stop_pid "$TPID"
+}
+
+# ---- the run ---------------------------------------------------------------
+START=$(date +%s)
+say "origin nginx on :$ORIGIN_PORT (GET) and :$TUNNEL_PORT (CONNECT target);" \
+    "targets: ${TARGETS[*]}; $REPS x ${DUR}s runs, -c $CONNS, $IDLE idle"
+n=${#TARGETS[@]}
+for rep in $(seq "$REPS"); do
+	for i in $(seq 0 $((n - 1))); do
+		t=${TARGETS[$(((i + rep - 1) % n))]}
+		say "== repetition $rep: $t =="
+		if [ "$t" = direct ]; then
+			bench_direct "$rep"
+		else
+			bench_proxy "$rep" "$t"
+		fi
+	done
+done
+ELAPSED=$(($(date +%s) - START))
+
+# ---- report ----------------------------------------------------------------
+versions() {
+	echo "machine: $(nproc) cores, $(uname -sr)," \
+	    "$(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)"
+	echo "origin: $(nginx -v 2>&1 | sed 's/.*: //'), 1 process, core 1," \
+	    "sendfile, keepalive_requests 100000000, no access log"
+	echo "load: $(wrk -v 2>&1 | head -n1 | cut -d' ' -f1-2)," \
+	    "connload (scripts/bench/connload.c), core 1"
+	local t
+	for t in "${TARGETS[@]}"; do
+		case $t in
+		oauthlens) echo "oauthlens: $("$OAUTHLENS" --version 2>&1 |
+		    head -n1), $OAUTHLENS built $(date -r "$OAUTHLENS" \
+		    '+%F %T'), tree at $(git rev-parse --short HEAD)$(
+		    git diff --quiet HEAD -- proxy 2>/dev/null ||
+		    echo ' + uncommitted proxy/ changes')" ;;
+		squid) echo "squid: $(squid -v | head -n1)" ;;
+		tinyproxy) echo "tinyproxy: $(tinyproxy -v 2>&1 | head -n1)" ;;
+		mitmdump) echo "mitmdump: $(mitmdump --version 2>&1 |
+		    head -n1)" ;;
+		esac
+	done
+	echo "settings: $REPS repetition(s), ${DUR}s per run, $CONNS" \
+	    "connections, $IDLE idle; took ${ELAPSED}s"
+}
+REPORT=$OUTDIR/report-$(date +%Y%m%d-%H%M%S).txt
+python3 scripts/bench/report.py "$RESULTS" "$CMDS" \
+    <(versions) "${TARGETS[@]}" | tee "$REPORT"
+cp "$RESULTS" "${REPORT%.txt}.tsv"
+say "report saved to $REPORT"
