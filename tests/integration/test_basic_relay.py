@@ -65,6 +65,55 @@ class BasicRelay(ProxyTestCase):
         self.assertEqual(r.status, 200, r)
         self.assertEqual(r.json()["target"], target)
 
+    def test_absolute_uri_without_path(self):
+        c = self.raw()
+        base = "http://127.0.0.1:%d" % self.origin.port
+        for uri, want in ((base, "/"), (base + "?q=1", "/?q=1")):
+            c.send("GET %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n\r\n" %
+                   (uri, self.origin.port))
+            r = c.read_response()
+            self.assertEqual(r.status, 200, "%s: %r" % (uri, r))
+            rec = self.origin.requests[-1]
+            self.assertEqual(rec["target"], want, uri)
+
+    def test_scheme_and_host_case_insensitive(self):
+        c = self.raw()
+        c.send("GET HTTP://LOCALHOST:%d/echo?case=1 HTTP/1.1\r\n"
+               "Host: LOCALHOST:%d\r\n\r\n" % ((self.origin.port,) * 2))
+        r = c.read_response()
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.json()["target"], "/echo?case=1")
+
+    def test_long_target_and_many_headers(self):
+        target = "/echo?long=" + "x" * 8000
+        hdrs = [("X-H%03d" % i, "value %d" % i) for i in range(100)]
+        c = self.raw()
+        c.send(http_request("GET", self.origin.url(target), hdrs))
+        r = c.read_response()
+        self.assertEqual(r.status, 200, r)
+        e = r.json()
+        self.assertEqual(e["target"], target)
+        got = [tuple(h) for h in e["headers"] if h[0].startswith("X-H")]
+        self.assertEqual(got, hdrs)
+
+    def test_transfer_encoding_token_case(self):
+        c = self.raw()
+        c.send(http_request("POST", self.origin.url("/echo?te-case=1"),
+                            [("Transfer-Encoding", "Chunked")],
+                            b"3\r\nabc\r\n0\r\n\r\n"))
+        r = c.read_response()
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.json()["body_sha256"], sha(b"abc"))
+
+    def test_http10_post_with_length(self):
+        body = pattern_bytes(5000)
+        c = self.raw()
+        c.send(("POST %s HTTP/1.0\r\nContent-Length: %d\r\n\r\n" %
+                (self.origin.url("/echo?p10=1"), len(body))).encode() + body)
+        r = c.read_response()
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.json()["body_sha256"], sha(body))
+
     def test_host_replaced_by_absolute_uri_authority(self):
         # RFC 9112 3.2.2: the proxy routes by the request-target and must
         # send a Host that matches it, not the client's Host.

@@ -85,9 +85,14 @@ class Disconnects(ProxyTestCase):
         c.send(http_request("POST", self.origin.url("/echo?upabort=1"),
                             [("Content-Length", str(10 * MiB))]))
         c.send(harness.pattern_bytes(MiB))
-        harness.wait_until(lambda: self.origin.requests_for("/echo")
-                           and self.origin.body_bytes_read > 0, 3)
-        cid = self.last_conn_id("/echo")
+        def arrived():
+            return [r for r in self.origin.requests_for("/echo")
+                    if "upabort" in r["target"]]
+        recs = harness.wait_until(arrived, 5 * harness.SLOW)
+        self.assertTrue(recs, "upload never reached the origin")
+        cid = recs[-1]["conn_id"]
+        # Let some body flow before the client vanishes.
+        time.sleep(0.2)
         rst_close(c)
         self.assert_upstream_closed(cid)
         self.assert_alive()

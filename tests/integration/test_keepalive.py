@@ -16,6 +16,37 @@ from harness import ProxyTestCase, http_request, pattern_bytes
 
 class KeepAlive(ProxyTestCase):
 
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.other = harness.Origin().start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.other.stop()
+        super().tearDownClass()
+
+    def test_pool_is_per_host_port(self):
+        """Alternating origins on one client connection: each request
+        reaches the origin it names, never a pooled connection to the
+        other."""
+        c = self.raw()
+        for i in range(10):
+            o = (self.origin, self.other)[i % 2]
+            c.send(http_request("GET", o.url("/conninfo?alt=%d" % i)))
+            self.assertEqual(c.read_response().status, 200)
+        got_a = [r["target"] for r in self.origin.requests_for("/conninfo")
+                 if "alt=" in r["target"]]
+        got_b = [r["target"] for r in self.other.requests_for("/conninfo")
+                 if "alt=" in r["target"]]
+        self.assertEqual(got_a, ["/conninfo?alt=%d" % i
+                                 for i in range(0, 10, 2)])
+        self.assertEqual(got_b, ["/conninfo?alt=%d" % i
+                                 for i in range(1, 10, 2)])
+        # And each origin saw them on one connection.
+        self.assertEqual(len({r["conn_id"] for r in
+                              self.other.requests_for("/conninfo")}), 1)
+
     def conninfo(self, c, tag="x"):
         c.send(http_request("GET", self.origin.url("/conninfo?t=" + tag)))
         r = c.read_response()
