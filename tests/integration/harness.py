@@ -338,8 +338,9 @@ class Proxy:
         return 0
 
 
-def run_proxy_cli(args, timeout=10, config=None, tmpdir=None):
-    """Run the binary to completion (for -h, -V, --check-config)."""
+def run_proxy_cli(args, timeout=10):
+    """Run the binary to completion (for -h, -V, --check-config); return
+    the CompletedProcess (stdout, stderr as bytes)."""
     cmd = [BIN] + list(args)
     return subprocess.run(cmd, capture_output=True, timeout=timeout * SLOW,
                           cwd=SRC, env=clean_env(), stdin=subprocess.DEVNULL)
