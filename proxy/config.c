@@ -8,7 +8,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "catalog.h"
 #include "config.h"
 #include "json.h"
 #include "util.h"
@@ -365,7 +367,7 @@ static int
 apply_timeouts(struct cfgerr *e, struct config *cf, const struct json *obj)
 {
 	const struct json	*j;
-	double			 v;
+	double			 v = 0;
 
 	if (want_type(e, obj, JSON_OBJECT) == -1)
 		return -1;
@@ -397,7 +399,7 @@ apply_key(struct cfgerr *e, struct config *cf, const struct json *j)
 {
 	const char	*k = j->j_key;
 	struct strlist	 tmp = { NULL, 0 };
-	double		 v;
+	double		 v = 0;
 	size_t		 i;
 
 	if (strcmp(k, "listen") == 0)
@@ -499,6 +501,20 @@ apply_key(struct cfgerr *e, struct config *cf, const struct json *j)
 			    "warn, info or debug");
 		return 0;
 	}
+	if (strcmp(k, "ca_name_constraints") == 0) {
+		if (want_type(e, j, JSON_BOOL) == -1)
+			return -1;
+		cf->cf_ca_name_constraints = j->j_bool;
+		return 0;
+	}
+	if (strcmp(k, "log_target") == 0) {
+		if (want_type(e, j, JSON_STRING) == -1)
+			return -1;
+		if (log_target_parse(j->j_str, &cf->cf_log_target) == -1)
+			return fail_at(e, j, 0, "\"log_target\" must be auto, "
+			    "stderr or journal");
+		return 0;
+	}
 	if (strcmp(k, "max_connections") == 0) {
 		if (get_number(e, j, 1, 1000000, 1, &v) == -1)
 			return -1;
@@ -537,6 +553,7 @@ config_defaults(void)
 	cf->cf_nconnect_ports = 1;
 	cf->cf_header_name = xstrdup(DEFAULT_HEADER_NAME);
 	cf->cf_lang = LANG_JA;
+	cf->cf_ca_name_constraints = 1;
 	cf->cf_log_format = LOGF_TEXT;
 	cf->cf_log_level = LL_INFO;
 	cf->cf_max_connections = 1024;
@@ -583,8 +600,9 @@ apply_cli(struct config *cf, const struct config_cli *cli, char *err,
 				return -1;
 			}
 		/* Command-line entries come first, so they win. */
-		memcpy(rv + i, cf->cf_resolve,
-		    cf->cf_nresolve * sizeof(*rv));
+		if (cf->cf_nresolve > 0)
+			memcpy(rv + i, cf->cf_resolve,
+			    cf->cf_nresolve * sizeof(*rv));
 		free(cf->cf_resolve);
 		cf->cf_resolve = rv;
 		cf->cf_nresolve += i;
@@ -618,6 +636,12 @@ apply_cli(struct config *cf, const struct config_cli *cli, char *err,
 		    cli->cc_log_format);
 		return -1;
 	}
+	if (cli->cc_log_target != NULL &&
+	    log_target_parse(cli->cc_log_target, &cf->cf_log_target) == -1) {
+		snprintf(err, errlen, "--log-target %s: expected auto, stderr "
+		    "or journal", cli->cc_log_target);
+		return -1;
+	}
 	if (cli->cc_log_level != NULL &&
 	    log_level_parse(cli->cc_log_level, &cf->cf_log_level) == -1) {
 		snprintf(err, errlen, "--log-level %s: expected error, warn, "
@@ -625,6 +649,38 @@ apply_cli(struct config *cf, const struct config_cli *cli, char *err,
 		return -1;
 	}
 	return 0;
+}
+
+static int
+load_catalog(struct config *cf, char *err, size_t errlen)
+{
+	char		 buf[4096];
+	const char	*slash = cf->cf_path ? strrchr(cf->cf_path, '/') : NULL;
+	int		 dirlen = slash ? (int)(slash - cf->cf_path + 1) : 0;
+
+	if (cf->cf_messages != NULL) {
+		/* A relative "messages" is relative to the config file. */
+		if (cf->cf_messages[0] != '/' && dirlen > 0) {
+			snprintf(buf, sizeof(buf), "%.*s%s", dirlen,
+			    cf->cf_path, cf->cf_messages);
+			free(cf->cf_messages);
+			cf->cf_messages = xstrdup(buf);
+		}
+	} else {
+		/* Beside the config file, else the tree's catalog. */
+		snprintf(buf, sizeof(buf), "%.*smessages.json", dirlen,
+		    cf->cf_path ? cf->cf_path : "");
+		if ((cf->cf_path != NULL && access(buf, R_OK) == 0) ||
+		    util_tree_path("conf/messages.json", buf, sizeof(buf)))
+			cf->cf_messages = xstrdup(buf);
+		else {
+			snprintf(err, errlen, "cannot find messages.json (the "
+			    "hint catalog); set \"messages\" in the config");
+			return -1;
+		}
+	}
+	cf->cf_catalog = catalog_load(cf->cf_messages, err, errlen);
+	return cf->cf_catalog == NULL ? -1 : 0;
 }
 
 struct config *
@@ -652,6 +708,8 @@ config_load(const struct config_cli *cli, char *err, size_t errlen)
 		root = NULL;
 	}
 	if (apply_cli(cf, cli, err, errlen) == -1)
+		goto fail;
+	if (load_catalog(cf, err, errlen) == -1)
 		goto fail;
 	if (cf->cf_listen.sl_n == 0) {
 		snprintf(err, errlen, "%s: no listen address",
@@ -693,5 +751,6 @@ config_unref(struct config *cf)
 	free(cf->cf_upstream_proxy);
 	free(cf->cf_header_name);
 	free(cf->cf_messages);
+	catalog_free(cf->cf_catalog);
 	free(cf);
 }

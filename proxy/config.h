@@ -15,6 +15,8 @@
 
 enum lang { LANG_JA, LANG_EN, LANG_AUTO };
 
+struct catalog;
+
 struct strlist {
 	char		**sl_v;		/* owned strings */
 	size_t		  sl_n;
@@ -51,9 +53,12 @@ struct config {
 	char		*cf_upstream_proxy;
 	char		*cf_header_name;
 	char		*cf_messages;		/* hint catalog path */
+	struct catalog	*cf_catalog;		/* owned: loaded from it */
+	int		 cf_ca_name_constraints;
 	enum lang	 cf_lang;
 	enum log_format	 cf_log_format;
 	enum log_level	 cf_log_level;
+	enum log_target	 cf_log_target;
 	unsigned	 cf_max_connections;
 	size_t		 cf_inspect_max_bytes;
 	unsigned	 cf_to_connect_ms;
@@ -74,12 +79,17 @@ struct config_cli {
 	const char	*cc_lang;
 	const char	*cc_log_format;
 	const char	*cc_log_level;
+	const char	*cc_log_target;
+	int		 cc_new_ca;
+	int		 cc_print_ca;
+	int		 cc_env;
 };
 
 /* Parse the file named by cli->cc_config (or the built-in defaults when
- * it is NULL) and apply the command line. Returns a snapshot with one
- * reference, or NULL with "file:line:column: reason" (or "option: reason")
- * in err. */
+ * it is NULL), apply the command line and load the hint catalog ("messages",
+ * default messages.json beside the config file, else the tree's
+ * conf/messages.json). Returns a snapshot with one reference, or NULL with
+ * "file:line:column: reason" (or "option: reason") in err. */
 struct config	*config_load(const struct config_cli *cli, char *err,
 		    size_t errlen);
 

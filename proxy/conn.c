@@ -12,10 +12,16 @@
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 
 #include "conn.h"
+#include "ca.h"
 #include "log.h"
+#include "mitm.h"
+#include "oauth.h"
 #include "oauthlens.h"
 #include "status.h"
 #include "upstream.h"
@@ -38,6 +44,8 @@ enum conn_state {
 	CS_UPSTREAM,		/* request parsed, connecting upstream */
 	CS_RELAY,		/* exchange in progress */
 	CS_TUNNEL,		/* CONNECT or 101: bytes both ways */
+	CS_TLS_START,		/* intercepted CONNECT: flushing the 200 */
+	CS_TLS_HANDSHAKE,	/* intercepted CONNECT: client handshake */
 	CS_FLUSH_UP,		/* tunnel: client gone, flushing upstream */
 	CS_CLOSING,		/* flushing the client, then lingering */
 	CS_DEAD			/* closed; freed from the loop */
@@ -56,6 +64,9 @@ struct exchange {
 	uint64_t		 x_in, x_out;
 	struct evbuffer		*x_head;	/* owned: request head to send */
 	struct upstream_req	*x_ureq;	/* pending connect */
+	struct oauth_x		*x_oauth;	/* owned: token exchange */
+	struct evbuffer		*x_hold;	/* owned: held response */
+	size_t			 x_hold_head;	/* its head's length */
 	unsigned		 x_connect:1, x_upgrade:1, x_is_head:1,
 				 x_client_ka:1, x_http10:1, x_req_done:1,
 				 x_resp_head:1, x_resp_done:1, x_reused:1,
@@ -79,6 +90,9 @@ struct conn {
 	size_t			 c_uscan;
 	uint64_t		 c_id;
 	uint64_t		 c_last_ms;	/* tunnel activity */
+	char			*c_mitm_host;	/* owned: intercepted authority */
+	uint16_t		 c_mitm_port;
+	char			 c_ua[24];	/* client runtime, from CONNECT */
 	unsigned		 c_in_loop:1, c_head_timer:1, c_client_eof:1,
 				 c_counted:1;
 	char			 c_peer[56];
@@ -94,6 +108,18 @@ static void	 conn_up_write_cb(struct bufferevent *, void *);
 static void	 conn_up_event_cb(struct bufferevent *, short, void *);
 static void	 conn_upstream_ready(struct bufferevent *, enum upstream_fail,
 		    const char *, void *);
+
+/* Case-insensitive search of a C string in a slice. */
+static int
+strcasestr_n(const char *p, size_t len, const char *needle)
+{
+	size_t	n = strlen(needle), i;
+
+	for (i = 0; i + n <= len; i++)
+		if (strncasecmp(p + i, needle, n) == 0)
+			return 1;
+	return 0;
+}
 
 static struct timeval
 ms_tv(unsigned ms)
@@ -136,6 +162,9 @@ exchange_free(struct exchange *x)
 	if (x == NULL)
 		return;
 	upstream_cancel(x->x_ureq);
+	oauth_free(x->x_oauth);
+	if (x->x_hold != NULL)
+		evbuffer_free(x->x_hold);
 	if (x->x_head != NULL)
 		evbuffer_free(x->x_head);
 	free(x->x_target);
@@ -149,6 +178,7 @@ exchange_log(struct conn *c, struct exchange *x)
 	struct logrec	lr;
 	char		host[300];
 
+	status_count(c->c_px, x->x_method, x->x_status);
 	if (!log_enabled(LL_INFO))
 		return;
 	logrec_begin(&lr, LL_INFO, "access");
@@ -183,6 +213,7 @@ conn_free(struct conn *c)
 	http1_parser_free(c->c_resp);
 	event_free(c->c_timer);
 	config_unref(c->c_cfg);
+	free(c->c_mitm_host);
 	free(c);
 }
 
@@ -201,6 +232,10 @@ conn_timer_cb(evutil_socket_t fd, short what, void *arg)
 		return;
 	case CS_CLOSING:
 		conn_close(c, "done");
+		return;
+	case CS_TLS_START:
+	case CS_TLS_HANDSHAKE:
+		conn_close(c, "timed out in the TLS handshake");
 		return;
 	default:
 		conn_close(c, "timed out");
@@ -383,7 +418,8 @@ conn_get_upstream(struct conn *c)
 
 	c->c_state = CS_UPSTREAM;
 	if (!x->x_connect && !x->x_upgrade && !x->x_retried)
-		bev = upstream_pool_take(c->c_px->px_up, x->x_host, x->x_port);
+		bev = upstream_pool_take(c->c_px->px_up, x->x_host, x->x_port,
+		    c->c_mitm_host != NULL);
 	if (bev != NULL) {
 		x->x_reused = 1;
 		conn_upstream_ready(bev, UPSTREAM_OK, NULL, c);
@@ -391,7 +427,8 @@ conn_get_upstream(struct conn *c)
 	}
 	x->x_reused = 0;
 	x->x_ureq = upstream_connect(c->c_px->px_up, c->c_cfg, x->x_host,
-	    x->x_port, conn_upstream_ready, c);
+	    x->x_port, c->c_mitm_host != NULL && !x->x_connect ?
+	    c->c_px->px_mitm : NULL, conn_upstream_ready, c);
 	if (x->x_ureq == NULL)
 		conn_error(c, 502, "cannot start a connection to the origin");
 }
@@ -423,6 +460,168 @@ conn_local(struct conn *c, const struct http1_head *h)
 		timer_set(c, c->c_cfg->cf_to_idle_ms);
 }
 
+/* Guess the client's runtime from its User-Agent, for trust advice. */
+static void
+conn_guess_runtime(struct conn *c, const struct http1_head *h)
+{
+	static const char *const known[][2] = {
+		{ "python-requests", "python-requests" },
+		{ "python", "python" }, { "node", "node" },
+		{ "undici", "node" }, { "axios", "node" },
+		{ "go-http-client", "go" }, { "curl", "curl" },
+		{ "java", "java" }, { "okhttp", "java" }, { "git", "git" },
+	};
+	const struct slice	*ua = http1_header(h, "user-agent");
+	size_t			 i;
+
+	snprintf(c->c_ua, sizeof(c->c_ua), "unknown");
+	if (ua == NULL)
+		return;
+	for (i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+		if (strcasestr_n(ua->s_ptr, ua->s_len, known[i][0])) {
+			snprintf(c->c_ua, sizeof(c->c_ua), "%s", known[i][1]);
+			return;
+		}
+}
+
+/* CONNECT to a host on the intercept list: answer 200 ourselves, then
+ * terminate the client's TLS with a minted certificate once it is sent. */
+static void
+conn_intercept(struct conn *c, const struct http1_head *h,
+    const struct http1_target *t)
+{
+	static const char established[] =
+	    "HTTP/1.1 200 Connection established\r\n\r\n";
+	struct exchange	*x = c->c_x;
+
+	c->c_mitm_host = xstrdup(t->t_host);
+	c->c_mitm_port = t->t_port;
+	conn_guess_runtime(c, h);
+	x->x_status = 200;
+	x->x_resp_done = 1;
+	exchange_log(c, x);
+	exchange_free(x);
+	c->c_x = NULL;
+	c->c_px->px_stats.st_intercepted++;
+	evbuffer_add(bufferevent_get_output(c->c_cbev), established,
+	    sizeof(established) - 1);
+	c->c_state = CS_TLS_START;
+	bufferevent_setwatermark(c->c_cbev, EV_WRITE, 0, 0);
+	timer_set(c, c->c_cfg->cf_to_header_ms);
+}
+
+/* The 200 is out: put TLS on the client socket. */
+static void
+conn_tls_start(struct conn *c)
+{
+	struct bufferevent	*plain = c->c_cbev, *tls;
+	struct evbuffer		*pending = bufferevent_get_input(plain);
+	SSL			*ssl;
+	evutil_socket_t		 fd = bufferevent_getfd(plain);
+
+	ssl = mitm_client_ssl(c->c_px->px_mitm, c->c_mitm_host);
+	if (ssl == NULL) {
+		conn_close(c, "cannot start TLS with the client");
+		return;
+	}
+	if (evbuffer_get_length(pending) == 0) {
+		/* Hand the socket itself to OpenSSL: no extra copy. */
+		bufferevent_setfd(plain, -1);
+		bufferevent_free(plain);
+		tls = bufferevent_openssl_socket_new(c->c_px->px_base, fd, ssl,
+		    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
+		if (tls == NULL)
+			evutil_closesocket(fd);
+	} else {
+		/* The ClientHello came early: read it through a filter. */
+		tls = bufferevent_openssl_filter_new(c->c_px->px_base, plain,
+		    ssl, BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
+		if (tls == NULL)
+			bufferevent_free(plain);
+	}
+	c->c_cbev = tls;
+	if (tls == NULL) {
+		conn_close(c, "cannot start TLS with the client");
+		return;
+	}
+	bufferevent_openssl_set_allow_dirty_shutdown(tls, 1);
+	bufferevent_setcb(tls, conn_client_read_cb, conn_client_write_cb,
+	    conn_client_event_cb, c);
+	bufferevent_setwatermark(tls, EV_READ, 0, READ_HIGH);
+	bufferevent_setwatermark(tls, EV_WRITE, OUT_LOW, 0);
+	bufferevent_enable(tls, EV_READ | EV_WRITE);
+	c->c_state = CS_TLS_HANDSHAKE;
+}
+
+/* One plain line on why a client refused our certificate, and the fix
+ * for its runtime. */
+static void
+conn_tls_failed(struct conn *c, unsigned long err)
+{
+	struct logrec	 lr;
+	const char	*ca = c->c_px->px_ca ? ca_cert_path(c->c_px->px_ca) :
+			    "certs/ca.pem";
+	char		 fix[800], bundle[300];
+	size_t		 dl = strlen(ca) > 6 ? strlen(ca) - 6 : 0;
+
+	c->c_px->px_stats.st_tls_failed++;
+	if (err != 0 && !mitm_untrusted_alert(err)) {
+		logrec_begin(&lr, LL_WARN, "tls-client-failed");
+		logrec_str(&lr, "client", c->c_peer);
+		logrec_str(&lr, "host", c->c_mitm_host);
+		logrec_str(&lr, "reason", ERR_reason_error_string(err));
+		logrec_end(&lr);
+		return;
+	}
+	/* Variables that replace the trust store get the bundle (system
+	 * store + our CA), so hosts we do not intercept still verify. */
+	snprintf(bundle, sizeof(bundle), "%.*sca-bundle.pem", (int)dl, ca);
+	if (c->c_px->px_ca != NULL &&
+	    !ca_permits(c->c_px->px_ca, c->c_mitm_host)) {
+		logrec_begin(&lr, LL_WARN, "tls-untrusted");
+		logrec_str(&lr, "client", c->c_peer);
+		logrec_str(&lr, "host", c->c_mitm_host);
+		logrec_str(&lr, "msg", "this host is outside the name "
+		    "constraints of the oauthlens CA, so clients must reject "
+		    "its certificate");
+		logrec_str(&lr, "fix", "run oauthlens --new-ca once and trust "
+		    "the new ca.pem");
+		logrec_end(&lr);
+		return;
+	}
+	if (strcmp(c->c_ua, "python-requests") == 0 ||
+	    strcmp(c->c_ua, "python") == 0)
+		snprintf(fix, sizeof(fix), "export REQUESTS_CA_BUNDLE=%s "
+		    "SSL_CERT_FILE=%s (or pass verify=\"%s\")", bundle, bundle,
+		    bundle);
+	else if (strcmp(c->c_ua, "node") == 0)
+		snprintf(fix, sizeof(fix), "export NODE_EXTRA_CA_CERTS=%s and "
+		    "restart node", ca);
+	else if (strcmp(c->c_ua, "go") == 0)
+		snprintf(fix, sizeof(fix), "export SSL_CERT_FILE=%s", bundle);
+	else if (strcmp(c->c_ua, "curl") == 0)
+		snprintf(fix, sizeof(fix), "curl --cacert %s, or export "
+		    "CURL_CA_BUNDLE=%s", bundle, bundle);
+	else if (strcmp(c->c_ua, "java") == 0)
+		snprintf(fix, sizeof(fix), "keytool -importcert -noprompt "
+		    "-alias oauthlens -file %s -cacerts -storepass changeit", ca);
+	else if (strcmp(c->c_ua, "git") == 0)
+		snprintf(fix, sizeof(fix), "export GIT_SSL_CAINFO=%s", bundle);
+	else
+		snprintf(fix, sizeof(fix), "make the client trust %s (oauthlens "
+		    "--env prints the variables for each runtime)", ca);
+	logrec_begin(&lr, LL_WARN, "tls-untrusted");
+	logrec_str(&lr, "client", c->c_peer);
+	logrec_str(&lr, "host", c->c_mitm_host);
+	logrec_str(&lr, "runtime", c->c_ua);
+	logrec_str(&lr, "msg", err != 0 ? "the client rejected the "
+	    "certificate oauthlens made for this host: it does not trust the "
+	    "oauthlens CA" : "the client closed the connection during the TLS "
+	    "handshake: it probably does not trust the oauthlens CA");
+	logrec_str(&lr, "fix", fix);
+	logrec_end(&lr);
+}
+
 /* Act on a parsed request head; the head's bytes are still in input. */
 static void
 conn_dispatch(struct conn *c, const struct http1_head *h, size_t headlen)
@@ -443,13 +642,30 @@ conn_dispatch(struct conn *c, const struct http1_head *h, size_t headlen)
 		conn_error(c, err.he_status, err.he_reason);
 		return;
 	}
-	x->x_target = xstrndup(t.t_form == 'c' ? h->h_target.s_ptr :
-	    t.t_path.s_ptr ? t.t_path.s_ptr : "/", t.t_form == 'c' ?
-	    h->h_target.s_len : t.t_path.s_ptr ? t.t_path.s_len : 1);
-	x->x_target_len = strlen(x->x_target);
+	if (c->c_mitm_host != NULL) {
+		/* Inside an intercepted tunnel the authority is the one the
+		 * client CONNECTed to; targets are in origin form. */
+		if (t.t_form != 'o') {
+			conn_error(c, 400, "requests inside a TLS tunnel must "
+			    "use origin-form targets");
+			return;
+		}
+		t.t_form = 'a';
+		snprintf(t.t_host, sizeof(t.t_host), "%s", c->c_mitm_host);
+		t.t_port = c->c_mitm_port;
+		t.t_tls = 1;
+	}
+	if (t.t_form == 'c')
+		x->x_target = xstrndup(h->h_target.s_ptr, h->h_target.s_len);
+	else if (asprintf(&x->x_target, "%s%.*s", t.t_path.s_len == 0 ||
+	    t.t_path.s_ptr[0] == '?' ? "/" : "", (int)t.t_path.s_len,
+	    t.t_path.s_ptr ? t.t_path.s_ptr : "") == -1)
+		x->x_target = NULL;
+	x->x_target_len = x->x_target ? strlen(x->x_target) : 0;
 	if (t.t_form == 'o') {
-		evbuffer_drain(in, headlen);
+		/* h points into the input: answer first, then drain it. */
 		conn_local(c, h);
+		evbuffer_drain(in, headlen);
 		return;
 	}
 	snprintf(x->x_host, sizeof(x->x_host), "%s", t.t_host);
@@ -462,6 +678,11 @@ conn_dispatch(struct conn *c, const struct http1_head *h, size_t headlen)
 			conn_error(c, 403, buf);
 			return;
 		}
+		if (c->c_px->px_mitm != NULL && c->c_mitm_host == NULL &&
+		    mitm_intercepts(&c->c_cfg->cf_intercept, t.t_host)) {
+			conn_intercept(c, h, &t);
+			return;
+		}
 		conn_get_upstream(c);
 		return;
 	}
@@ -470,7 +691,10 @@ conn_dispatch(struct conn *c, const struct http1_head *h, size_t headlen)
 		conn_close(c, "out of memory");
 		return;
 	}
-	http1_write_request_head(x->x_head, h, &t, x->x_upgrade);
+	x->x_oauth = oauth_request(c->c_cfg, h, &t);
+	http1_write_request_head(x->x_head, h, &t,
+	    (x->x_upgrade ? HTTP1_W_UPGRADE : 0) |
+	    (x->x_oauth ? HTTP1_W_DECODABLE : 0));
 	evbuffer_drain(in, headlen);
 	conn_get_upstream(c);
 }
@@ -523,6 +747,14 @@ conn_read_head(struct conn *c)
 	conn_dispatch(c, h, headlen);
 }
 
+static void
+req_body_cb(void *arg, const char *p, size_t len)
+{
+	struct conn	*c = arg;
+
+	oauth_request_body(c->c_x->x_oauth, p, len);
+}
+
 /* Move request body bytes to the origin while it keeps up. */
 static void
 conn_pump_request(struct conn *c)
@@ -539,8 +771,8 @@ conn_pump_request(struct conn *c)
 			return;		/* conn_up_write_cb resumes */
 		if (evbuffer_peek(in, -1, NULL, &v, 1) < 1)
 			return;
-		n = http1_parse_body(c->c_reqp, v.iov_base, v.iov_len, NULL,
-		    NULL);
+		n = http1_parse_body(c->c_reqp, v.iov_base, v.iov_len,
+		    x->x_oauth != NULL ? req_body_cb : NULL, c);
 		if (n < 0) {
 			snprintf(buf, sizeof(buf), "malformed request body: %s",
 			    http1_parser_error(c->c_reqp));
@@ -636,12 +868,59 @@ conn_upstream_ready(struct bufferevent *bev, enum upstream_fail why,
 	conn_pump_request(c);
 }
 
+/* Decoded response body: to the inspector while held, and to the client
+ * (or the hold) when the body is being de-chunked for HTTP/1.0. */
 static void
-dechunk_cb(void *arg, const char *p, size_t len)
+resp_body_cb(void *arg, const char *p, size_t len)
 {
 	struct conn	*c = arg;
+	struct exchange	*x = c->c_x;
 
-	evbuffer_add(bufferevent_get_output(c->c_cbev), p, len);
+	if (x->x_hold != NULL)
+		oauth_response_body(x->x_oauth, p, len);
+	if (x->x_dechunk)
+		evbuffer_add(x->x_hold != NULL ? x->x_hold :
+		    bufferevent_get_output(c->c_cbev), p, len);
+}
+
+static void
+oauth_ctx_fill(struct conn *c, struct oauth_ctx *ctx)
+{
+	ctx->oc_px = c->c_px;
+	ctx->oc_req = c->c_x->x_id;
+	ctx->oc_client = c->c_peer;
+	ctx->oc_host = c->c_x->x_host;
+}
+
+/* Send a held response: its head, with the annotation when there is one,
+ * then the body bytes exactly as the origin sent them. */
+static void
+conn_flush_hold(struct conn *c, const char *line)
+{
+	struct exchange	*x = c->c_x;
+	struct evbuffer	*out = bufferevent_get_output(c->c_cbev);
+
+	if (line != NULL) {
+		/* The head ends with "\r\n\r\n": insert before the last. */
+		evbuffer_remove_buffer(x->x_hold, out, x->x_hold_head - 2);
+		evbuffer_add(out, line, strlen(line));
+		evbuffer_add(out, "\r\n", 2);
+		x->x_out += strlen(line) + 2;
+	}
+	evbuffer_add_buffer(out, x->x_hold);
+	evbuffer_free(x->x_hold);
+	x->x_hold = NULL;
+}
+
+/* Past inspect_max_bytes, or the origin gave up: relay as it came. */
+static void
+conn_abandon_hold(struct conn *c, const char *why)
+{
+	struct oauth_ctx	ctx;
+
+	oauth_ctx_fill(c, &ctx);
+	oauth_abandon(c->c_x->x_oauth, &ctx, why);
+	conn_flush_hold(c, NULL);
 }
 
 /* The exchange is over: log it, pool the upstream, go on or close. */
@@ -660,7 +939,7 @@ conn_exchange_done(struct conn *c)
 	    c->c_px->px_draining;
 	if (x->x_up_ka && x->x_req_done && c->c_ubev != NULL)
 		upstream_pool_put(c->c_px->px_up, x->x_host, x->x_port,
-		    c->c_ubev);
+		    c->c_mitm_host != NULL, c->c_ubev);
 	else if (c->c_ubev != NULL)
 		bufferevent_free(c->c_ubev);
 	c->c_ubev = NULL;
@@ -675,6 +954,19 @@ conn_exchange_done(struct conn *c)
 	bufferevent_set_timeouts(c->c_cbev, NULL, &tv);
 	timer_set(c, c->c_cfg->cf_to_idle_ms);
 	conn_process(c);
+}
+
+/* The response is complete: annotate and send a held one, then finish. */
+static void
+conn_response_complete(struct conn *c)
+{
+	struct oauth_ctx	ctx;
+
+	if (c->c_x->x_hold != NULL) {
+		oauth_ctx_fill(c, &ctx);
+		conn_flush_hold(c, oauth_response_end(c->c_x->x_oauth, &ctx));
+	}
+	conn_exchange_done(c);
 }
 
 /* Decide how the response reaches this client, then send its head. */
@@ -700,9 +992,17 @@ conn_response_head(struct conn *c, const struct http1_head *h)
 	if (x->x_dechunk)
 		flags |= HTTP1_W_DECHUNK;
 	x->x_resp_eof = h->h_body == HTTP1_BODY_EOF;
+	x->x_resp_head = 1;
+	if (x->x_oauth != NULL && oauth_response_head(x->x_oauth, h) == 1) {
+		/* Hold the response until its body has been inspected. */
+		if ((x->x_hold = evbuffer_new()) != NULL) {
+			http1_write_response_head(x->x_hold, h, flags, NULL);
+			x->x_hold_head = evbuffer_get_length(x->x_hold);
+			return;
+		}
+	}
 	http1_write_response_head(bufferevent_get_output(c->c_cbev), h, flags,
 	    NULL);
-	x->x_resp_head = 1;
 }
 
 /* Read one response head; 1 when the body may follow, 0 to wait. */
@@ -803,7 +1103,7 @@ conn_pump_response(struct conn *c)
 		if (evbuffer_peek(in, -1, NULL, &v, 1) < 1)
 			return;
 		n = http1_parse_body(c->c_resp, v.iov_base, v.iov_len,
-		    x->x_dechunk ? dechunk_cb : NULL, c);
+		    x->x_dechunk || x->x_hold ? resp_body_cb : NULL, c);
 		if (n < 0) {
 			log_warnx("req %llu: bad response body from %s:%u: %s",
 			    (unsigned long long)x->x_id, x->x_host, x->x_port,
@@ -816,12 +1116,17 @@ conn_pump_response(struct conn *c)
 		if (x->x_dechunk)
 			evbuffer_drain(in, (size_t)n);
 		else
-			evbuffer_remove_buffer(in, out, (size_t)n);
+			evbuffer_remove_buffer(in, x->x_hold != NULL ?
+			    x->x_hold : out, (size_t)n);
 		x->x_out += (uint64_t)n;
 		if (http1_message_done(c->c_resp)) {
-			conn_exchange_done(c);
+			conn_response_complete(c);
 			return;
 		}
+		if (x->x_hold != NULL && evbuffer_get_length(x->x_hold) -
+		    x->x_hold_head > c->c_cfg->cf_inspect_max_bytes)
+			conn_abandon_hold(c, "the response body is larger than "
+			    "inspect_max_bytes");
 	}
 }
 
@@ -883,6 +1188,10 @@ conn_client_write_cb(struct bufferevent *bev, void *arg)
 		if (c->c_x->x_resp_head)
 			conn_pump_response(c);
 		break;
+	case CS_TLS_START:
+		if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+			conn_tls_start(c);
+		break;
 	case CS_TUNNEL:
 		tunnel_pump(c, c->c_ubev, c->c_cbev);
 		break;
@@ -906,6 +1215,22 @@ conn_client_event_cb(struct bufferevent *bev, short what, void *arg)
 	struct conn	*c = arg;
 	struct exchange	*x = c->c_x;
 
+	if (c->c_state == CS_TLS_HANDSHAKE) {
+		if (what & BEV_EVENT_CONNECTED) {
+			c->c_state = CS_HEAD;
+			c->c_head_timer = 0;
+			timer_set(c, c->c_cfg->cf_to_idle_ms);
+			conn_process(c);
+			return;
+		}
+		conn_tls_failed(c, (what & BEV_EVENT_ERROR) ?
+		    bufferevent_get_openssl_error(bev) : 0);
+		ERR_clear_error();
+		conn_close(c, "TLS handshake with the client failed");
+		return;
+	}
+	if (what & BEV_EVENT_CONNECTED)
+		return;
 	if (what & BEV_EVENT_TIMEOUT) {
 		if (c->c_state == CS_RELAY && (what & BEV_EVENT_READING) &&
 		    x->x_req_done) {
@@ -999,7 +1324,7 @@ conn_up_lost(struct conn *c, short what)
 			bufferevent_free(c->c_ubev);
 			c->c_ubev = NULL;
 			x->x_up_ka = 0;
-			conn_exchange_done(c);
+			conn_response_complete(c);
 		}
 		return;
 	}
@@ -1009,6 +1334,9 @@ conn_up_lost(struct conn *c, short what)
 		conn_pump_response(c);
 		if (c->c_state != CS_RELAY || c->c_x != x)
 			return;
+		if (x->x_hold != NULL)
+			conn_abandon_hold(c, "the origin closed the connection "
+			    "before the body was complete");
 		evbuffer_add_buffer(bufferevent_get_output(c->c_cbev),
 		    bufferevent_get_input(c->c_ubev));
 		log_info("req %llu: %s:%u closed the connection in the middle "

@@ -485,23 +485,55 @@ write_host(struct evbuffer *out, const struct http1_target *t)
 
 	evbuffer_add_printf(out, "Host: %s%s%s", v6 ? "[" : "", t->t_host,
 	    v6 ? "]" : "");
-	if (t->t_port != 80)
+	if (t->t_port != (t->t_tls ? 443 : 80))
 		evbuffer_add_printf(out, ":%u", t->t_port);
 	evbuffer_add(out, "\r\n", 2);
 }
 
+/* Accept-Encoding without codings the inspector cannot decode (br, zstd,
+ * compress, "*"); dropped entirely when nothing is left. */
+static void
+write_decodable(struct evbuffer *out, const struct http1_hdr *hd)
+{
+	const char	*cur = hd->hd_value.s_ptr, *end = cur + hd->hd_value.s_len;
+	const char	*tok;
+	size_t		 toklen, n, kept = 0;
+
+	while (util_list_next(&cur, end, &tok, &toklen)) {
+		const char *semi = memchr(tok, ';', toklen);
+
+		n = semi ? (size_t)(semi - tok) : toklen;
+		while (n > 0 && (tok[n - 1] == ' ' || tok[n - 1] == '\t'))
+			n--;
+		if (!util_slice_ieq(tok, n, "gzip") &&
+		    !util_slice_ieq(tok, n, "x-gzip") &&
+		    !util_slice_ieq(tok, n, "deflate") &&
+		    !util_slice_ieq(tok, n, "identity"))
+			continue;
+		if (kept++ == 0) {
+			add_slice(out, &hd->hd_name);
+			evbuffer_add(out, ": ", 2);
+		} else
+			evbuffer_add(out, ", ", 2);
+		evbuffer_add(out, tok, toklen);
+	}
+	if (kept > 0)
+		evbuffer_add(out, "\r\n", 2);
+}
+
 void
 http1_write_request_head(struct evbuffer *out, const struct http1_head *h,
-    const struct http1_target *t, int upgrade)
+    const struct http1_target *t, unsigned flags)
 {
+	int	upgrade = (flags & HTTP1_W_UPGRADE) != 0;
 	size_t	i;
 
 	evbuffer_add(out, h->h_method, strlen(h->h_method));
 	evbuffer_add(out, " ", 1);
-	if (t->t_path.s_len > 0)
-		add_slice(out, &t->t_path);
-	else
+	/* "http://h?q" has an empty path: it is "/?q" in origin form. */
+	if (t->t_path.s_len == 0 || t->t_path.s_ptr[0] == '?')
 		evbuffer_add(out, "/", 1);
+	add_slice(out, &t->t_path);
 	evbuffer_add(out, " HTTP/1.1\r\n", 11);
 	/* RFC 9112 3.2.2: the target's authority replaces any Host. */
 	if (h->h_host == -1)
@@ -519,6 +551,11 @@ http1_write_request_head(struct evbuffer *out, const struct http1_head *h,
 		if (hd->hd_hop && !(upgrade && util_slice_ieq(
 		    hd->hd_name.s_ptr, hd->hd_name.s_len, "upgrade")))
 			continue;
+		if ((flags & HTTP1_W_DECODABLE) && util_slice_ieq(
+		    hd->hd_name.s_ptr, hd->hd_name.s_len, "accept-encoding")) {
+			write_decodable(out, hd);
+			continue;
+		}
 		add_slice(out, &hd->hd_name);
 		evbuffer_add(out, ": ", 2);
 		add_slice(out, &hd->hd_value);

@@ -68,6 +68,7 @@ struct http1_target {
 	int		 t_form;	/* 'a'bsolute, 'c'onnect, 'o'rigin */
 	char		 t_host[256];	/* without brackets */
 	uint16_t	 t_port;
+	int		 t_tls;		/* inside an intercepted tunnel */
 	struct slice	 t_path;	/* origin-form path and query */
 };
 
@@ -124,12 +125,15 @@ int		 http1_parse_target(const struct http1_head *h,
 #define HTTP1_W_KEEPALIVE	0x02	/* add Connection: keep-alive (1.0) */
 #define HTTP1_W_DECHUNK		0x04	/* drop Transfer-Encoding */
 #define HTTP1_W_UPGRADE		0x08	/* keep Upgrade, Connection: upgrade */
+#define HTTP1_W_DECODABLE	0x10	/* Accept-Encoding: gzip/deflate only */
 
 /* Write a request head for the origin: origin-form target, Host set to
- * hostport, hop-by-hop fields removed, Via added. */
+ * the target's authority, hop-by-hop fields removed, Via added. Flags:
+ * HTTP1_W_UPGRADE keeps Upgrade; HTTP1_W_DECODABLE keeps in
+ * Accept-Encoding only the codings oauthlens can decode. */
 void		 http1_write_request_head(struct evbuffer *out,
 		    const struct http1_head *h, const struct http1_target *t,
-		    int upgrade);
+		    unsigned flags);
 
 /* Write a response head for the client; extra, when not NULL, is added
  * as one more "name: value" line. */

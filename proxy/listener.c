@@ -113,6 +113,48 @@ listener_open(struct proxy *px, const char *addr, char *err, size_t errlen)
 	return 0;
 }
 
+int
+listener_adopt(struct proxy *px, int fd, char *err, size_t errlen)
+{
+	struct sockaddr_storage	 ss;
+	socklen_t		 sslen = sizeof(ss);
+	struct listener		*l;
+	char			 a[INET6_ADDRSTRLEN] = "?";
+
+	if (getsockname(fd, (struct sockaddr *)&ss, &sslen) == -1) {
+		snprintf(err, errlen, "passed socket %d: %s", fd,
+		    strerror(errno));
+		return -1;
+	}
+	evutil_make_socket_nonblocking(fd);
+	l = xcalloc(1, sizeof(*l));
+	l->l_px = px;
+	if (ss.ss_family == AF_INET6) {
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+
+		inet_ntop(AF_INET6, &s6->sin6_addr, a, sizeof(a));
+		snprintf(l->l_name, sizeof(l->l_name), "[%s]:%u", a,
+		    ntohs(s6->sin6_port));
+	} else if (ss.ss_family == AF_INET) {
+		struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+
+		inet_ntop(AF_INET, &s4->sin_addr, a, sizeof(a));
+		snprintf(l->l_name, sizeof(l->l_name), "%s:%u", a,
+		    ntohs(s4->sin_port));
+	} else
+		snprintf(l->l_name, sizeof(l->l_name), "fd %d", fd);
+	l->l_ev = evconnlistener_new(px->px_base, accept_cb, l,
+	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1, fd);
+	if (l->l_ev == NULL) {
+		snprintf(err, errlen, "passed socket %d: cannot listen", fd);
+		free(l);
+		return -1;
+	}
+	evconnlistener_set_error_cb(l->l_ev, accept_error_cb);
+	TAILQ_INSERT_TAIL(&px->px_listeners, l, l_entry);
+	return 0;
+}
+
 void
 listener_close_all(struct proxy *px)
 {

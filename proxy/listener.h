@@ -14,6 +14,9 @@ struct proxy;
 int	 listener_open(struct proxy *px, const char *addr, char *err,
 	    size_t errlen);
 
+/* Serve an already listening socket (systemd socket activation). */
+int	 listener_adopt(struct proxy *px, int fd, char *err, size_t errlen);
+
 /* Stop accepting and close every listening socket. */
 void	 listener_close_all(struct proxy *px);
 

@@ -1,23 +1,56 @@
+#include <sys/stat.h>
+#include <sys/uio.h>
+
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
+#include <systemd/sd-journal.h>
+
 #include "log.h"
 #include "util.h"
 
-/* Set once at start-up (and on reload) from the main loop only. */
+#define LINE_MAX_BYTES	16384
+
+/* Set at start-up and on reload, from the main loop only. */
 static enum log_level	log_level = LL_INFO;
 static enum log_format	log_format = LOGF_TEXT;
+static int		log_journal;	/* records go to the journal */
+static int		log_colour;	/* stderr is a terminal */
 
 static const char *const level_names[] = { "error", "warn", "info", "debug" };
+static const char *const level_colours[] = { "\033[1;31m", "\033[33m",
+	"\033[32m", "\033[2m" };
+static const int level_priority[] = { 3, 4, 6, 7 };
+
+/* systemd sets JOURNAL_STREAM=dev:ino when stderr is the journal. */
+static int
+stderr_is_journal(void)
+{
+	const char		*js = getenv("JOURNAL_STREAM");
+	struct stat		 st;
+	unsigned long long	 dev, ino;
+
+	if (js == NULL || sscanf(js, "%llu:%llu", &dev, &ino) != 2 ||
+	    fstat(STDERR_FILENO, &st) == -1)
+		return 0;
+	return (unsigned long long)st.st_dev == dev &&
+	    (unsigned long long)st.st_ino == ino;
+}
 
 void
-log_setup(enum log_level level, enum log_format format)
+log_setup(enum log_level level, enum log_format format,
+    enum log_target target)
 {
 	log_level = level;
 	log_format = format;
+	log_journal = target == LOGT_JOURNAL ||
+	    (target == LOGT_AUTO && stderr_is_journal());
+	log_colour = !log_journal && format == LOGF_TEXT &&
+	    isatty(STDERR_FILENO) && getenv("NO_COLOR") == NULL;
 }
 
 int
@@ -51,160 +84,53 @@ log_format_parse(const char *s, enum log_format *out)
 	return 0;
 }
 
-static void
-put(struct logrec *lr, const char *p, size_t n)
+int
+log_target_parse(const char *s, enum log_target *out)
 {
-	/* Keep room for the closing "}\n"; truncate, never overflow. */
-	if (n > LOGREC_MAX - 4 - lr->lr_len)
-		n = LOGREC_MAX - 4 - lr->lr_len;
-	memcpy(lr->lr_buf + lr->lr_len, p, n);
-	lr->lr_len += n;
-}
-
-static void
-putc1(struct logrec *lr, char c)
-{
-	put(lr, &c, 1);
-}
-
-/* Length of the valid UTF-8 sequence at p (1..4), or 0 if invalid. */
-static size_t
-utf8_len(const unsigned char *p, size_t n)
-{
-	size_t		need, i;
-	uint32_t	cp;
-
-	if (p[0] < 0x80)
-		return 1;
-	if (p[0] >= 0xc2 && p[0] <= 0xdf) {
-		need = 2;
-		cp = p[0] & 0x1f;
-	} else if (p[0] >= 0xe0 && p[0] <= 0xef) {
-		need = 3;
-		cp = p[0] & 0x0f;
-	} else if (p[0] >= 0xf0 && p[0] <= 0xf4) {
-		need = 4;
-		cp = p[0] & 0x07;
-	} else
-		return 0;
-	if (n < need)
-		return 0;
-	for (i = 1; i < need; i++) {
-		if ((p[i] & 0xc0) != 0x80)
-			return 0;
-		cp = cp << 6 | (p[i] & 0x3f);
-	}
-	if ((need == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
-	    (need == 4 && (cp < 0x10000 || cp > 0x10ffff)))
-		return 0;
-	return need;
-}
-
-/* Write val escaped for the current format (without quotes). */
-static void
-put_escaped(struct logrec *lr, const char *val, size_t len)
-{
-	const unsigned char	*p = (const unsigned char *)val;
-	size_t			 i = 0, n;
-	char			 esc[8];
-
-	while (i < len) {
-		if (p[i] == '"' || p[i] == '\\') {
-			putc1(lr, '\\');
-			putc1(lr, (char)p[i++]);
-		} else if (p[i] < 0x20 || p[i] == 0x7f) {
-			if (log_format == LOGF_JSON)
-				snprintf(esc, sizeof(esc), "\\u%04x", p[i]);
-			else
-				snprintf(esc, sizeof(esc), "\\x%02x", p[i]);
-			put(lr, esc, strlen(esc));
-			i++;
-		} else if ((n = utf8_len(p + i, len - i)) == 0) {
-			put(lr, "\xef\xbf\xbd", 3);	/* U+FFFD */
-			i++;
-		} else {
-			put(lr, (const char *)p + i, n);
-			i += n;
-		}
-	}
-}
-
-static int
-needs_quotes(const char *val, size_t len)
-{
-	size_t	i;
-
-	if (len == 0)
-		return 1;
-	for (i = 0; i < len; i++)
-		if (val[i] == ' ' || val[i] == '"' || val[i] == '=' ||
-		    (unsigned char)val[i] < 0x21 || val[i] == '\\')
-			return 1;
+	if (strcmp(s, "auto") == 0)
+		*out = LOGT_AUTO;
+	else if (strcmp(s, "stderr") == 0)
+		*out = LOGT_STDERR;
+	else if (strcmp(s, "journal") == 0)
+		*out = LOGT_JOURNAL;
+	else
+		return -1;
 	return 0;
-}
-
-static void
-put_key(struct logrec *lr, const char *key)
-{
-	if (log_format == LOGF_JSON) {
-		put(lr, ",\"", 2);
-		put(lr, key, strlen(key));
-		put(lr, "\":", 2);
-	} else {
-		putc1(lr, ' ');
-		put(lr, key, strlen(key));
-		putc1(lr, '=');
-	}
 }
 
 void
 logrec_begin(struct logrec *lr, enum log_level level, const char *event)
 {
-	struct timespec	ts;
-	struct tm	tm;
-	char		tbuf[40];
-
 	lr->lr_level = level;
-	lr->lr_len = 0;
 	lr->lr_on = log_enabled(level);
-	if (!lr->lr_on)
+	lr->lr_event = event;
+	lr->lr_nfields = 0;
+	lr->lr_vlen = 0;
+}
+
+static void
+add_field(struct logrec *lr, const char *key, const char *val, size_t len,
+    unsigned num)
+{
+	struct logfield	*f;
+
+	if (!lr->lr_on || lr->lr_nfields == LOGREC_FIELDS)
 		return;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
-	snprintf(tbuf, sizeof(tbuf), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ",
-	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-	    tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000);
-	if (log_format == LOGF_JSON) {
-		put(lr, "{\"ts\":\"", 7);
-		put(lr, tbuf, strlen(tbuf));
-		put(lr, "\",\"level\":\"", 11);
-		put(lr, level_names[level], strlen(level_names[level]));
-		put(lr, "\",\"event\":\"", 11);
-		put(lr, event, strlen(event));
-		putc1(lr, '"');
-	} else {
-		put(lr, tbuf, strlen(tbuf));
-		putc1(lr, ' ');
-		put(lr, level_names[level], strlen(level_names[level]));
-		putc1(lr, ' ');
-		put(lr, event, strlen(event));
-	}
+	if (len > LOGREC_VALUES - lr->lr_vlen)
+		len = LOGREC_VALUES - lr->lr_vlen;	/* truncate, never overflow */
+	f = &lr->lr_fields[lr->lr_nfields++];
+	f->lf_key = key;
+	f->lf_off = (unsigned)lr->lr_vlen;
+	f->lf_len = (unsigned)len;
+	f->lf_num = num;
+	memcpy(lr->lr_values + lr->lr_vlen, val, len);
+	lr->lr_vlen += len;
 }
 
 void
 logrec_strn(struct logrec *lr, const char *key, const char *val, size_t len)
 {
-	int	quote;
-
-	if (!lr->lr_on)
-		return;
-	put_key(lr, key);
-	quote = log_format == LOGF_JSON || needs_quotes(val, len);
-	if (quote)
-		putc1(lr, '"');
-	put_escaped(lr, val, len);
-	if (quote)
-		putc1(lr, '"');
+	add_field(lr, key, val, len, 0);
 }
 
 void
@@ -212,19 +138,16 @@ logrec_str(struct logrec *lr, const char *key, const char *val)
 {
 	if (val == NULL)
 		val = "";
-	logrec_strn(lr, key, val, strlen(val));
+	add_field(lr, key, val, strlen(val), 0);
 }
 
 void
 logrec_int(struct logrec *lr, const char *key, long long val)
 {
 	char	buf[24];
+	int	n = snprintf(buf, sizeof(buf), "%lld", val);
 
-	if (!lr->lr_on)
-		return;
-	put_key(lr, key);
-	snprintf(buf, sizeof(buf), "%lld", val);
-	put(lr, buf, strlen(buf));
+	add_field(lr, key, buf, (size_t)n, 1);
 }
 
 int
@@ -289,23 +212,302 @@ logrec_target(struct logrec *lr, const char *key, const char *target,
 	logrec_strn(lr, key, buf, o);
 }
 
+/* A bounded output line. */
+struct line {
+	size_t	l_len;
+	char	l_buf[LINE_MAX_BYTES];
+};
+
+static void
+put(struct line *l, const char *p, size_t n)
+{
+	if (n > sizeof(l->l_buf) - 4 - l->l_len)
+		n = sizeof(l->l_buf) - 4 - l->l_len;
+	memcpy(l->l_buf + l->l_len, p, n);
+	l->l_len += n;
+}
+
+static void
+puts_(struct line *l, const char *s)
+{
+	put(l, s, strlen(s));
+}
+
+/* Length of the valid UTF-8 sequence at p (1..4), or 0 if invalid. */
+static size_t
+utf8_len(const unsigned char *p, size_t n)
+{
+	size_t		need, i;
+	uint32_t	cp;
+
+	if (p[0] < 0x80)
+		return 1;
+	if (p[0] >= 0xc2 && p[0] <= 0xdf) {
+		need = 2;
+		cp = p[0] & 0x1f;
+	} else if (p[0] >= 0xe0 && p[0] <= 0xef) {
+		need = 3;
+		cp = p[0] & 0x0f;
+	} else if (p[0] >= 0xf0 && p[0] <= 0xf4) {
+		need = 4;
+		cp = p[0] & 0x07;
+	} else
+		return 0;
+	if (n < need)
+		return 0;
+	for (i = 1; i < need; i++) {
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (p[i] & 0x3f);
+	}
+	if ((need == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+	    (need == 4 && (cp < 0x10000 || cp > 0x10ffff)))
+		return 0;
+	return need;
+}
+
+/* Escape for the format: control bytes as \u00XX (JSON) or \xXX (text),
+ * invalid UTF-8 as U+FFFD, so a line is always one valid UTF-8 line. */
+static void
+put_escaped(struct line *l, const char *val, size_t len, int json)
+{
+	const unsigned char	*p = (const unsigned char *)val;
+	size_t			 i = 0, n;
+	char			 esc[8];
+
+	while (i < len) {
+		if (p[i] == '"' || p[i] == '\\') {
+			put(l, "\\", 1);
+			put(l, (const char *)p + i++, 1);
+		} else if (p[i] < 0x20 || p[i] == 0x7f) {
+			snprintf(esc, sizeof(esc), json ? "\\u%04x" : "\\x%02x",
+			    p[i]);
+			puts_(l, esc);
+			i++;
+		} else if ((n = utf8_len(p + i, len - i)) == 0) {
+			put(l, "\xef\xbf\xbd", 3);
+			i++;
+		} else {
+			put(l, (const char *)p + i, n);
+			i += n;
+		}
+	}
+}
+
+static int
+needs_quotes(const char *val, size_t len)
+{
+	size_t	i;
+
+	if (len == 0)
+		return 1;
+	for (i = 0; i < len; i++)
+		if (val[i] == ' ' || val[i] == '"' || val[i] == '=' ||
+		    (unsigned char)val[i] < 0x21 || val[i] == '\\')
+			return 1;
+	return 0;
+}
+
+static void
+timestamp(char *buf, size_t len)
+{
+	struct timespec	ts;
+	struct tm	tm;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
+	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+	    tm.tm_min, tm.tm_sec, (int)(ts.tv_nsec / 1000000));
+}
+
+/* `event k=v k="v w"`, optionally coloured, without the time and level. */
+static void
+render_fields(struct line *l, const struct logrec *lr, int colour)
+{
+	unsigned	i;
+
+	puts_(l, lr->lr_event);
+	for (i = 0; i < lr->lr_nfields; i++) {
+		const struct logfield	*f = &lr->lr_fields[i];
+		const char		*v = lr->lr_values + f->lf_off;
+		int			 q = needs_quotes(v, f->lf_len);
+		int			 hi = colour && strcmp(f->lf_key,
+					    "error") == 0;
+
+		put(l, " ", 1);
+		puts_(l, f->lf_key);
+		put(l, "=", 1);
+		if (hi)
+			puts_(l, "\033[1;31m");
+		if (q)
+			put(l, "\"", 1);
+		put_escaped(l, v, f->lf_len, 0);
+		if (q)
+			put(l, "\"", 1);
+		if (hi)
+			puts_(l, "\033[0m");
+	}
+}
+
+static void
+render_json(struct line *l, const struct logrec *lr, const char *ts)
+{
+	unsigned	i;
+
+	puts_(l, "{\"ts\":\"");
+	puts_(l, ts);
+	puts_(l, "\",\"level\":\"");
+	puts_(l, level_names[lr->lr_level]);
+	puts_(l, "\",\"event\":\"");
+	puts_(l, lr->lr_event);
+	put(l, "\"", 1);
+	for (i = 0; i < lr->lr_nfields; i++) {
+		const struct logfield *f = &lr->lr_fields[i];
+
+		puts_(l, ",\"");
+		puts_(l, f->lf_key);
+		puts_(l, "\":");
+		if (!f->lf_num)
+			put(l, "\"", 1);
+		put_escaped(l, lr->lr_values + f->lf_off, f->lf_len, 1);
+		if (!f->lf_num)
+			put(l, "\"", 1);
+	}
+	put(l, "}", 1);
+}
+
+/* Journal field names: the ones DESIGN.md promises, OAUTHLENS_* else. */
+static void
+journal_name(const char *key, char *buf, size_t len)
+{
+	static const char *const map[][2] = {
+		{ "error", "OAUTH_ERROR" }, { "client_id", "OAUTH_CLIENT_ID" },
+		{ "redirect_uri", "OAUTH_REDIRECT_URI" }, { "req", "REQ_ID" },
+		{ "host", "HOST" }, { "lang", "OAUTH_LANG" },
+		{ "hint", "OAUTH_HINT" }, { "doc", "OAUTH_DOC" },
+	};
+	size_t	i, o;
+
+	for (i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+		if (strcmp(key, map[i][0]) == 0) {
+			snprintf(buf, len, "%s", map[i][1]);
+			return;
+		}
+	o = (size_t)snprintf(buf, len, "OAUTHLENS_");
+	for (i = 0; key[i] != '\0' && o + 1 < len; i++)
+		buf[o++] = (key[i] >= 'a' && key[i] <= 'z') ? key[i] - 32 :
+		    (key[i] >= '0' && key[i] <= '9') || (key[i] >= 'A' &&
+		    key[i] <= 'Z') ? key[i] : '_';
+	buf[o] = '\0';
+}
+
+static void
+send_journal(const struct logrec *lr)
+{
+	struct iovec	iov[LOGREC_FIELDS + 4];
+	char		names[LOGREC_FIELDS][48], prio[16], ev[64];
+	char		*bufs[LOGREC_FIELDS];
+	struct line	*msg;
+	unsigned	i, n = 0;
+	const char	*hint = NULL, *error = NULL;
+
+	if ((msg = malloc(sizeof(*msg))) == NULL)
+		return;
+	msg->l_len = 0;
+	/* MESSAGE: for an annotated error, the hint itself, in the chosen
+	 * language; otherwise the record as text. */
+	for (i = 0; i < lr->lr_nfields; i++) {
+		if (strcmp(lr->lr_fields[i].lf_key, "hint") == 0)
+			hint = lr->lr_values + lr->lr_fields[i].lf_off;
+		if (strcmp(lr->lr_fields[i].lf_key, "error") == 0)
+			error = lr->lr_values + lr->lr_fields[i].lf_off;
+	}
+	puts_(msg, "MESSAGE=");
+	if (hint != NULL && error != NULL) {
+		for (i = 0; i < lr->lr_nfields; i++) {
+			const struct logfield *f = &lr->lr_fields[i];
+
+			if (strcmp(f->lf_key, "error") == 0 ||
+			    strcmp(f->lf_key, "hint") == 0 ||
+			    strcmp(f->lf_key, "doc") == 0) {
+				put_escaped(msg, lr->lr_values + f->lf_off,
+				    f->lf_len, 0);
+				puts_(msg, strcmp(f->lf_key, "error") == 0 ?
+				    ": " : " ");
+			}
+		}
+	} else
+		render_fields(msg, lr, 0);
+	iov[n].iov_base = msg->l_buf;
+	iov[n++].iov_len = msg->l_len;
+	snprintf(prio, sizeof(prio), "PRIORITY=%d",
+	    level_priority[lr->lr_level]);
+	iov[n].iov_base = prio;
+	iov[n++].iov_len = strlen(prio);
+	snprintf(ev, sizeof(ev), "OAUTHLENS_EVENT=%s", lr->lr_event);
+	iov[n].iov_base = ev;
+	iov[n++].iov_len = strlen(ev);
+	for (i = 0; i < lr->lr_nfields; i++) {
+		const struct logfield	*f = &lr->lr_fields[i];
+		size_t			 nl;
+
+		journal_name(f->lf_key, names[i], sizeof(names[i]));
+		nl = strlen(names[i]);
+		bufs[i] = malloc(nl + 1 + f->lf_len);
+		if (bufs[i] == NULL)
+			continue;
+		memcpy(bufs[i], names[i], nl);
+		bufs[i][nl] = '=';
+		memcpy(bufs[i] + nl + 1, lr->lr_values + f->lf_off, f->lf_len);
+		iov[n].iov_base = bufs[i];
+		iov[n++].iov_len = nl + 1 + f->lf_len;
+	}
+	sd_journal_sendv(iov, (int)n);
+	for (i = 0; i < lr->lr_nfields; i++)
+		free(bufs[i]);
+	free(msg);
+}
+
 void
 logrec_end(struct logrec *lr)
 {
-	ssize_t	n;
-	size_t	off = 0;
+	struct line	*l;
+	char		 ts[40];
+	size_t		 off = 0;
+	ssize_t		 n;
 
 	if (!lr->lr_on)
 		return;
+	if (log_journal) {
+		send_journal(lr);
+		return;
+	}
+	if ((l = malloc(sizeof(*l))) == NULL)
+		return;
+	l->l_len = 0;
+	timestamp(ts, sizeof(ts));
 	if (log_format == LOGF_JSON)
-		lr->lr_buf[lr->lr_len++] = '}';
-	lr->lr_buf[lr->lr_len++] = '\n';
-	while (off < lr->lr_len) {
-		n = write(STDERR_FILENO, lr->lr_buf + off, lr->lr_len - off);
+		render_json(l, lr, ts);
+	else {
+		puts_(l, ts);
+		put(l, " ", 1);
+		if (log_colour)
+			puts_(l, level_colours[lr->lr_level]);
+		puts_(l, level_names[lr->lr_level]);
+		if (log_colour)
+			puts_(l, "\033[0m");
+		put(l, " ", 1);
+		render_fields(l, lr, log_colour);
+	}
+	put(l, "\n", 1);
+	while (off < l->l_len) {
+		n = write(STDERR_FILENO, l->l_buf + off, l->l_len - off);
 		if (n <= 0)
 			break;		/* a log sink failure must not stop us */
 		off += (size_t)n;
 	}
+	free(l);
 }
 
 void

@@ -13,18 +13,32 @@
 
 enum log_level { LL_ERROR, LL_WARN, LL_INFO, LL_DEBUG };
 enum log_format { LOGF_TEXT, LOGF_JSON };
+enum log_target { LOGT_AUTO, LOGT_STDERR, LOGT_JOURNAL };
 
-#define LOGREC_MAX	8192
+#define LOGREC_VALUES	6144
+#define LOGREC_FIELDS	24
 
+struct logfield {
+	const char	*lf_key;	/* a string literal */
+	unsigned	 lf_off, lf_len;
+	unsigned	 lf_num;	/* a number: unquoted in JSON */
+};
+
+/* A record being built; fields are rendered when it ends. */
 struct logrec {
 	enum log_level	 lr_level;
 	int		 lr_on;		/* level enabled: fields are kept */
-	size_t		 lr_len;
-	char		 lr_buf[LOGREC_MAX];
+	const char	*lr_event;
+	unsigned	 lr_nfields;
+	size_t		 lr_vlen;
+	struct logfield	 lr_fields[LOGREC_FIELDS];
+	char		 lr_values[LOGREC_VALUES];
 };
 
-/* Set the level and format of every later record. */
-void	 log_setup(enum log_level level, enum log_format format);
+/* Set the level, format and destination of every later record (auto:
+ * the journal when stderr is systemd's journal stream, else stderr). */
+void	 log_setup(enum log_level level, enum log_format format,
+	    enum log_target target);
 
 /* Whether records of this level are written. */
 int	 log_enabled(enum log_level level);
@@ -32,6 +46,7 @@ int	 log_enabled(enum log_level level);
 /* Parse "error|warn|info|debug" / "text|json"; 0 or -1. */
 int	 log_level_parse(const char *s, enum log_level *out);
 int	 log_format_parse(const char *s, enum log_format *out);
+int	 log_target_parse(const char *s, enum log_target *out);
 
 /* Start a record with timestamp, level and event name. */
 void	 logrec_begin(struct logrec *lr, enum log_level level,

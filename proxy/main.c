@@ -2,21 +2,25 @@
 #include <sys/stat.h>
 
 #include <getopt.h>
-#include <libgen.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <stdint.h>
 
 #include <event2/dns.h>
 #include <event2/event.h>
 
+#include "ca.h"
 #include "config.h"
 #include "conn.h"
 #include "listener.h"
 #include "log.h"
+#include "mitm.h"
+#include "notify.h"
+#include "status.h"
 #include "oauthlens.h"
 #include "upstream.h"
 #include "util.h"
@@ -39,29 +43,14 @@ usage(FILE *f)
 "      --lang ja|en|auto      language of hints (default ja)\n"
 "      --log-format text|json default text\n"
 "      --log-level error|warn|info|debug  default info\n"
+"      --log-target auto|stderr|journal  default auto (journal under\n"
+"                             systemd, else stderr)\n"
 "      --check-config         parse config and catalog, exit 0 or 2\n"
+"      --print-ca             print the CA path and how to trust it\n"
+"      --env                  print shell lines for HTTP(S)_PROXY and CAs\n"
+"      --new-ca               replace the CA (after changing --intercept)\n"
 "  -V, --version              print the version\n"
 "  -h, --help                 this help\n", f);
-}
-
-/* The tree's default config: ../conf/oauthlens.conf next to the binary,
- * else conf/oauthlens.conf under the working directory. */
-static const char *
-default_config(char *buf, size_t len)
-{
-	char	exe[PATH_MAX];
-	ssize_t	n;
-
-	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-	if (n > 0) {
-		exe[n] = '\0';
-		snprintf(buf, len, "%s/../conf/oauthlens.conf", dirname(exe));
-		if (access(buf, R_OK) == 0)
-			return buf;
-	}
-	if (access("conf/oauthlens.conf", R_OK) == 0)
-		return "conf/oauthlens.conf";
-	return NULL;
 }
 
 static void
@@ -101,6 +90,7 @@ stop_cb(evutil_socket_t sig, short what, void *arg)
 	}
 	log_info("signal %d: stopping, letting %u connections finish",
 	    (int)sig, px->px_nconns);
+	notify_stopping();
 	px->px_draining = 1;
 	listener_close_all(px);
 	px->px_drain_timer = evtimer_new(px->px_base, drain_tick_cb, px);
@@ -114,17 +104,20 @@ reload_cb(evutil_socket_t sig, short what, void *arg)
 	struct config	*cf;
 	char		 err[512];
 
+	notify_reloading();
 	cf = config_load(px->px_cli, err, sizeof(err));
 	if (cf == NULL) {
 		log_errorx("reload failed, keeping the running configuration: "
 		    "%s", err);
+		notify_ready(px);
 		return;
 	}
 	config_unref(px->px_cfg);
 	px->px_cfg = cf;
-	log_setup(cf->cf_log_level, cf->cf_log_format);
+	log_setup(cf->cf_log_level, cf->cf_log_format, cf->cf_log_target);
 	log_info("configuration reloaded from %s", cf->cf_path ?
 	    cf->cf_path : "defaults");
+	notify_ready(px);
 }
 
 static struct evdns_base *
@@ -163,7 +156,7 @@ raise_nofile(void)
 enum {
 	OPT_CERTS = 256, OPT_INTERCEPT, OPT_UPSTREAM_CA, OPT_RESOLVE,
 	OPT_UPSTREAM_PROXY, OPT_LANG, OPT_LOG_FORMAT, OPT_LOG_LEVEL,
-	OPT_CHECK_CONFIG
+	OPT_CHECK_CONFIG, OPT_PRINT_CA, OPT_ENV, OPT_NEW_CA, OPT_LOG_TARGET
 };
 
 static const struct option longopts[] = {
@@ -177,7 +170,11 @@ static const struct option longopts[] = {
 	{ "lang", required_argument, NULL, OPT_LANG },
 	{ "log-format", required_argument, NULL, OPT_LOG_FORMAT },
 	{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
+	{ "log-target", required_argument, NULL, OPT_LOG_TARGET },
 	{ "check-config", no_argument, NULL, OPT_CHECK_CONFIG },
+	{ "print-ca", no_argument, NULL, OPT_PRINT_CA },
+	{ "env", no_argument, NULL, OPT_ENV },
+	{ "new-ca", no_argument, NULL, OPT_NEW_CA },
 	{ "version", no_argument, NULL, 'V' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 }
@@ -207,7 +204,11 @@ parse_args(int argc, char **argv, struct config_cli *cli, int *check)
 		case OPT_LANG: cli->cc_lang = optarg; break;
 		case OPT_LOG_FORMAT: cli->cc_log_format = optarg; break;
 		case OPT_LOG_LEVEL: cli->cc_log_level = optarg; break;
+		case OPT_LOG_TARGET: cli->cc_log_target = optarg; break;
 		case OPT_CHECK_CONFIG: *check = 1; break;
+		case OPT_PRINT_CA: cli->cc_print_ca = 1; break;
+		case OPT_ENV: cli->cc_env = 1; break;
+		case OPT_NEW_CA: cli->cc_new_ca = 1; break;
 		case 'V':
 			printf("oauthlens %s\n", OAUTHLENS_VERSION);
 			exit(0);
@@ -231,6 +232,110 @@ parse_args(int argc, char **argv, struct config_cli *cli, int *check)
 	}
 }
 
+/* The CA directory: --certs/"certs", else systemd's $STATE_DIRECTORY,
+ * else certs/ in the source tree, else ./certs. */
+static const char *
+certs_dir(const struct config *cf, char *buf, size_t len)
+{
+	const char	*sd = getenv("STATE_DIRECTORY");
+
+	if (cf->cf_certs != NULL)
+		return cf->cf_certs;
+	if (sd != NULL && *sd != '\0') {
+		snprintf(buf, len, "%.*s", (int)strcspn(sd, ":"), sd);
+		return buf;
+	}
+	if (util_tree_path("certs", buf, len) != NULL)
+		return buf;
+	return "certs";
+}
+
+/* certs/ca-bundle.pem: the system store plus our CA, for runtimes whose
+ * variable replaces the store (blind tunnels must still verify). */
+static int
+write_bundle(const struct ca *ca, const char *dir, char *out, size_t len)
+{
+	static const char *const stores[] = {
+		"/etc/ssl/certs/ca-certificates.crt",
+		"/etc/pki/tls/certs/ca-bundle.crt", NULL
+	};
+	char		 tmp[PATH_MAX], buf[8192];
+	const char	*pem;
+	size_t		 n, i;
+	FILE		*in = NULL, *f;
+	int		 fd;
+
+	snprintf(out, len, "%s/ca-bundle.pem", dir);
+	snprintf(tmp, sizeof(tmp), "%s/.ca-bundle.pem.XXXXXX", dir);
+	if ((fd = mkstemp(tmp)) == -1)
+		return -1;
+	fchmod(fd, 0644);
+	if ((f = fdopen(fd, "w")) == NULL) {
+		close(fd);
+		unlink(tmp);
+		return -1;
+	}
+	for (i = 0; stores[i] != NULL && in == NULL; i++)
+		in = fopen(stores[i], "r");
+	while (in != NULL && (n = fread(buf, 1, sizeof(buf), in)) > 0)
+		fwrite(buf, 1, n, f);
+	if (in != NULL)
+		fclose(in);
+	pem = ca_cert_pem(ca, &n);
+	fputs("\n# oauthlens development CA\n", f);
+	fwrite(pem, 1, n, f);
+	if (fclose(f) != 0 || rename(tmp, out) == -1) {
+		unlink(tmp);
+		return -1;
+	}
+	return 0;
+}
+
+static void
+print_trust(const struct config *cf, const struct ca *ca, const char *bundle,
+    int env)
+{
+	char		 host[300], absca[PATH_MAX], absb[PATH_MAX];
+	uint16_t	 port;
+	const char	*listen = cf->cf_listen.sl_v[0];
+
+	if (realpath(ca_cert_path(ca), absca) == NULL)
+		snprintf(absca, sizeof(absca), "%s", ca_cert_path(ca));
+	if (realpath(bundle, absb) == NULL)
+		snprintf(absb, sizeof(absb), "%s", bundle);
+	if (config_split_hostport(listen, host, sizeof(host), &port) == -1)
+		snprintf(host, sizeof(host), "127.0.0.1");
+	if (strcmp(host, "0.0.0.0") == 0 || strcmp(host, "::") == 0)
+		snprintf(host, sizeof(host), "127.0.0.1");
+	if (env) {
+		printf("export HTTP_PROXY=http://%s%s%s:%u\n",
+		    strchr(host, ':') ? "[" : "", host,
+		    strchr(host, ':') ? "]" : "", port);
+		printf("export HTTPS_PROXY=$HTTP_PROXY http_proxy=$HTTP_PROXY "
+		    "https_proxy=$HTTP_PROXY\n");
+		printf("export SSL_CERT_FILE=%s\n", absb);
+		printf("export REQUESTS_CA_BUNDLE=%s\n", absb);
+		printf("export NODE_EXTRA_CA_CERTS=%s\n", absca);
+		printf("export CURL_CA_BUNDLE=%s\n", absb);
+		printf("export GIT_SSL_CAINFO=%s\n", absb);
+		printf("# Java: keytool -importcert -noprompt -alias oauthlens "
+		    "-file %s -cacerts -storepass changeit\n", absca);
+		return;
+	}
+	printf("oauthlens CA certificate: %s\n"
+	    "The same plus the system store: %s\n\n"
+	    "Trust it in the runtime your app uses (eval \"$(oauthlens --env)\" "
+	    "sets them all):\n"
+	    "  curl      --cacert %s, or CURL_CA_BUNDLE=%s\n"
+	    "  Python    REQUESTS_CA_BUNDLE=%s (requests), SSL_CERT_FILE=%s\n"
+	    "  Node      NODE_EXTRA_CA_CERTS=%s\n"
+	    "  Go        SSL_CERT_FILE=%s\n"
+	    "  git       GIT_SSL_CAINFO=%s\n"
+	    "  Java      keytool -importcert -noprompt -alias oauthlens -file %s "
+	    "-cacerts -storepass changeit\n",
+	    absca, absb, absca, absb, absb, absb, absca, absb, absb, absca);
+}
+
 static void
 cli_clear(struct config_cli *cli)
 {
@@ -246,13 +351,18 @@ main(int argc, char **argv)
 	struct proxy		 px;
 	struct event		*ev_int, *ev_term, *ev_hup;
 	char			 err[512], cfgbuf[PATH_MAX];
+	char			 certsbuf[PATH_MAX], bundle[PATH_MAX];
+	const char		*certs;
+	struct listener		*l;
+	int			 nfds;
 	size_t			 i;
 	int			 check = 0;
 
 	memset(&cli, 0, sizeof(cli));
 	parse_args(argc, argv, &cli, &check);
 	if (cli.cc_config == NULL)
-		cli.cc_config = default_config(cfgbuf, sizeof(cfgbuf));
+		cli.cc_config = util_tree_path("conf/oauthlens.conf", cfgbuf,
+		    sizeof(cfgbuf));
 
 	memset(&px, 0, sizeof(px));
 	TAILQ_INIT(&px.px_listeners);
@@ -270,7 +380,43 @@ main(int argc, char **argv)
 		cli_clear(&cli);
 		return 0;
 	}
-	log_setup(px.px_cfg->cf_log_level, px.px_cfg->cf_log_format);
+	log_setup(px.px_cfg->cf_log_level, px.px_cfg->cf_log_format,
+	    px.px_cfg->cf_log_target);
+	certs = certs_dir(px.px_cfg, certsbuf, sizeof(certsbuf));
+	px.px_ca = ca_open(certs, px.px_cfg->cf_ca_name_constraints ?
+	    &px.px_cfg->cf_intercept : NULL, cli.cc_new_ca, err, sizeof(err));
+	if (px.px_ca == NULL) {
+		fprintf(stderr, "oauthlens: %s\n", err);
+		config_unref(px.px_cfg);
+		cli_clear(&cli);
+		return 1;
+	}
+	if (write_bundle(px.px_ca, certs, bundle, sizeof(bundle)) == -1)
+		snprintf(bundle, sizeof(bundle), "%s", ca_cert_path(px.px_ca));
+	if (cli.cc_print_ca || cli.cc_env) {
+		print_trust(px.px_cfg, px.px_ca, bundle, cli.cc_env);
+		ca_free(px.px_ca);
+		config_unref(px.px_cfg);
+		cli_clear(&cli);
+		return 0;
+	}
+	for (i = 0; i < px.px_cfg->cf_intercept.sl_n; i++)
+		if (!ca_permits(px.px_ca, px.px_cfg->cf_intercept.sl_v[i]))
+			log_warnx("intercept host %s is outside the name "
+			    "constraints of %s, so clients will reject its "
+			    "certificates; run oauthlens --new-ca once to make "
+			    "a CA for the current intercept list (then trust "
+			    "the new ca.pem)", px.px_cfg->cf_intercept.sl_v[i],
+			    ca_cert_path(px.px_ca));
+	px.px_mitm = mitm_new(px.px_ca, px.px_cfg->cf_upstream_ca, err,
+	    sizeof(err));
+	if (px.px_mitm == NULL) {
+		fprintf(stderr, "oauthlens: %s\n", err);
+		ca_free(px.px_ca);
+		config_unref(px.px_cfg);
+		cli_clear(&cli);
+		return 1;
+	}
 	signal(SIGPIPE, SIG_IGN);
 	raise_nofile();
 
@@ -280,20 +426,32 @@ main(int argc, char **argv)
 		return 1;
 	}
 	px.px_up = upstream_new(px.px_base, px.px_dns);
-	for (i = 0; i < px.px_cfg->cf_listen.sl_n; i++)
-		if (listener_open(&px, px.px_cfg->cf_listen.sl_v[i], err,
-		    sizeof(err)) == -1) {
-			log_errorx("%s", err);
-			return 1;
-		}
+	if ((nfds = notify_listen_fds()) > 0) {
+		/* Socket activation: serve what systemd passed. */
+		for (i = 0; i < (size_t)nfds; i++)
+			if (listener_adopt(&px, notify_listen_fd_start() +
+			    (int)i, err, sizeof(err)) == -1) {
+				log_errorx("%s", err);
+				return 1;
+			}
+	} else
+		for (i = 0; i < px.px_cfg->cf_listen.sl_n; i++)
+			if (listener_open(&px, px.px_cfg->cf_listen.sl_v[i],
+			    err, sizeof(err)) == -1) {
+				log_errorx("%s", err);
+				return 1;
+			}
 	ev_int = evsignal_new(px.px_base, SIGINT, stop_cb, &px);
 	ev_term = evsignal_new(px.px_base, SIGTERM, stop_cb, &px);
 	ev_hup = evsignal_new(px.px_base, SIGHUP, reload_cb, &px);
 	evsignal_add(ev_int, NULL);
 	evsignal_add(ev_term, NULL);
 	evsignal_add(ev_hup, NULL);
-	for (i = 0; i < px.px_cfg->cf_listen.sl_n; i++)
-		log_info("listening on %s", px.px_cfg->cf_listen.sl_v[i]);
+	TAILQ_FOREACH(l, &px.px_listeners, l_entry)
+		log_info("listening on %s", l->l_name);
+	px.px_start_ms = util_now_ms();
+	notify_start(&px);
+	notify_ready(&px);
 
 	event_base_dispatch(px.px_base);
 
@@ -302,7 +460,11 @@ main(int argc, char **argv)
 	conn_close_all(&px);
 	/* Let deferred frees run. */
 	event_base_loop(px.px_base, EVLOOP_NONBLOCK);
+	notify_stop(&px);
+	status_free(&px);
 	upstream_free(px.px_up);
+	mitm_free(px.px_mitm);
+	ca_free(px.px_ca);
 	event_free(ev_int);
 	event_free(ev_term);
 	event_free(ev_hup);

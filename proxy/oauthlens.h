@@ -19,6 +19,9 @@ struct evconnlistener;
 struct event;
 struct upstream;
 struct conn;
+struct ca;
+struct mitm;
+struct status_recent;
 
 struct listener {
 	TAILQ_ENTRY(listener)	 l_entry;
@@ -27,19 +30,37 @@ struct listener {
 	char			 l_name[64];	/* "127.0.0.1:8080" */
 };
 
+/* Methods and status classes counted in /metrics. */
+enum stat_method { SM_GET, SM_HEAD, SM_POST, SM_PUT, SM_PATCH, SM_DELETE,
+	SM_OPTIONS, SM_CONNECT, SM_OTHER, SM_COUNT };
+
+#define STAT_CODES_MAX	32
+
+struct stat_code {
+	char		 sc_code[64];
+	uint64_t	 sc_count;
+};
+
 struct proxy_stats {
+	uint64_t	 st_by_method[SM_COUNT][6];	/* [method][class] */
+	struct stat_code st_codes[STAT_CODES_MAX];	/* annotated, by code */
 	uint64_t	 st_requests;
 	uint64_t	 st_errors;		/* error responses we made */
 	uint64_t	 st_bytes_in;
 	uint64_t	 st_bytes_out;
 	uint64_t	 st_tunnels;
 	uint64_t	 st_rejected;
+	uint64_t	 st_intercepted;
+	uint64_t	 st_tls_failed;
+	uint64_t	 st_annotated;
 };
 
 struct proxy {
 	struct event_base	*px_base;	/* owned */
 	struct evdns_base	*px_dns;	/* owned */
 	struct upstream		*px_up;		/* owned */
+	struct ca		*px_ca;		/* owned */
+	struct mitm		*px_mitm;	/* owned: TLS contexts */
 	struct config		*px_cfg;	/* referenced: current snapshot */
 	const struct config_cli	*px_cli;	/* borrowed: for reloads */
 	TAILQ_HEAD(, listener)	 px_listeners;
@@ -50,7 +71,10 @@ struct proxy {
 	int			 px_draining;
 	struct event		*px_drain_timer;	/* owned */
 	struct event		*px_accept_timer;	/* owned: back-off */
+	struct event		*px_watchdog;		/* owned */
 	struct proxy_stats	 px_stats;
+	struct status_recent	*px_recent;	/* owned: ring of errors */
+	uint64_t		 px_start_ms;
 	struct http1_head	 px_scratch;	/* one head parsed at a time */
 };
 

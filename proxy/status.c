@@ -1,25 +1,284 @@
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <event2/buffer.h>
 
+#include "annotate.h"
+#include "ca.h"
+#include "catalog.h"
 #include "http1.h"
 #include "oauthlens.h"
 #include "status.h"
+#include "upstream.h"
 #include "util.h"
+
+#define RECENT_MAX	50
+
+struct recent {
+	time_t		 r_time;
+	uint64_t	 r_req;
+	char		 r_host[128];
+	char		 r_code[64];
+	char		 r_lang[4];
+	char		 r_title[160];
+	char		 r_hint[1024];
+	char		 r_doc[256];
+	char		 r_client_id[96];
+	char		 r_redirect_uri[512];
+};
+
+struct status_recent {
+	struct recent	 sr_ring[RECENT_MAX];
+	unsigned	 sr_next;	/* slot for the next record */
+	unsigned	 sr_n;
+};
+
+static const char *const method_names[SM_COUNT] = {
+	"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "CONNECT",
+	"other"
+};
+
+void
+status_count(struct proxy *px, const char *method, int status)
+{
+	int	m, cls = status / 100;
+
+	for (m = 0; m < SM_OTHER; m++)
+		if (strcmp(method, method_names[m]) == 0)
+			break;
+	if (cls < 1 || cls > 5)
+		cls = 0;
+	px->px_stats.st_by_method[m][cls]++;
+}
+
+void
+status_record(struct proxy *px, const struct annotation *a)
+{
+	struct status_recent	*sr;
+	struct recent		*r;
+	size_t			 i;
+
+	px->px_stats.st_annotated++;
+	for (i = 0; i < STAT_CODES_MAX; i++) {
+		struct stat_code *sc = &px->px_stats.st_codes[i];
+
+		if (sc->sc_code[0] == '\0')
+			snprintf(sc->sc_code, sizeof(sc->sc_code), "%s",
+			    a->an_code);
+		if (strcmp(sc->sc_code, a->an_code) == 0) {
+			sc->sc_count++;
+			break;
+		}
+	}
+	if (px->px_recent == NULL)
+		px->px_recent = xcalloc(1, sizeof(*px->px_recent));
+	sr = px->px_recent;
+	r = &sr->sr_ring[sr->sr_next];
+	sr->sr_next = (sr->sr_next + 1) % RECENT_MAX;
+	if (sr->sr_n < RECENT_MAX)
+		sr->sr_n++;
+	memset(r, 0, sizeof(*r));
+	r->r_time = time(NULL);
+	r->r_req = a->an_req;
+	snprintf(r->r_host, sizeof(r->r_host), "%s", a->an_host);
+	snprintf(r->r_code, sizeof(r->r_code), "%s", a->an_code);
+	snprintf(r->r_lang, sizeof(r->r_lang), "%s",
+	    annotate_lang_name(a->an_lang));
+	if (a->an_hint != NULL) {
+		snprintf(r->r_title, sizeof(r->r_title), "%s",
+		    a->an_hint->hi_title);
+		snprintf(r->r_hint, sizeof(r->r_hint), "%s",
+		    a->an_hint->hi_text);
+		snprintf(r->r_doc, sizeof(r->r_doc), "%s", a->an_hint->hi_doc);
+	}
+	if (a->an_client_id != NULL)
+		snprintf(r->r_client_id, sizeof(r->r_client_id), "%s",
+		    a->an_client_id);
+	if (a->an_redirect_uri != NULL)
+		snprintf(r->r_redirect_uri, sizeof(r->r_redirect_uri), "%s",
+		    a->an_redirect_uri);
+}
+
+void
+status_free(struct proxy *px)
+{
+	free(px->px_recent);
+	px->px_recent = NULL;
+}
 
 static int
 respond(struct evbuffer *out, int status, const char *ctype,
-    const char *body, size_t len, int keep, int head_only)
+    struct evbuffer *body, int keep, int head_only)
 {
 	evbuffer_add_printf(out, "HTTP/1.1 %d %s\r\n"
 	    "Content-Type: %s\r\n"
 	    "Content-Length: %zu\r\n"
 	    "Cache-Control: no-store\r\n"
-	    "%s\r\n", status, http1_status_text(status), ctype, len,
-	    keep ? "" : "Connection: close\r\n");
+	    "%s\r\n", status, http1_status_text(status), ctype,
+	    evbuffer_get_length(body), keep ? "" : "Connection: close\r\n");
 	if (!head_only)
-		evbuffer_add(out, body, len);
+		evbuffer_add_buffer(out, body);
+	evbuffer_free(body);
 	return status;
+}
+
+static void
+html_escape(struct evbuffer *b, const char *s)
+{
+	for (; *s != '\0'; s++)
+		switch (*s) {
+		case '<': evbuffer_add(b, "&lt;", 4); break;
+		case '>': evbuffer_add(b, "&gt;", 4); break;
+		case '&': evbuffer_add(b, "&amp;", 5); break;
+		case '"': evbuffer_add(b, "&quot;", 6); break;
+		case '\'': evbuffer_add(b, "&#39;", 5); break;
+		default: evbuffer_add(b, s, 1); break;
+		}
+}
+
+static void
+page_index(struct proxy *px, struct evbuffer *b)
+{
+	struct status_recent	*sr = px->px_recent;
+	unsigned		 i, n = sr ? sr->sr_n : 0;
+
+	evbuffer_add_printf(b, "<!doctype html>\n<html lang=\"ja\"><head>"
+	    "<meta charset=\"utf-8\"><meta http-equiv=\"refresh\" "
+	    "content=\"5\"><title>oauthlens</title><style>"
+	    "body{font:14px system-ui,sans-serif;margin:2em;color:#222}"
+	    "table{border-collapse:collapse;width:100%%}"
+	    "td,th{border-bottom:1px solid #ddd;padding:.4em;text-align:left;"
+	    "vertical-align:top}th{background:#f4f4f4}"
+	    "code{background:#f4f4f4;padding:0 .2em}"
+	    ".code{color:#b00;font-weight:bold}</style></head><body>\n"
+	    "<h1>oauthlens</h1><p>%llu requests, %llu errors annotated, "
+	    "%u open connections. This page refreshes every 5 seconds.</p>\n"
+	    "<h2>Recent OAuth errors</h2>\n",
+	    (unsigned long long)px->px_stats.st_requests,
+	    (unsigned long long)px->px_stats.st_annotated, px->px_nconns);
+	if (n == 0) {
+		evbuffer_add_printf(b, "<p id=\"none\">No annotated errors "
+		    "yet.</p>\n</body></html>\n");
+		return;
+	}
+	evbuffer_add_printf(b, "<table id=\"errors\"><tr><th>time (UTC)</th>"
+	    "<th>host</th><th>error</th><th>hint</th><th>client_id</th>"
+	    "<th>redirect_uri</th></tr>\n");
+	for (i = 0; i < n; i++) {
+		/* Newest first. */
+		const struct recent *r = &sr->sr_ring[(sr->sr_next +
+		    RECENT_MAX - 1 - i) % RECENT_MAX];
+		char		 ts[32];
+		struct tm	 tm;
+
+		gmtime_r(&r->r_time, &tm);
+		strftime(ts, sizeof(ts), "%Y-%m-%d %H:%M:%S", &tm);
+		evbuffer_add_printf(b, "<tr><td>%s</td><td>", ts);
+		html_escape(b, r->r_host);
+		evbuffer_add_printf(b, "</td><td class=\"code\">");
+		html_escape(b, r->r_code);
+		evbuffer_add_printf(b, "</td><td lang=\"%s\"><b>", r->r_lang);
+		html_escape(b, r->r_title);
+		evbuffer_add_printf(b, "</b><br>");
+		html_escape(b, r->r_hint);
+		if (r->r_doc[0] != '\0') {
+			evbuffer_add_printf(b, "<br><a href=\"");
+			html_escape(b, r->r_doc);
+			evbuffer_add_printf(b, "\">docs</a>");
+		}
+		evbuffer_add_printf(b, "</td><td><code>");
+		html_escape(b, r->r_client_id);
+		evbuffer_add_printf(b, "</code></td><td><code>");
+		html_escape(b, r->r_redirect_uri);
+		evbuffer_add_printf(b, "</code></td></tr>\n");
+	}
+	evbuffer_add_printf(b, "</table>\n</body></html>\n");
+}
+
+static void
+metric(struct evbuffer *b, const char *name, const char *type,
+    const char *help)
+{
+	evbuffer_add_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name,
+	    type);
+}
+
+static void
+page_metrics(struct proxy *px, struct evbuffer *b)
+{
+	const struct proxy_stats	*st = &px->px_stats;
+	unsigned long			 minted = 0, hits = 0;
+	int				 m, k;
+	size_t				 i;
+
+	metric(b, "oauthlens_requests_total", "counter", "Requests by method "
+	    "and status class.");
+	for (m = 0; m < SM_COUNT; m++)
+		for (k = 0; k < 6; k++)
+			if (st->st_by_method[m][k] > 0)
+				evbuffer_add_printf(b, "oauthlens_requests_total"
+				    "{method=\"%s\",status=\"%s\"} %llu\n",
+				    method_names[m], k == 0 ? "other" :
+				    (const char *[]){ "", "1xx", "2xx", "3xx",
+				    "4xx", "5xx" }[k],
+				    (unsigned long long)st->st_by_method[m][k]);
+	metric(b, "oauthlens_oauth_errors_annotated_total", "counter",
+	    "Token-endpoint errors annotated, by error code.");
+	for (i = 0; i < STAT_CODES_MAX && st->st_codes[i].sc_code[0]; i++)
+		evbuffer_add_printf(b, "oauthlens_oauth_errors_annotated_total"
+		    "{code=\"%s\"} %llu\n", st->st_codes[i].sc_code,
+		    (unsigned long long)st->st_codes[i].sc_count);
+	metric(b, "oauthlens_open_connections", "gauge", "Client connections "
+	    "open now.");
+	evbuffer_add_printf(b, "oauthlens_open_connections %u\n",
+	    px->px_nconns);
+	metric(b, "oauthlens_pooled_upstream_connections", "gauge",
+	    "Idle upstream connections kept for reuse.");
+	evbuffer_add_printf(b, "oauthlens_pooled_upstream_connections %u\n",
+	    upstream_pool_size(px->px_up));
+	metric(b, "oauthlens_received_bytes_total", "counter", "Bytes received "
+	    "from clients.");
+	evbuffer_add_printf(b, "oauthlens_received_bytes_total %llu\n",
+	    (unsigned long long)st->st_bytes_in);
+	metric(b, "oauthlens_sent_bytes_total", "counter", "Bytes sent to "
+	    "clients.");
+	evbuffer_add_printf(b, "oauthlens_sent_bytes_total %llu\n",
+	    (unsigned long long)st->st_bytes_out);
+	metric(b, "oauthlens_tunnels_total", "counter", "Blind CONNECT and "
+	    "Upgrade tunnels.");
+	evbuffer_add_printf(b, "oauthlens_tunnels_total %llu\n",
+	    (unsigned long long)st->st_tunnels);
+	metric(b, "oauthlens_intercepted_total", "counter", "CONNECT tunnels "
+	    "whose TLS was intercepted.");
+	evbuffer_add_printf(b, "oauthlens_intercepted_total %llu\n",
+	    (unsigned long long)st->st_intercepted);
+	metric(b, "oauthlens_tls_client_failures_total", "counter", "Client "
+	    "TLS handshakes that failed.");
+	evbuffer_add_printf(b, "oauthlens_tls_client_failures_total %llu\n",
+	    (unsigned long long)st->st_tls_failed);
+	if (px->px_ca != NULL)
+		ca_stats(px->px_ca, &minted, &hits);
+	metric(b, "oauthlens_certificates_minted_total", "counter",
+	    "Leaf certificates minted.");
+	evbuffer_add_printf(b, "oauthlens_certificates_minted_total %lu\n",
+	    minted);
+	metric(b, "oauthlens_certificate_cache_hits_total", "counter",
+	    "Leaf certificates served from the cache.");
+	evbuffer_add_printf(b, "oauthlens_certificate_cache_hits_total %lu\n",
+	    hits);
+	metric(b, "oauthlens_rejected_connections_total", "counter",
+	    "Connections refused by allow or max_connections.");
+	evbuffer_add_printf(b, "oauthlens_rejected_connections_total %llu\n",
+	    (unsigned long long)st->st_rejected);
+	metric(b, "oauthlens_proxy_errors_total", "counter", "Error responses "
+	    "oauthlens made itself (4xx/5xx).");
+	evbuffer_add_printf(b, "oauthlens_proxy_errors_total %llu\n",
+	    (unsigned long long)st->st_errors);
+	metric(b, "oauthlens_uptime_seconds", "gauge", "Seconds since start.");
+	evbuffer_add_printf(b, "oauthlens_uptime_seconds %llu\n",
+	    (unsigned long long)((util_now_ms() - px->px_start_ms) / 1000));
 }
 
 int
@@ -29,21 +288,46 @@ status_page(struct proxy *px, const struct http1_head *h,
 	const char	*path = h->h_target.s_ptr;
 	size_t		 len = h->h_target.s_len;
 	const char	*q = memchr(path, '?', len);
-	static const char notfound[] = "404 Not Found: this is oauthlens, an "
-	    "HTTP proxy; send proxied requests in absolute form "
-	    "(http://host/path) or use CONNECT\n";
+	struct evbuffer	*b = evbuffer_new();
+	int		 head = h->h_is_head;
 
 	if (q != NULL)
 		len = (size_t)(q - path);
-	if (strcmp(h->h_method, "GET") != 0 &&
-	    strcmp(h->h_method, "HEAD") != 0)
-		return respond(out, 405, "text/plain; charset=utf-8",
-		    "405 Method Not Allowed\n", 23, keep, 0);
-	if (len == 8 && memcmp(path, "/healthz", 8) == 0)
+	if (b == NULL)
+		return 500;
+	if (strcmp(h->h_method, "GET") != 0 && !head) {
+		evbuffer_add_printf(b, "405 Method Not Allowed: the proxy's "
+		    "own pages answer GET and HEAD\n");
+		return respond(out, 405, "text/plain; charset=utf-8", b, keep,
+		    0);
+	}
+	if (len == 1 && path[0] == '/') {
+		page_index(px, b);
+		return respond(out, 200, "text/html; charset=utf-8", b, keep,
+		    head);
+	}
+	if (len == 8 && memcmp(path, "/healthz", 8) == 0) {
+		evbuffer_add_printf(b, "%s\n", px->px_draining ? "draining" :
+		    "ok");
 		return respond(out, px->px_draining ? 503 : 200,
-		    "text/plain; charset=utf-8", px->px_draining ?
-		    "draining\n" : "ok\n", px->px_draining ? 9 : 3, keep,
-		    h->h_is_head);
-	return respond(out, 404, "text/plain; charset=utf-8", notfound,
-	    sizeof(notfound) - 1, keep, h->h_is_head);
+		    "text/plain; charset=utf-8", b, keep, head);
+	}
+	if (len == 8 && memcmp(path, "/metrics", 8) == 0) {
+		page_metrics(px, b);
+		return respond(out, 200, "text/plain; version=0.0.4; "
+		    "charset=utf-8", b, keep, head);
+	}
+	if (len == 7 && memcmp(path, "/ca.pem", 7) == 0 && px->px_ca != NULL) {
+		size_t		 n;
+		const char	*pem = ca_cert_pem(px->px_ca, &n);
+
+		evbuffer_add(b, pem, n);
+		return respond(out, 200, "application/x-pem-file", b, keep,
+		    head);
+	}
+	evbuffer_add_printf(b, "404 Not Found: this is oauthlens, an HTTP "
+	    "proxy; its own pages are /, /healthz, /metrics and /ca.pem. Send "
+	    "proxied requests in absolute form (http://host/path) or use "
+	    "CONNECT\n");
+	return respond(out, 404, "text/plain; charset=utf-8", b, keep, head);
 }

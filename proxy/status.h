@@ -1,17 +1,30 @@
 /*
- * The proxy's own pages, for origin-form requests (GET /path): /healthz
- * now; the status page, /metrics and /ca.pem join as their features land.
+ * The proxy's own pages, for origin-form requests (GET /path) from allowed
+ * clients: "/" (recent annotated errors, HTML), /healthz, /metrics
+ * (Prometheus text format) and /ca.pem; and the counters behind them.
  */
 #ifndef OAUTHLENS_STATUS_H
 #define OAUTHLENS_STATUS_H
 
+#include <stdint.h>
+
 struct proxy;
 struct http1_head;
 struct evbuffer;
+struct annotation;
 
 /* Write the complete response for h into out (keep says whether the
  * connection stays open). Returns the status code written. */
 int	 status_page(struct proxy *px, const struct http1_head *h,
 	    struct evbuffer *out, int keep);
+
+/* Count a finished exchange by method and status. */
+void	 status_count(struct proxy *px, const char *method, int status);
+
+/* Remember an annotated error for "/" and count it by code. */
+void	 status_record(struct proxy *px, const struct annotation *a);
+
+/* Free what status_record kept. */
+void	 status_free(struct proxy *px);
 
 #endif

@@ -12,12 +12,16 @@
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <event2/dns.h>
 #include <event2/event.h>
 #include <event2/util.h>
 
 #include "config.h"
 #include "log.h"
+#include "mitm.h"
 #include "upstream.h"
 #include "util.h"
 
@@ -38,6 +42,7 @@ struct pool_key {
 	TAILQ_HEAD(, pooled)	 pk_idle;	/* most recent first */
 	unsigned		 pk_n;
 	uint16_t		 pk_port;
+	int			 pk_tls;
 	char			 pk_host[];
 };
 
@@ -51,6 +56,7 @@ struct upstream {
 struct upstream_req {
 	struct upstream		*ur_up;		/* borrowed */
 	upstream_cb		 ur_cb;
+	struct mitm		*ur_tls;	/* borrowed, NULL for TCP */
 	void			*ur_arg;
 	struct evdns_getaddrinfo_request *ur_dns; /* pending lookup */
 	struct bufferevent	*ur_bev;	/* owned: attempt in flight */
@@ -187,6 +193,7 @@ connect_event_cb(struct bufferevent *bev, short what, void *arg)
 	struct upstream_req	*ur = arg;
 	char			 addr[80];
 	int			 err = EVUTIL_SOCKET_ERROR();
+	unsigned long		 sslerr = 0;
 
 	addr_string((struct sockaddr *)&ur->ur_addrs[ur->ur_next - 1], addr,
 	    sizeof(addr));
@@ -201,6 +208,21 @@ connect_event_cb(struct bufferevent *bev, short what, void *arg)
 		log_debug("connected to %s (%s:%u)", addr, ur->ur_host,
 		    ur->ur_port);
 		finish(ur, UPSTREAM_OK);
+		return;
+	}
+	if (ur->ur_tls != NULL && !(what & BEV_EVENT_TIMEOUT) &&
+	    ((sslerr = bufferevent_get_openssl_error(bev)) != 0 ||
+	    (what & BEV_EVENT_EOF))) {
+		char	why[200];
+
+		mitm_upstream_error(bufferevent_openssl_get_ssl(bev), sslerr,
+		    why, sizeof(why));
+		snprintf(ur->ur_detail, sizeof(ur->ur_detail), "TLS with %s:%u "
+		    "(%s): %s", ur->ur_host, ur->ur_port, addr, why);
+		bufferevent_free(bev);
+		ur->ur_bev = NULL;
+		/* Not an address problem: another address won't help. */
+		finish(ur, UPSTREAM_TLS);
 		return;
 	}
 	bufferevent_free(bev);
@@ -237,8 +259,20 @@ try_next(struct upstream_req *ur)
 	while (ur->ur_next < ur->ur_naddrs) {
 		int i = ur->ur_next++;
 
-		ur->ur_bev = bufferevent_socket_new(ur->ur_up->up_base, -1,
-		    BEV_OPT_CLOSE_ON_FREE);
+		if (ur->ur_tls != NULL) {
+			SSL *ssl = mitm_upstream_ssl(ur->ur_tls, ur->ur_host);
+
+			/* The bufferevent owns the SSL, even on failure. */
+			ur->ur_bev = ssl == NULL ? NULL :
+			    bufferevent_openssl_socket_new(ur->ur_up->up_base,
+			    -1, ssl, BUFFEREVENT_SSL_CONNECTING,
+			    BEV_OPT_CLOSE_ON_FREE);
+			if (ur->ur_bev != NULL)
+				bufferevent_openssl_set_allow_dirty_shutdown(
+				    ur->ur_bev, 1);
+		} else
+			ur->ur_bev = bufferevent_socket_new(ur->ur_up->up_base,
+			    -1, BEV_OPT_CLOSE_ON_FREE);
 		if (ur->ur_bev == NULL)
 			break;
 		bufferevent_setcb(ur->ur_bev, NULL, NULL, connect_event_cb,
@@ -354,7 +388,8 @@ reserved_invalid(const char *host)
 
 struct upstream_req *
 upstream_connect(struct upstream *up, const struct config *cf,
-    const char *host, uint16_t port, upstream_cb cb, void *arg)
+    const char *host, uint16_t port, struct mitm *tls, upstream_cb cb,
+    void *arg)
 {
 	struct upstream_req		*ur;
 	const struct resolve		*rv;
@@ -365,6 +400,7 @@ upstream_connect(struct upstream *up, const struct config *cf,
 		return NULL;
 	ur = xcalloc(1, sizeof(*ur));
 	ur->ur_up = up;
+	ur->ur_tls = tls;
 	ur->ur_cb = cb;
 	ur->ur_arg = arg;
 	snprintf(ur->ur_host, sizeof(ur->ur_host), "%s", host);
@@ -404,12 +440,13 @@ upstream_connect(struct upstream *up, const struct config *cf,
 }
 
 static struct pool_key *
-pool_find(struct upstream *up, const char *host, uint16_t port)
+pool_find(struct upstream *up, const char *host, uint16_t port, int tls)
 {
 	struct pool_key	*pk;
 
 	TAILQ_FOREACH(pk, &up->up_keys, pk_entry)
-		if (pk->pk_port == port && strcasecmp(pk->pk_host, host) == 0)
+		if (pk->pk_port == port && pk->pk_tls == tls &&
+		    strcasecmp(pk->pk_host, host) == 0)
 			return pk;
 	return NULL;
 }
@@ -430,9 +467,10 @@ pool_event_cb(struct bufferevent *bev, short what, void *arg)
 }
 
 struct bufferevent *
-upstream_pool_take(struct upstream *up, const char *host, uint16_t port)
+upstream_pool_take(struct upstream *up, const char *host, uint16_t port,
+    int tls)
 {
-	struct pool_key		*pk = pool_find(up, host, port);
+	struct pool_key		*pk = pool_find(up, host, port, tls);
 	struct pooled		*pl;
 	struct bufferevent	*bev;
 
@@ -457,9 +495,9 @@ upstream_pool_take(struct upstream *up, const char *host, uint16_t port)
 
 void
 upstream_pool_put(struct upstream *up, const char *host, uint16_t port,
-    struct bufferevent *bev)
+    int tls, struct bufferevent *bev)
 {
-	struct pool_key	*pk = pool_find(up, host, port);
+	struct pool_key	*pk = pool_find(up, host, port, tls);
 	struct pooled	*pl;
 	struct timeval	 tv = { POOL_IDLE_SEC, 0 };
 	size_t		 hl = strlen(host);
@@ -474,6 +512,7 @@ upstream_pool_put(struct upstream *up, const char *host, uint16_t port,
 		pk = xcalloc(1, sizeof(*pk) + hl + 1);
 		memcpy(pk->pk_host, host, hl + 1);
 		pk->pk_port = port;
+		pk->pk_tls = tls;
 		TAILQ_INIT(&pk->pk_idle);
 		TAILQ_INSERT_HEAD(&up->up_keys, pk, pk_entry);
 	}

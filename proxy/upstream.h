@@ -12,6 +12,7 @@ struct event_base;
 struct evdns_base;
 struct bufferevent;
 struct config;
+struct mitm;
 
 enum upstream_fail {
 	UPSTREAM_OK,
@@ -19,6 +20,7 @@ enum upstream_fail {
 	UPSTREAM_REFUSED,	/* every address refused */
 	UPSTREAM_UNREACHABLE,	/* network or host unreachable */
 	UPSTREAM_TIMEOUT,	/* connect timed out */
+	UPSTREAM_TLS,		/* TLS handshake or verification failed */
 	UPSTREAM_ERROR		/* anything else */
 };
 
@@ -36,11 +38,13 @@ struct upstream	*upstream_new(struct event_base *base, struct evdns_base *dns);
 void		 upstream_free(struct upstream *up);
 
 /* Start connecting to host:port under cf (its --resolve entries and
- * connect timeout). Returns a handle for cancelling, or NULL if nothing
- * could be started (then cb is not called). */
+ * connect timeout); with tls set, over verified TLS from tls's client
+ * context (the bufferevent handed over is then an OpenSSL one). Returns a
+ * handle for cancelling, or NULL if nothing could be started (then cb is
+ * not called). */
 struct upstream_req *upstream_connect(struct upstream *up,
 		    const struct config *cf, const char *host, uint16_t port,
-		    upstream_cb cb, void *arg);
+		    struct mitm *tls, upstream_cb cb, void *arg);
 
 /* Abandon a pending connect; its callback will not run (NULL ok). */
 void		 upstream_cancel(struct upstream_req *req);
@@ -48,12 +52,12 @@ void		 upstream_cancel(struct upstream_req *req);
 /* An idle pooled connection to host:port, or NULL. Ownership passes;
  * callbacks and timeouts are cleared. */
 struct bufferevent *upstream_pool_take(struct upstream *up, const char *host,
-		    uint16_t port);
+		    uint16_t port, int tls);
 
 /* Keep a healthy idle connection for reuse (or free it if the pool is
  * full). Ownership passes to the pool. */
 void		 upstream_pool_put(struct upstream *up, const char *host,
-		    uint16_t port, struct bufferevent *bev);
+		    uint16_t port, int tls, struct bufferevent *bev);
 
 /* Number of idle pooled connections (for metrics and tests). */
 unsigned	 upstream_pool_size(const struct upstream *up);

@@ -2,6 +2,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <libgen.h>
+#include <limits.h>
+#include <unistd.h>
 
 #include "util.h"
 
@@ -126,4 +129,24 @@ xstrndup(const char *s, size_t len)
 	if (p == NULL)
 		oom();
 	return p;
+}
+
+const char *
+util_tree_path(const char *rel, char *buf, size_t len)
+{
+	char	exe[PATH_MAX];
+	ssize_t	n;
+
+	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n > 0) {
+		exe[n] = '\0';
+		snprintf(buf, len, "%s/../%s", dirname(exe), rel);
+		if (access(buf, R_OK) == 0)
+			return buf;
+	}
+	if (access(rel, R_OK) == 0) {
+		snprintf(buf, len, "%s", rel);
+		return buf;
+	}
+	return NULL;
 }

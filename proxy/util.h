@@ -31,6 +31,10 @@ void	 util_trim_ows(const char **p, size_t *len);
 int	 util_list_next(const char **cur, const char *end, const char **tok,
 	    size_t *toklen);
 
+/* A file of the source tree: "<binary's dir>/../rel" when readable, else
+ * rel under the working directory when readable; NULL otherwise. */
+const char *util_tree_path(const char *rel, char *buf, size_t len);
+
 /* Monotonic milliseconds since an arbitrary origin. */
 uint64_t util_now_ms(void);
 

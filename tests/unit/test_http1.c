@@ -24,7 +24,7 @@ parse(struct http1_parser *hp, const char *msg, int req_head)
 }
 
 static char *
-rewrite_request(struct http1_parser *hp, const char *msg, int upgrade)
+rewrite_request(struct http1_parser *hp, const char *msg, unsigned flags)
 {
 	struct http1_target	 t;
 	struct evbuffer		*out = evbuffer_new();
@@ -36,7 +36,7 @@ rewrite_request(struct http1_parser *hp, const char *msg, int upgrade)
 		evbuffer_free(out);
 		return NULL;
 	}
-	http1_write_request_head(out, &head, &t, upgrade);
+	http1_write_request_head(out, &head, &t, flags);
 	n = evbuffer_remove(out, buf, sizeof(buf) - 1);
 	buf[n] = '\0';
 	evbuffer_free(out);
@@ -187,9 +187,19 @@ test_rewrite(void)
 	/* WebSocket: Upgrade survives, Connection is ours. */
 	out = rewrite_request(hp, "GET http://a/ws HTTP/1.1\r\nUpgrade: "
 	    "websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: k\r\n\r\n",
-	    1);
+	    HTTP1_W_UPGRADE);
 	CHECK_STR(out, "GET /ws HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\n"
 	    "Sec-WebSocket-Key: k\r\nConnection: Upgrade\r\n"
+	    "Via: 1.1 oauthlens\r\n\r\n");
+	/* Token endpoint requests: only codings the inspector decodes. */
+	out = rewrite_request(hp, "POST http://a/t HTTP/1.1\r\nAccept-Encoding: "
+	    "br, gzip;q=0.8, zstd,deflate, *\r\nX: y\r\n\r\n",
+	    HTTP1_W_DECODABLE);
+	CHECK_STR(out, "POST /t HTTP/1.1\r\nHost: a\r\nAccept-Encoding: "
+	    "gzip;q=0.8, deflate\r\nX: y\r\nVia: 1.1 oauthlens\r\n\r\n");
+	out = rewrite_request(hp, "POST http://a/t HTTP/1.1\r\nAccept-Encoding: "
+	    "br\r\n\r\n", HTTP1_W_DECODABLE);
+	CHECK_STR(out, "POST /t HTTP/1.1\r\nHost: a\r\n"
 	    "Via: 1.1 oauthlens\r\n\r\n");
 	/* Targets a proxy must refuse. */
 	CHECK(rewrite_request(hp, "GET https://a/ HTTP/1.1\r\n\r\n", 0) ==

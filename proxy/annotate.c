@@ -1,0 +1,67 @@
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/buffer.h>
+
+#include "annotate.h"
+#include "catalog.h"
+#include "log.h"
+#include "sfv.h"
+
+const char *
+annotate_lang_name(enum lang lang)
+{
+	return lang == LANG_EN ? "en" : "ja";
+}
+
+char *
+annotate_header(const char *name, const struct annotation *a)
+{
+	struct evbuffer	*b = evbuffer_new();
+	char		*line = NULL;
+	size_t		 n;
+
+	if (b == NULL || a->an_hint == NULL)
+		goto out;
+	evbuffer_add_printf(b, "%s: ", name);
+	if (sfv_annotation(b, a->an_code, annotate_lang_name(a->an_lang),
+	    a->an_hint->hi_text, a->an_hint->hi_doc, NULL, 0) == -1)
+		goto out;
+	n = evbuffer_get_length(b);
+	if ((line = malloc(n + 1)) == NULL)
+		goto out;
+	evbuffer_remove(b, line, n);
+	line[n] = '\0';
+out:
+	if (b != NULL)
+		evbuffer_free(b);
+	return line;
+}
+
+void
+annotate_log(const struct annotation *a)
+{
+	struct logrec	lr;
+
+	logrec_begin(&lr, a->an_hint != NULL ? LL_WARN : LL_INFO,
+	    "oauth-error");
+	logrec_int(&lr, "req", (long long)a->an_req);
+	logrec_str(&lr, "client", a->an_client);
+	logrec_str(&lr, "host", a->an_host);
+	logrec_str(&lr, "error", a->an_code);
+	if (a->an_hint != NULL)
+		logrec_str(&lr, "lang", annotate_lang_name(a->an_lang));
+	if (a->an_client_id != NULL)
+		logrec_str(&lr, "client_id", a->an_client_id);
+	if (a->an_redirect_uri != NULL)
+		logrec_target(&lr, "redirect_uri", a->an_redirect_uri,
+		    strlen(a->an_redirect_uri));
+	if (a->an_hint != NULL) {
+		logrec_str(&lr, "title", a->an_hint->hi_title);
+		logrec_str(&lr, "hint", a->an_hint->hi_text);
+		logrec_str(&lr, "doc", a->an_hint->hi_doc);
+	} else
+		logrec_str(&lr, "msg", "error code not in the hint catalog; "
+		    "relayed untouched");
+	logrec_end(&lr);
+}

@@ -1,0 +1,261 @@
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/buffer.h>
+#include <openssl/evp.h>
+
+#include "annotate.h"
+#include "catalog.h"
+#include "config.h"
+#include "http1.h"
+#include "inspect.h"
+#include "log.h"
+#include "oauth.h"
+#include "status.h"
+#include "util.h"
+
+#define TOKEN_PATH	"/login/oauth/access_token"
+#define REQ_BODY_MAX	16384
+
+struct oauth_x {
+	const struct config	*o_cf;		/* borrowed */
+	enum lang		 o_lang;
+	struct evbuffer		*o_req;		/* owned: request body, bounded */
+	char			*o_query;	/* owned: target query */
+	char			 o_basic_id[128]; /* client_id from Basic auth */
+	struct inspect		*o_insp;	/* owned */
+	int			 o_failed;	/* inspection gave up */
+	char			*o_line;	/* owned: the header line */
+};
+
+static int
+host_listed(const struct config *cf, const char *host)
+{
+	size_t	i;
+
+	for (i = 0; i < cf->cf_token_endpoints.sl_n; i++)
+		if (strcasecmp(cf->cf_token_endpoints.sl_v[i], host) == 0)
+			return 1;
+	return 0;
+}
+
+/* --lang auto: the first of ja/en by q-value in Accept-Language. */
+static enum lang
+pick_lang(const struct http1_head *h)
+{
+	const struct slice	*al = http1_header(h, "accept-language");
+	const char		*cur, *end, *tok;
+	size_t			 toklen;
+	double			 best = -1;
+	enum lang		 lang = LANG_JA;
+
+	if (al == NULL)
+		return LANG_JA;
+	cur = al->s_ptr;
+	end = cur + al->s_len;
+	while (util_list_next(&cur, end, &tok, &toklen)) {
+		const char	*semi = memchr(tok, ';', toklen);
+		size_t		 n = semi ? (size_t)(semi - tok) : toklen;
+		double		 q = 1.0;
+		enum lang	 l;
+
+		if (n >= 2 && strncasecmp(tok, "ja", 2) == 0 &&
+		    (n == 2 || tok[2] == '-'))
+			l = LANG_JA;
+		else if (n >= 2 && strncasecmp(tok, "en", 2) == 0 &&
+		    (n == 2 || tok[2] == '-'))
+			l = LANG_EN;
+		else
+			continue;
+		if (semi != NULL) {
+			const char *qp = memmem(semi, toklen - n, "q=", 2);
+
+			if (qp != NULL)
+				q = strtod(qp + 2, NULL);
+		}
+		if (q > best) {
+			best = q;
+			lang = l;
+		}
+	}
+	return lang;
+}
+
+/* The client_id of "Authorization: Basic base64(id:secret)"; the secret is
+ * wiped from the stack and never kept. */
+static void
+basic_client_id(const struct http1_head *h, char *out, size_t outlen)
+{
+	const struct slice	*a = http1_header(h, "authorization");
+	unsigned char		 dec[384];
+	const char		*colon;
+	int			 n;
+
+	out[0] = '\0';
+	if (a == NULL || a->s_len < 7 || strncasecmp(a->s_ptr, "basic ", 6) ||
+	    (a->s_len - 6) / 4 * 3 >= sizeof(dec) || (a->s_len - 6) % 4 != 0)
+		return;
+	n = EVP_DecodeBlock(dec, (const unsigned char *)a->s_ptr + 6,
+	    (int)(a->s_len - 6));
+	if (n > 0) {
+		dec[n] = '\0';
+		colon = strchr((char *)dec, ':');
+		if (colon != NULL && (size_t)(colon - (char *)dec) < outlen)
+			snprintf(out, outlen, "%.*s",
+			    (int)(colon - (char *)dec), dec);
+	}
+	OPENSSL_cleanse(dec, sizeof(dec));
+}
+
+struct oauth_x *
+oauth_request(const struct config *cf, const struct http1_head *h,
+    const struct http1_target *t)
+{
+	struct oauth_x	*o;
+	const char	*q;
+	size_t		 plen = t->t_path.s_len;
+
+	if (strcmp(h->h_method, "POST") != 0 || !host_listed(cf, t->t_host))
+		return NULL;
+	q = t->t_path.s_ptr ? memchr(t->t_path.s_ptr, '?', plen) : NULL;
+	if (q != NULL)
+		plen = (size_t)(q - t->t_path.s_ptr);
+	if (plen != sizeof(TOKEN_PATH) - 1 ||
+	    memcmp(t->t_path.s_ptr, TOKEN_PATH, plen) != 0)
+		return NULL;
+	if ((o = calloc(1, sizeof(*o))) == NULL)
+		return NULL;
+	o->o_cf = cf;
+	o->o_lang = cf->cf_lang == LANG_AUTO ? pick_lang(h) : cf->cf_lang;
+	o->o_req = evbuffer_new();
+	if (q != NULL)
+		o->o_query = xstrndup(q + 1, t->t_path.s_len - plen - 1);
+	basic_client_id(h, o->o_basic_id, sizeof(o->o_basic_id));
+	return o;
+}
+
+void
+oauth_request_body(struct oauth_x *o, const char *p, size_t len)
+{
+	size_t	have;
+
+	if (o->o_req == NULL ||
+	    (have = evbuffer_get_length(o->o_req)) >= REQ_BODY_MAX)
+		return;
+	if (len > REQ_BODY_MAX - have)
+		len = REQ_BODY_MAX - have;
+	evbuffer_add(o->o_req, p, len);
+}
+
+int
+oauth_response_head(struct oauth_x *o, const struct http1_head *h)
+{
+	const struct slice	*ct = http1_header(h, "content-type");
+	const struct slice	*ce = http1_header(h, "content-encoding");
+
+	if (h->h_body == HTTP1_BODY_NONE)
+		return 0;
+	o->o_insp = inspect_new(ct ? ct->s_ptr : NULL, ct ? ct->s_len : 0,
+	    ce ? ce->s_ptr : NULL, ce ? ce->s_len : 0,
+	    o->o_cf->cf_inspect_max_bytes);
+	if (o->o_insp == NULL) {
+		log_warnx("token response with Content-Encoding \"%.*s\" "
+		    "relayed without inspection", ce ? (int)ce->s_len : 0,
+		    ce ? ce->s_ptr : "");
+		return 0;
+	}
+	return 1;
+}
+
+void
+oauth_response_body(struct oauth_x *o, const char *p, size_t len)
+{
+	if (o->o_insp != NULL && !o->o_failed &&
+	    inspect_feed(o->o_insp, p, len) == -1)
+		o->o_failed = 1;
+}
+
+void
+oauth_abandon(struct oauth_x *o, const struct oauth_ctx *ctx,
+    const char *why)
+{
+	struct logrec	lr;
+
+	logrec_begin(&lr, LL_WARN, "oauth-uninspected");
+	logrec_int(&lr, "req", (long long)ctx->oc_req);
+	logrec_str(&lr, "client", ctx->oc_client);
+	logrec_str(&lr, "host", ctx->oc_host);
+	logrec_str(&lr, "reason", why);
+	logrec_end(&lr);
+	o->o_failed = 1;
+}
+
+/* A parameter of the request: form body first, then the query. */
+static int
+request_param(struct oauth_x *o, const char *key, char *out, size_t outlen)
+{
+	size_t		 len = evbuffer_get_length(o->o_req);
+	const char	*body = (const char *)evbuffer_pullup(o->o_req, -1);
+
+	if (body != NULL && inspect_form_get(body, len, key, out, outlen) >= 0)
+		return 0;
+	if (o->o_query != NULL && inspect_form_get(o->o_query,
+	    strlen(o->o_query), key, out, outlen) >= 0)
+		return 0;
+	out[0] = '\0';
+	return -1;
+}
+
+const char *
+oauth_response_end(struct oauth_x *o, const struct oauth_ctx *ctx)
+{
+	struct inspect_result	 res;
+	struct annotation	 a;
+	char			 client_id[256], redirect_uri[1024];
+
+	if (o->o_insp == NULL)
+		return NULL;
+	if (o->o_failed) {
+		oauth_abandon(o, ctx, "the response body could not be decoded "
+		    "or is larger than inspect_max_bytes");
+		return NULL;
+	}
+	memset(&res, 0, sizeof(res));
+	if (inspect_finish(o->o_insp, &res) == -1 || !res.has_error)
+		return NULL;
+	memset(&a, 0, sizeof(a));
+	a.an_req = ctx->oc_req;
+	a.an_client = ctx->oc_client;
+	a.an_host = ctx->oc_host;
+	a.an_code = res.error;
+	a.an_lang = o->o_lang;
+	if (request_param(o, "client_id", client_id, sizeof(client_id)) == 0)
+		a.an_client_id = client_id;
+	else if (o->o_basic_id[0] != '\0')
+		a.an_client_id = o->o_basic_id;
+	if (request_param(o, "redirect_uri", redirect_uri,
+	    sizeof(redirect_uri)) == 0)
+		a.an_redirect_uri = redirect_uri;
+	a.an_hint = catalog_lookup(o->o_cf->cf_catalog, res.error, o->o_lang);
+	annotate_log(&a);
+	if (a.an_hint == NULL)
+		return NULL;
+	if (ctx->oc_px != NULL)
+		status_record(ctx->oc_px, &a);
+	o->o_line = annotate_header(o->o_cf->cf_header_name, &a);
+	return o->o_line;
+}
+
+void
+oauth_free(struct oauth_x *o)
+{
+	if (o == NULL)
+		return;
+	if (o->o_req != NULL)
+		evbuffer_free(o->o_req);
+	free(o->o_query);
+	inspect_free(o->o_insp);
+	free(o->o_line);
+	free(o);
+}
