@@ -10,6 +10,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+
 #include "catalog.h"
 #include "config.h"
 #include "json.h"
@@ -172,6 +175,22 @@ config_allowed(const struct config *cf, const struct sockaddr *sa)
 			return 1;
 	}
 	return 0;
+}
+
+int
+config_proxy_auth_ok(const struct config *cf, const char *v, size_t len)
+{
+	const char	*want = cf->cf_proxy_auth;
+	size_t		 wl;
+
+	if (want == NULL)
+		return 1;
+	wl = strlen(want);
+	/* The scheme is case-insensitive; the credentials compare in
+	 * constant time. */
+	if (v == NULL || len != wl || strncasecmp(v, "basic ", 6) != 0)
+		return 0;
+	return CRYPTO_memcmp(v + 6, want + 6, wl - 6) == 0;
 }
 
 int
@@ -464,6 +483,23 @@ apply_key(struct cfgerr *e, struct config *cf, const struct json *j)
 		return get_string(e, j, &cf->cf_upstream_proxy);
 	if (strcmp(k, "messages") == 0)
 		return get_string(e, j, &cf->cf_messages);
+	if (strcmp(k, "proxy_auth") == 0) {
+		unsigned char	 b64[1024];
+		int		 n;
+
+		if (want_type(e, j, JSON_STRING) == -1)
+			return -1;
+		if (strchr(j->j_str, ':') == NULL || j->j_len > 700)
+			return fail_at(e, j, 0, "\"proxy_auth\" must be "
+			    "\"user:password\"");
+		n = EVP_EncodeBlock(b64, (const unsigned char *)j->j_str,
+		    (int)j->j_len);
+		free(cf->cf_proxy_auth);
+		if (asprintf(&cf->cf_proxy_auth, "Basic %.*s", n, b64) == -1)
+			abort();
+		OPENSSL_cleanse(b64, sizeof(b64));
+		return 0;
+	}
 	if (strcmp(k, "header_name") == 0) {
 		if (get_string(e, j, &cf->cf_header_name) == -1)
 			return -1;
@@ -750,6 +786,10 @@ config_unref(struct config *cf)
 	free(cf->cf_upstream_ca);
 	free(cf->cf_upstream_proxy);
 	free(cf->cf_header_name);
+	if (cf->cf_proxy_auth != NULL) {
+		OPENSSL_cleanse(cf->cf_proxy_auth, strlen(cf->cf_proxy_auth));
+		free(cf->cf_proxy_auth);
+	}
 	free(cf->cf_messages);
 	catalog_free(cf->cf_catalog);
 	free(cf);

@@ -52,6 +52,7 @@ struct config {
 	char		*cf_upstream_ca;
 	char		*cf_upstream_proxy;
 	char		*cf_header_name;
+	char		*cf_proxy_auth;		/* "Basic <base64>" or NULL */
 	char		*cf_messages;		/* hint catalog path */
 	struct catalog	*cf_catalog;		/* owned: loaded from it */
 	int		 cf_ca_name_constraints;
@@ -100,6 +101,11 @@ void		 config_unref(struct config *cf);
 /* Whether an address is inside one of the allow CIDRs. */
 int		 config_allowed(const struct config *cf,
 		    const struct sockaddr *sa);
+
+/* Whether a Proxy-Authorization value grants access (constant time);
+ * always true when no proxy_auth is configured. */
+int		 config_proxy_auth_ok(const struct config *cf, const char *v,
+		    size_t len);
 
 /* Whether CONNECT to this port is allowed. */
 int		 config_connect_port_ok(const struct config *cf, uint16_t port);

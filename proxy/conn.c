@@ -638,6 +638,16 @@ conn_dispatch(struct conn *c, const struct http1_head *h, size_t headlen)
 	}
 	c->c_x = x;
 	x->x_in = headlen;
+	if (c->c_cfg->cf_proxy_auth != NULL && c->c_mitm_host == NULL) {
+		const struct slice *pa = http1_header(h, "proxy-authorization");
+
+		if (!config_proxy_auth_ok(c->c_cfg, pa ? pa->s_ptr : NULL,
+		    pa ? pa->s_len : 0)) {
+			conn_error(c, 407, pa ? "wrong proxy credentials" :
+			    "this proxy needs credentials (proxy_auth)");
+			return;
+		}
+	}
 	if (http1_parse_target(h, &t, &err) == -1) {
 		conn_error(c, err.he_status, err.he_reason);
 		return;

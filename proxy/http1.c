@@ -614,6 +614,7 @@ http1_status_text(int status)
 	case 403: return "Forbidden";
 	case 404: return "Not Found";
 	case 405: return "Method Not Allowed";
+	case 407: return "Proxy Authentication Required";
 	case 408: return "Request Timeout";
 	case 413: return "Content Too Large";
 	case 414: return "URI Too Long";
@@ -636,12 +637,14 @@ http1_write_error(struct evbuffer *out, int status, const char *body,
 	evbuffer_add_printf(out, "HTTP/1.1 %d %s\r\n"
 	    "Content-Type: text/plain; charset=utf-8\r\n"
 	    "Content-Length: %zu\r\n"
-	    "%s%s"
+	    "%s%s%s"
 	    "Via: " VIA_VALUE "\r\n\r\n"
 	    "%d %s: %s\n", status, text,
 	    strlen(body) + strlen(text) + 7,
 	    close ? "Connection: close\r\n" : "",
 	    status == 503 ? "Retry-After: 1\r\n" : "",
+	    status == 407 ? "Proxy-Authenticate: Basic realm=\"oauthlens\"\r\n" :
+	    "",
 	    status, text, body);
 }
 
