@@ -44,6 +44,7 @@ fail_at(struct cfgerr *e, const struct json *j, int at_key, const char *fmt,
 	if (n < 0 || (size_t)n >= e->ce_len)
 		return -1;
 	va_start(ap, fmt);
+	/* NOLINTNEXTLINE(clang-analyzer-valist.Uninitialized): started above */
 	vsnprintf(e->ce_buf + n, e->ce_len - (size_t)n, fmt, ap);
 	va_end(ap);
 	return -1;
@@ -652,9 +653,9 @@ apply_cli(struct config *cf, const struct config_cli *cli, char *err,
 		strlist_add(&cf->cf_intercept, cli->cc_intercept.sl_v[i]);
 	}
 #define STR(field, opt) do {						\
-	if (opt != NULL) {						\
+	if ((opt) != NULL) {						\
 		free(field);						\
-		field = xstrdup(opt);					\
+		(field) = xstrdup(opt);					\
 	}								\
 } while (0)
 	STR(cf->cf_certs, cli->cc_certs);

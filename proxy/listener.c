@@ -121,6 +121,7 @@ listener_adopt(struct proxy *px, int fd, char *err, size_t errlen)
 	struct listener		*l;
 	char			 a[INET6_ADDRSTRLEN] = "?";
 
+	memset(&ss, 0, sizeof(ss));
 	if (getsockname(fd, (struct sockaddr *)&ss, &sslen) == -1) {
 		snprintf(err, errlen, "passed socket %d: %s", fd,
 		    strerror(errno));

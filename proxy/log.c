@@ -520,6 +520,7 @@ log_msg(enum log_level level, const char *fmt, ...)
 	if (!log_enabled(level))
 		return;
 	va_start(ap, fmt);
+	/* NOLINTNEXTLINE(clang-analyzer-valist.Uninitialized): started above */
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	logrec_begin(&lr, level, "message");

@@ -93,7 +93,7 @@ basic_client_id(const struct http1_head *h, char *out, size_t outlen)
 	int			 n;
 
 	out[0] = '\0';
-	if (a == NULL || a->s_len < 7 || strncasecmp(a->s_ptr, "basic ", 6) ||
+	if (a == NULL || a->s_len < 7 || strncasecmp(a->s_ptr, "basic ", 6) != 0 ||
 	    (a->s_len - 6) / 4 * 3 >= sizeof(dec) || (a->s_len - 6) % 4 != 0)
 		return;
 	n = EVP_DecodeBlock(dec, (const unsigned char *)a->s_ptr + 6,
@@ -121,7 +121,7 @@ oauth_request(const struct config *cf, const struct http1_head *h,
 	q = t->t_path.s_ptr ? memchr(t->t_path.s_ptr, '?', plen) : NULL;
 	if (q != NULL)
 		plen = (size_t)(q - t->t_path.s_ptr);
-	if (plen != sizeof(TOKEN_PATH) - 1 ||
+	if (t->t_path.s_ptr == NULL || plen != sizeof(TOKEN_PATH) - 1 ||
 	    memcmp(t->t_path.s_ptr, TOKEN_PATH, plen) != 0)
 		return NULL;
 	if ((o = calloc(1, sizeof(*o))) == NULL)

@@ -105,8 +105,10 @@ upstream_free(struct upstream *up)
 
 	if (up == NULL)
 		return;
+	/* pooled_free() frees a key with its last connection. */
 	while ((pk = TAILQ_FIRST(&up->up_keys)) != NULL)
-		pooled_free(up, TAILQ_FIRST(&pk->pk_idle));
+		pooled_free(up, TAILQ_FIRST(&pk->pk_idle)); /* NOLINT */
+
 	free(up);
 }
 

@@ -27,4 +27,5 @@ DEPS_BUILD=(build-essential cmake pkg-config libevent-dev libssl-dev
 # What the test suite needs on top: real clients and the sanitizer/fuzzer
 # toolchain.
 DEPS_TEST=(curl python3 python3-requests python3-requests-oauthlib
-    clang libclang-rt-14-dev nodejs npm)
+    python3-websockets clang libclang-rt-14-dev clang-tidy cppcheck nodejs
+    npm systemd chromium)

@@ -1,12 +1,18 @@
 #!/usr/bin/env bash
-# Build oauthlens and run every test through ctest: once as a normal build
-# (build/), once under AddressSanitizer + UBSan (build-asan/). Exits
-# non-zero if anything fails.
+# Build oauthlens and run every test through ctest: a normal build (build/),
+# static analysis, then the whole suite again under AddressSanitizer + UBSan
+# (build-asan/), then each fuzz target for a minute. Exits non-zero if
+# anything fails.
+#   scripts/test.sh            everything (what CI runs)
+#   scripts/test.sh --quick    the normal build's suite only
+#   scripts/test.sh --lint     static analysis only
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/deps.sh
 
+mode=${1:-all}
 deps_apt "${DEPS_BUILD[@]}" "${DEPS_TEST[@]}"
+[ -x tests/node/install.sh ] && tests/node/install.sh
 
 jobs=$(nproc)
 run_suite() {
@@ -16,12 +22,24 @@ run_suite() {
 	(cd "$dir" && ctest --output-on-failure -j"$jobs" --timeout 900)
 }
 
+if [ "$mode" = --lint ]; then
+	exec scripts/lint.sh
+fi
+
 echo "== normal build =="
 run_suite build
+[ "$mode" = --quick ] && exit 0
 
-if [ "${OAUTHLENS_SKIP_ASAN:-0}" != 1 ]; then
-	echo "== ASan + UBSan build =="
-	export ASAN_OPTIONS=halt_on_error=1:detect_leaks=1:abort_on_error=0
-	export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
-	CC=clang run_suite build-asan -DOAUTHLENS_SANITIZE=ON
+echo "== static analysis =="
+scripts/lint.sh
+
+echo "== ASan + UBSan build =="
+export ASAN_OPTIONS=halt_on_error=1:detect_leaks=1:abort_on_error=0
+export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+CC=clang run_suite build-asan -DOAUTHLENS_SANITIZE=ON
+unset ASAN_OPTIONS UBSAN_OPTIONS
+
+if [ -x scripts/fuzz.sh ]; then
+	echo "== fuzzing, 60 s per target =="
+	scripts/fuzz.sh all 60
 fi
