@@ -18,7 +18,7 @@ ROOT=$PWD
 . scripts/deps.sh
 
 REPS=3 DUR=5 CONNS=50 IDLE=1000 WARM=2 ONLY= BUILD=1 KEEP=0
-QUIET_MAX=10 QUIET_WAIT=30 QUIET_BUDGET=180
+QUIET_MAX=10 QUIET_WAIT=30 QUIET_BUDGET=180 RETRIES=20
 ALL_TARGETS="direct oauthlens squid tinyproxy mitmdump"
 
 usage() {
@@ -35,7 +35,8 @@ usage() {
 	  --quiet-wait S   before each target, wait up to S seconds for other
 	                   processes to leave both cores under $QUIET_MAX% busy
 	                   (default $QUIET_WAIT, $QUIET_BUDGET in all; the machine
-	                   may be shared)
+	                   may be shared); a run that others disturbed anyway
+	                   is repeated (up to 3 times, $RETRIES repeats in all)
 	  --keep           keep the temporary directory (configs, logs)
 	Environment: OAUTHLENS_BIN overrides build/oauthlens.
 	EOF
@@ -44,7 +45,7 @@ usage() {
 
 while [ $# -gt 0 ]; do
 	case $1 in
-	--quick) REPS=1 DUR=2 WARM=1 QUIET_WAIT=10 ;;
+	--quick) REPS=1 DUR=2 WARM=1 QUIET_WAIT=10 QUIET_BUDGET=30 RETRIES=4 ;;
 	--quiet-wait) QUIET_WAIT=${2:?}; shift ;;
 	--reps) REPS=${2:?}; shift ;;
 	--duration) DUR=${2:?}; shift ;;
@@ -272,10 +273,112 @@ preflight() {
 declare -A SHOWN
 
 # ---- measurements ----------------------------------------------------------
-# run_wrk rep target path body_bytes record(0/1)
+# The machine may be shared: a neighbour's process on core 0 steals from the
+# proxy, one on core 1 from the load generator and the origin.  Each load run
+# is bracketed by snapshots of both cores and of our own processes; what is
+# left is other processes' share, and a run they disturbed is done again.
+
+# children_ticks: sets CT, the CPU ticks of this shell's reaped descendants
+# (so, across a load command, that command's), from the `times` builtin.  It
+# must run in this shell, not in a $(...) subshell: hence CT and the file.
+children_ticks() {
+	times >"$WORK/times"
+	CT=$(awk -v h="$HZ" 'NR == 2 {
+		split($1, u, /[ms]/); split($2, s, /[ms]/)
+		printf "%d", ((u[1] + s[1]) * 60 + u[2] + s[2]) * h }' \
+	    "$WORK/times")
+}
+
+# wait_quiet max_secs: waits (within QUIET_BUDGET) until other processes
+# leave both cores under QUIET_MAX %; sets U0 U1, their last sample.
+wait_quiet() {
+	local a0 a1 b0 b1 waited=0
+	for (( ; ; )); do
+		a0=$(core_ticks 0) a1=$(core_ticks 1)
+		sleep 1
+		b0=$(core_ticks 0) b1=$(core_ticks 1)
+		U0=$(((b0 - a0) * 100 / HZ)) U1=$(((b1 - a1) * 100 / HZ))
+		[ "$U0" -le "$QUIET_MAX" ] && [ "$U1" -le "$QUIET_MAX" ] && return
+		if [ "$waited" -ge "$1" ] || [ "$QUIET_BUDGET" -le 0 ]; then
+			say "other processes still use core 0: $U0%," \
+			    "core 1: $U1%; measuring anyway"
+			return
+		fi
+		[ "$waited" = 0 ] && say "other processes use core 0: $U0%," \
+		    "core 1: $U1%; waiting up to ${1}s for quiet"
+		sleep 1
+		waited=$((waited + 2)) QUIET_BUDGET=$((QUIET_BUDGET - 2))
+	done
+}
+
+# background rep target: other processes' load before a target's block.
+background() {
+	wait_quiet "$QUIET_WAIT"
+	record "$1" "$2" bg0_pct "$U0"
+	record "$1" "$2" bg1_pct "$U1"
+}
+
+# measured target cmd...: runs a load command (at most 3 times while other
+# processes take over QUIET_MAX % of a core we use during it, and RETRIES
+# times in all, to bound the run).  Sets OUT (its
+# output), PTICKS (the proxy's CPU ticks), OTHER0 and OTHER1 (% of core 0
+# and core 1 that other processes took).
+measured() {
+	local t=$1; shift
+	local try k0 k1 n0 p0 c0 w0 k0b k1b n0b p0b c0b w
+	for try in 1 2 3; do
+		k0=$(core_ticks 0) k1=$(core_ticks 1) n0=$(cpu_ticks "$ORIGIN_PID")
+		p0=0
+		[ "$t" != direct ] && p0=$(cpu_ticks "$TPID")
+		children_ticks
+		c0=$CT w0=$EPOCHREALTIME
+		OUT=$("$@" 2>&1)
+		w=$EPOCHREALTIME
+		children_ticks
+		c0b=$CT
+		p0b=0
+		[ "$t" != direct ] && p0b=$(cpu_ticks "$TPID")
+		k0b=$(core_ticks 0) k1b=$(core_ticks 1)
+		n0b=$(cpu_ticks "$ORIGIN_PID")
+		PTICKS=$((p0b - p0))
+		read -r OTHER0 OTHER1 < <(awk -v w="$w" -v w0="$w0" -v h="$HZ" \
+		    -v a="$((k0b - k0 - PTICKS))" \
+		    -v b="$((k1b - k1 - (n0b - n0) - (c0b - c0)))" 'BEGIN {
+			s = (w - w0) * h / 100
+			printf "%d %d\n", (a > 0 ? a / s : 0), (b > 0 ? b / s : 0)
+		}')
+		[ "$t" = direct ] && OTHER0=0
+		[ "$OTHER0" -le "$QUIET_MAX" ] && [ "$OTHER1" -le "$QUIET_MAX" ] &&
+		    return
+		[ "$try" = 3 ] || [ "$RETRIES" -le 0 ] && break
+		RETRIES=$((RETRIES - 1))
+		say "other processes took ${OTHER0}% of core 0, ${OTHER1}% of" \
+		    "core 1 during that run: again"
+		wait_quiet 20
+	done
+	say "other processes took ${OTHER0}% of core 0, ${OTHER1}% of core 1" \
+	    "during that run; kept"
+}
+
+# record_other rep target: what measured() saw, for the report.
+record_other() {
+	[ "$2" != direct ] && record "$1" "$2" other0_pct "$OTHER0"
+	record "$1" "$2" other1_pct "$OTHER1"
+}
+
+# record_cpu rep target metric count secs flag: the proxy's CPU per 10k
+# (from PTICKS) and how busy it kept its core.
+record_cpu() {
+	record "$1" "$2" "${3}_cpu10k" "$(awk -v c="$PTICKS" -v h="$HZ" \
+	    -v n="$4" 'BEGIN {printf "%.3f", n ? c / h / n * 10000 : 0}')" "$6"
+	record "$1" "$2" "${3}_busy" "$(awk -v c="$PTICKS" -v h="$HZ" \
+	    -v s="$5" 'BEGIN {printf "%.0f", c / h / s * 100}')" "$6"
+}
+
+# run_wrk rep target path body_bytes record(0/1) [secs]
 run_wrk() {
 	local rep=$1 t=$2 path=$3 size=$4 keep=$5 dur=${6:-$DUR}
-	local port_var=P_$2 url= c0=0 c1=0 k0=0 k1=0 out line flag=
+	local port_var=P_$2 url= line flag=
 	local cmd=(timeout $((dur + 30)) taskset -c 1 wrk -t1 -c"$CONNS"
 	    -d"${dur}s" --timeout 10s -s "$LUA")
 	if [ "$t" = direct ]; then
@@ -283,28 +386,30 @@ run_wrk() {
 	else
 		url=http://127.0.0.1:$ORIGIN_PORT$path
 		cmd+=("http://127.0.0.1:${!port_var}/")
-		c0=$(cpu_ticks "$TPID") k0=$(core_ticks 0)
 	fi
-	[ "$keep" = 1 ] && logcmd env BENCH_URL="$url" "${cmd[@]}"
-	out=$(BENCH_URL=$url "${cmd[@]}" 2>&1)
-	[ "$t" != direct ] && c1=$(cpu_ticks "$TPID") k1=$(core_ticks 0)
-	[ "$keep" = 1 ] || return 0
-	line=$(grep '^wrkresult' <<<"$out")
+	if [ "$keep" = 0 ]; then	# warm-up
+		BENCH_URL=$url "${cmd[@]}" >/dev/null 2>&1
+		return 0
+	fi
+	logcmd env BENCH_URL="$url" "${cmd[@]}"
+	measured "$t" env BENCH_URL="$url" "${cmd[@]}"
+	line=$(grep '^wrkresult' <<<"$OUT")
 	if [ -z "$line" ]; then
-		say "$t $path: wrk failed: $(tail -n 3 <<<"$out")"
+		say "$t $path: wrk failed: $(tail -n 3 <<<"$OUT")"
 		return 1
 	fi
-	eval "local ${line#wrkresult }"
+	local requests duration_us bytes p50_us p99_us err_connect err_read
+	local err_write err_status err_timeout
+	eval "${line#wrkresult }"
 	if [ "$requests" -eq 0 ] || [ "$err_status" -ne 0 ] ||
 	    [ "$err_connect" -ne 0 ] || [ "$err_timeout" -ne 0 ] ||
 	    [ $((bytes / requests)) -lt "$size" ]; then
 		flag='!'
 		say "$t $path: errors: $line"
 	fi
-	local secs rps
+	local secs rps m=small
 	secs=$(awk -v d="$duration_us" 'BEGIN {print d / 1e6}')
 	rps=$(awk -v r="$requests" -v s="$secs" 'BEGIN {printf "%.1f", r / s}')
-	local m=small
 	[ "$size" -gt 100 ] && m=large
 	if [ "$m" = small ]; then
 		record "$rep" "$t" small_rps "$rps" "$flag"
@@ -315,74 +420,28 @@ run_wrk() {
 		    -v s="$secs" -v b="$size" \
 		    'BEGIN {printf "%.1f", r * b / 1048576 / s}')" "$flag"
 	fi
-	[ "$t" = direct ] && { say "$t $path: $rps req/s"; return 0; }
-	record_cpu "$rep" "$t" "$m" "$c0" "$c1" "$requests" "$secs" "$flag" \
-	    "$k0" "$k1"
+	record_other "$rep" "$t"
+	[ "$t" != direct ] &&
+	    record_cpu "$rep" "$t" "$m" "$requests" "$secs" "$flag"
 	say "$t $path: $rps req/s$([ "$err_read" -gt 0 ] &&
 	    echo ", $err_read connections closed by the proxy")"
 }
 
-# record_cpu rep target metric c0 c1 count secs flag k0 k1: the proxy's
-# CPU (c: its ticks, k: core 0's) per 10k, how busy it kept its core, and
-# how much of core 0 other processes took meanwhile.
-record_cpu() {
-	local cpu
-	cpu=$(awk -v a="$4" -v b="$5" -v h="$HZ" 'BEGIN {print (b - a) / h}')
-	record "$1" "$2" "${3}_cpu10k" "$(awk -v c="$cpu" -v n="$6" \
-	    'BEGIN {printf "%.3f", n ? c / n * 10000 : 0}')" "$8"
-	record "$1" "$2" "${3}_busy" "$(awk -v c="$cpu" -v s="$7" \
-	    'BEGIN {printf "%.0f", c / s * 100}')" "$8"
-	record "$1" "$2" other0_pct "$(awk -v a="$9" -v b="${10}" -v p="$4" \
-	    -v q="$5" -v h="$HZ" -v s="$7" 'BEGIN {
-		o = ((b - a) - (q - p)) / h / s * 100
-		printf "%.0f", o < 0 ? 0 : o }')"
-}
-
-# background rep target: how busy other processes keep each core while
-# nothing of ours runs (the machine may be shared).  Waits up to QUIET_WAIT
-# seconds for both cores to fall under QUIET_MAX %, then records the last
-# sample either way.
-background() {
-	local a0 a1 b0 b1 u0 u1 waited=0
-	for (( ; ; )); do
-		a0=$(core_ticks 0) a1=$(core_ticks 1)
-		sleep 1
-		b0=$(core_ticks 0) b1=$(core_ticks 1)
-		u0=$(((b0 - a0) * 100 / HZ)) u1=$(((b1 - a1) * 100 / HZ))
-		[ "$u0" -le "$QUIET_MAX" ] && [ "$u1" -le "$QUIET_MAX" ] && break
-		if [ "$waited" -ge "$QUIET_WAIT" ] ||
-		    [ "$QUIET_BUDGET" -le 0 ]; then
-			say "other processes still use core 0: $u0%," \
-			    "core 1: $u1%; measuring anyway"
-			break
-		fi
-		[ "$waited" = 0 ] && say "other processes use core 0: $u0%," \
-		    "core 1: $u1%; waiting up to ${QUIET_WAIT}s for quiet"
-		sleep 1
-		waited=$((waited + 2)) QUIET_BUDGET=$((QUIET_BUDGET - 2))
-	done
-	record "$1" "$2" bg0_pct "$u0"
-	record "$1" "$2" bg1_pct "$u1"
-}
-
 # run_tunnels rep target ka|new
 run_tunnels() {
-	local rep=$1 t=$2 mode=$3 port_var=P_$2 c0=0 c1=0 k0=0 k1=0 out flag=
+	local rep=$1 t=$2 mode=$3 port_var=P_$2 flag= line
 	local cmd=(timeout $((DUR + 60)) taskset -c 1 "$CONNLOAD" -m "$mode"
 	    -t "127.0.0.1:$TUNNEL_PORT" -c "$CONNS" -d "$DUR")
 	if [ "$t" = direct ]; then
 		cmd+=(-D)
 	else
 		cmd+=(-p "127.0.0.1:${!port_var}")
-		c0=$(cpu_ticks "$TPID") k0=$(core_ticks 0)
 	fi
 	logcmd "${cmd[@]}"
-	out=$("${cmd[@]}" 2>&1)
-	[ "$t" != direct ] && c1=$(cpu_ticks "$TPID") k1=$(core_ticks 0)
-	local line
-	line=$(grep '^mode=' <<<"$out")
+	measured "$t" "${cmd[@]}"
+	line=$(grep '^mode=' <<<"$OUT")
 	if [ -z "$line" ]; then
-		say "$t tunnels $mode: connload failed: $out"
+		say "$t tunnels $mode: connload failed: $OUT"
 		return 1
 	fi
 	local mode_ conns secs count rate p50_us p99_us errors connect_errors
@@ -390,17 +449,17 @@ run_tunnels() {
 	if [ "$errors" -ne 0 ] || [ "$connect_errors" -ne 0 ] ||
 	    [ "$count" -eq 0 ]; then
 		flag='!'
-		say "$t tunnels $mode: errors: $out"
+		say "$t tunnels $mode: errors: $OUT"
 	fi
 	local m=tun
 	[ "$mode" = new ] && m=newtun
 	record "$rep" "$t" "${m}_rate" "$rate" "$flag"
 	[ "$mode" = ka ] && record "$rep" "$t" tun_p99_ms \
 	    "$(awk -v u="$p99_us" 'BEGIN {print u / 1000}')" "$flag"
+	record_other "$rep" "$t"
 	say "$t tunnels $mode: $rate/s"
-	[ "$t" = direct ] && return 0
-	record_cpu "$rep" "$t" "$m" "$c0" "$c1" "$count" "$secs" "$flag" \
-	    "$k0" "$k1"
+	[ "$t" != direct ] &&
+	    record_cpu "$rep" "$t" "$m" "$count" "$secs" "$flag"
 }
 
 # measure_idle rep target idleconn|idletun : RSS per idle connection
@@ -519,8 +578,10 @@ versions() {
 		    head -n1)" ;;
 		esac
 	done
-	echo "settings: $REPS repetition(s), ${DUR}s per run, $CONNS" \
-	    "connections, $IDLE idle; took ${ELAPSED}s"
+	echo "settings: $REPS repetition(s), ${DUR}s per run after a ${WARM}s" \
+	    "warm-up, $CONNS connections, $IDLE idle; took ${ELAPSED}s"
+	echo "configs: scripts/bench/{nginx,squid,tinyproxy}.conf.in with this" \
+	    "run's ports; oauthlens: $(cat "$WORK/oauthlens.conf")"
 }
 REPORT=$OUTDIR/report-$(date +%Y%m%d-%H%M%S).txt
 python3 scripts/bench/report.py "$RESULTS" "$CMDS" \

@@ -77,6 +77,7 @@ struct cl_ctx {
 	int		  x_running;	/* measuring */
 	uint64_t	  x_start, x_end;
 	uint64_t	  x_done;	/* requests (ka) or cycles (new) */
+	uint64_t	  x_backoff;	/* no new connects before this, ns */
 	uint64_t	  x_errors;
 	uint64_t	  x_connect_errors;
 	uint32_t	 *x_hist;	/* owned, CL_BUCKETS + 1 */
@@ -179,6 +180,7 @@ cl_open(struct cl_ctx *x, struct cl_conn *c)
 	    == -1 && errno != EINPROGRESS) {
 		close(fd);
 		x->x_connect_errors++;
+		x->x_backoff = cl_now() + 10000000;
 		return -1;
 	}
 	c->c_fd = fd;
@@ -202,6 +204,8 @@ cl_fill(struct cl_ctx *x)
 
 	if (cl_stop || (x->x_running && cl_now() >= x->x_end))
 		return;
+	if (cl_now() < x->x_backoff)
+		return;	/* after a failed connect: do not spin */
 	if (x->x_running &&
 	    (x->x_mode == M_IDLECONN || x->x_mode == M_IDLETUN))
 		return;	/* holding: a dropped connection stays dropped */
@@ -375,7 +379,7 @@ cl_read(struct cl_ctx *x, struct cl_conn *c)
 	}
 }
 
-/* The TCP connect on c finished. */
+/* The TCP connect on c finished; -2 when it failed (counted here). */
 static int
 cl_connected(struct cl_ctx *x, struct cl_conn *c)
 {
@@ -385,7 +389,8 @@ cl_connected(struct cl_ctx *x, struct cl_conn *c)
 	getsockopt(c->c_fd, SOL_SOCKET, SO_ERROR, &err, &len);
 	if (err != 0) {
 		x->x_connect_errors++;
-		return -1;
+		x->x_backoff = cl_now() + 10000000;
+		return -2;	/* counted already */
 	}
 	if (!x->x_direct && x->x_mode != M_IDLECONN) {
 		c->c_state = S_TUNNEL;
@@ -414,8 +419,8 @@ cl_event(struct cl_ctx *x, struct cl_conn *c, uint32_t ev)
 	if (rv == 0 && c->c_state != S_CONNECTING && c->c_state != S_FREE &&
 	    (ev & (EPOLLIN | EPOLLHUP | EPOLLERR)))
 		rv = cl_read(x, c);
-	if (rv == -1) {
-		if (!x->x_running || cl_now() < x->x_end)
+	if (rv < 0) {
+		if (rv == -1 && (!x->x_running || cl_now() < x->x_end))
 			x->x_errors++;
 		cl_close(x, c);
 	}

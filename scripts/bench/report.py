@@ -79,7 +79,7 @@ def load_report(runs, targets):
     worst = 0
     for t in targets:
         row = [t]
-        for key in ("bg0_pct", "bg1_pct", "other0_pct"):
+        for key in ("bg0_pct", "bg1_pct", "other0_pct", "other1_pct"):
             vals = [v for _, v, _ in runs.get((t, key), [])]
             if not vals:
                 row.append("-")
@@ -89,8 +89,11 @@ def load_report(runs, targets):
         rows.append(row)
     print()
     print("CPU taken by other processes, % of one core (median / max)")
-    print(table(rows, ["target", "core 0 idle", "core 1 idle",
-                       "core 0 under load"]))
+    print(table(rows, ["target", "core 0 before", "core 1 before",
+                       "core 0 in runs", "core 1 in runs"]))
+    print("(before: sampled before each target's block, after waiting for "
+          "quiet; in runs: a run\ndisturbed by more than 10% is repeated, "
+          "up to 3 times, and the last one kept)")
     if worst > 10:
         print("WARNING: other processes used up to %.0f%% of a core; "
               "figures are skewed (run again on a quiet machine)" % worst)
