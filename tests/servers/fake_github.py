@@ -1,0 +1,991 @@
+#!/usr/bin/python3
+"""A fake GitHub OAuth server for oauthlens's integration tests.
+
+Python standard library only: one thread per connection, HTTP/1.1
+keep-alive, plain or TLS. It answers the token endpoint exactly as GitHub
+does (see ../shared/GITHUB-FACTS.md): status 200 for errors too, the body
+format chosen by Accept (form-urlencoded by default, application/json,
+application/xml), GitHub's exact error descriptions and error_uri values.
+
+As a module:
+    gh = FakeGitHub(tls=(cert, key)).start()
+    app = gh.add_app()                          # a registered OAuth app
+    code = gh.issue_code(app.client_id)         # a fresh authorization code
+    ... gh.port, gh.token_requests(), gh.last_token_request() ...
+    gh.stop()
+
+As a script:
+    python3 tests/servers/fake_github.py --port 0 [--tls CERT KEY] \\
+        [--app CLIENT_ID:SECRET:CALLBACK]... [--ready-file F]
+prints the bound port on stdout (and writes it to F) and serves until
+SIGTERM or SIGINT.
+
+Endpoints:
+  POST /login/oauth/access_token
+        Parameters from the query string and the body (form-urlencoded or
+        JSON, as GitHub accepts both; the body wins). Client credentials
+        from the body or HTTP Basic (RFC 6749 2.3.1: form-encoded, then
+        base64). Checks, in order: client_id known and client_secret right
+        (incorrect_client_credentials); a redirect_uri that breaks the
+        callback rule (redirect_uri_mismatch); the code known, unused,
+        younger than 10 minutes and issued to this client_id
+        (bad_verification_code); a redirect_uri other than the one the
+        code was issued for (redirect_uri_mismatch). On success the code is
+        spent and the answer is access_token=gho_...&scope=...&
+        token_type=bearer in the format asked for.
+  GET  /login/oauth/authorize?client_id=&redirect_uri=&scope=&state=
+        302 to the redirect URI with ?code=&state= (no login page: the
+        user always approves); an unknown client_id is 404; a bad
+        redirect_uri redirects to the registered callback with
+        error=redirect_uri_mismatch, as GitHub does.
+  GET|POST /__issue?client_id=&redirect_uri=&scope=&age=SECONDS
+        mint a code directly (age backdates it: age=601 is expired);
+        JSON {"code": ...}.
+  POST /__control   JSON body: set the response variant (see Variant) for
+        the following token responses: {"chunked": true, "encoding":
+        "gzip"|"deflate"|null, "force_error": "code"|null, "oversize":
+        BYTES|0, "count": N (only the next N token responses; default: until
+        changed)}; {} resets. Answers the variant now in force.
+  GET  /__log       JSON: every token request as recorded (see
+        TokenRecord.summary()).
+  GET  /zen, GET /  a line of text (for tunnel tests).
+Per-request query flags on the token endpoint override the variant:
+  __chunked=1, __encoding=gzip|deflate, __error=CODE, __oversize=BYTES.
+
+Every token request is recorded with what it received (headers, body,
+parameters, Accept-Encoding) and exactly what was sent back (status,
+header list, body bytes as put on the wire before chunking, their
+sha256), so a test can compare what its client got through the proxy
+byte for byte.
+"""
+
+import argparse
+import base64
+import gzip
+import hashlib
+import json
+import os
+import secrets
+import signal
+import socket
+import ssl
+import string
+import sys
+import threading
+import time
+import urllib.parse
+import zlib
+from email.utils import formatdate
+from xml.sax.saxutils import escape as xml_escape
+
+MAX_LINE = 65536
+MAX_HEAD = 1 << 20
+MAX_BODY = 1 << 20
+CODE_TTL = 600          # seconds: GitHub's codes expire after 10 minutes
+TOKEN_PATH = "/login/oauth/access_token"
+AUTHORIZE_PATH = "/login/oauth/authorize"
+
+DOCS = "https://docs.github.com"
+TOKEN_ERRORS_PAGE = DOCS + "/apps/oauth-apps/maintaining-oauth-apps/" \
+    "troubleshooting-oauth-app-access-token-request-errors"
+AUTHZ_ERRORS_PAGE = DOCS + "/apps/oauth-apps/maintaining-oauth-apps/" \
+    "troubleshooting-authorization-request-errors"
+
+# GitHub's exact error descriptions and docs links (GITHUB-FACTS.md).
+ERRORS = {
+    "incorrect_client_credentials": (
+        "The client_id and/or client_secret passed are incorrect.",
+        TOKEN_ERRORS_PAGE + "#incorrect-client-credentials"),
+    "redirect_uri_mismatch": (
+        "The redirect_uri MUST match the registered callback URL for this "
+        "application.",
+        AUTHZ_ERRORS_PAGE + "#redirect-uri-mismatch2"),
+    "bad_verification_code": (
+        "The code passed is incorrect or expired.",
+        TOKEN_ERRORS_PAGE + "#bad-verification-code"),
+    "unverified_user_email": (
+        "The user must have a verified primary email.",
+        TOKEN_ERRORS_PAGE + "#unverified_user_email"),
+}
+
+CONTENT_TYPES = {
+    "form": "application/x-www-form-urlencoded; charset=utf-8",
+    "json": "application/json; charset=utf-8",
+    "xml": "application/xml; charset=utf-8",
+}
+
+# Irregular chunk sizes for the chunked variant.
+CHUNK_CYCLE = (1, 7, 64, 3, 500, 13)
+
+_ALNUM = string.ascii_letters + string.digits
+
+
+def new_client_id():
+    """An OAuth app client ID shaped like GitHub's (Ov23li + 14)."""
+    return "Ov23li" + "".join(secrets.choice(_ALNUM) for _ in range(14))
+
+
+def new_client_secret():
+    return secrets.token_hex(20)          # 40 lowercase hex characters
+
+
+def new_code():
+    return secrets.token_hex(10)          # GitHub's codes: 20 hex
+
+
+def new_access_token():
+    return "gho_" + "".join(secrets.choice(_ALNUM) for _ in range(36))
+
+
+def accept_format(accept):
+    """GitHub's choice of body format from an Accept header value: the
+    first of application/json or application/xml named with q > 0, else
+    form-urlencoded (GitHub's default, also for */* and no Accept)."""
+    if not accept:
+        return "form"
+    for item in accept.split(","):
+        parts = [p.strip() for p in item.split(";")]
+        mt = parts[0].lower()
+        q = 1.0
+        for p in parts[1:]:
+            k, _, v = p.partition("=")
+            if k.strip().lower() == "q":
+                try:
+                    q = float(v)
+                except ValueError:
+                    q = 0.0
+        if q <= 0:
+            continue
+        if mt == "application/json":
+            return "json"
+        if mt == "application/xml":
+            return "xml"
+    return "form"
+
+
+def accepted_codings(value):
+    """{coding: q} from an Accept-Encoding value (lower case)."""
+    out = {}
+    if value is None:
+        return out
+    for item in value.split(","):
+        parts = [p.strip() for p in item.split(";")]
+        if not parts[0]:
+            continue
+        q = 1.0
+        for p in parts[1:]:
+            k, _, v = p.partition("=")
+            if k.strip().lower() == "q":
+                try:
+                    q = float(v)
+                except ValueError:
+                    q = 0.0
+        out[parts[0].lower()] = q
+    return out
+
+
+def coding_allowed(accept_encoding, coding):
+    c = accepted_codings(accept_encoding)
+    if coding in c:
+        return c[coding] > 0
+    return c.get("*", 0) > 0
+
+
+def encode_body(fields, fmt):
+    """fields: list of (name, value) in GitHub's order."""
+    if fmt == "json":
+        return json.dumps(dict(fields), separators=(",", ":"),
+                          ensure_ascii=False).encode("utf-8")
+    if fmt == "xml":
+        return ("<OAuth>" + "".join(
+            "<%s>%s</%s>" % (k, xml_escape(v), k) for k, v in fields) +
+            "</OAuth>").encode("utf-8")
+    return urllib.parse.urlencode(fields).encode("utf-8")
+
+
+def error_fields(code):
+    desc, uri = ERRORS.get(code, ("An error occurred.", TOKEN_ERRORS_PAGE))
+    return [("error", code), ("error_description", desc), ("error_uri", uri)]
+
+
+def redirect_allowed(callback, redirect):
+    """GitHub's rule for OAuth apps: scheme and host (subdomains allowed)
+    and port as in the callback URL, the path the callback's or below it;
+    for a loopback callback the port may differ."""
+    try:
+        cb = urllib.parse.urlsplit(callback)
+        rd = urllib.parse.urlsplit(redirect)
+        cb_port, rd_port = cb.port, rd.port
+    except ValueError:
+        return False
+    if rd.scheme.lower() != cb.scheme.lower() or not rd.hostname:
+        return False
+    ch, rh = cb.hostname or "", rd.hostname
+    if rh != ch and not rh.endswith("." + ch):
+        return False
+    # GitHub: the port may differ for loopback IP literals (not for
+    # "localhost", which RFC 8252 advises against).
+    loopback = ch in ("127.0.0.1", "::1")
+    default = {"http": 80, "https": 443}.get(cb.scheme.lower())
+    if not loopback and (cb_port or default) != (rd_port or default):
+        return False
+    cpath = cb.path or "/"
+    rpath = rd.path or "/"
+    if rpath == cpath:
+        return True
+    base = cpath if cpath.endswith("/") else cpath + "/"
+    return rpath.startswith(base) and ".." not in rpath.split("/")
+
+
+class BadRequest(Exception):
+    pass
+
+
+class App:
+    def __init__(self, client_id, client_secret, callback, name="test app"):
+        self.client_id = client_id
+        self.client_secret = client_secret
+        self.callback = callback
+        self.name = name
+
+    def __repr__(self):
+        return "<App %s callback=%s>" % (self.client_id, self.callback)
+
+
+class Code:
+    def __init__(self, code, client_id, redirect_uri, scope, issued):
+        self.code = code
+        self.client_id = client_id
+        self.redirect_uri = redirect_uri    # as given at authorize, or None
+        self.scope = scope
+        self.issued = issued
+        self.used = False
+
+
+class Variant:
+    """How token responses are sent (not what they say)."""
+
+    def __init__(self, chunked=False, encoding=None, force_error=None,
+                 oversize=0, count=None):
+        if encoding not in (None, "gzip", "deflate"):
+            raise ValueError("encoding must be gzip, deflate or null")
+        self.chunked = bool(chunked)
+        self.encoding = encoding
+        self.force_error = force_error
+        self.oversize = int(oversize or 0)
+        self.count = count
+
+    def to_json(self):
+        return {"chunked": self.chunked, "encoding": self.encoding,
+                "force_error": self.force_error, "oversize": self.oversize,
+                "count": self.count}
+
+
+class Request:
+    def __init__(self):
+        self.method = ""
+        self.target = ""
+        self.version = ""
+        self.headers = []
+        self.raw_head = b""
+        self.body = b""
+        self.path = ""
+        self.query = []
+
+    def header(self, name):
+        for n, v in self.headers:
+            if n.lower() == name.lower():
+                return v
+        return None
+
+    def tokens(self, name):
+        out = []
+        for n, v in self.headers:
+            if n.lower() == name.lower():
+                out += [t.strip().lower() for t in v.split(",") if t.strip()]
+        return out
+
+
+class TokenRecord:
+    """One token-endpoint request and exactly what was answered."""
+
+    def __init__(self):
+        self.n = 0
+        self.conn_id = 0
+        self.tls = False
+        self.time = 0.0
+        self.method = ""
+        self.target = ""
+        self.headers = []           # as received, in order
+        self.body = b""             # request body as received
+        self.params = {}            # merged query + body parameters
+        self.auth = None            # "basic", "body" or None
+        self.client_id = None
+        self.client_secret = None
+        self.code = None
+        self.redirect_uri = None
+        self.accept = None
+        self.accept_encoding = None  # None when the header was absent
+        self.format = "form"
+        self.outcome = None         # "success" or the error code
+        self.access_token = None
+        self.scope = None
+        self.variant = None
+        self.status = 200
+        self.resp_headers = []      # (name, value) as sent, in order
+        self.resp_body = b""        # payload as sent (after coding, before
+        self.resp_plain = b""       # chunking); resp_plain before coding
+        self.resp_sha256 = ""
+        self.chunked = False
+        self.content_encoding = None
+
+    def resp_header(self, name):
+        for n, v in self.resp_headers:
+            if n.lower() == name.lower():
+                return v
+        return None
+
+    def summary(self):
+        return {
+            "n": self.n, "conn_id": self.conn_id, "tls": self.tls,
+            "method": self.method, "target": self.target,
+            "headers": self.headers, "params": self.params,
+            "auth": self.auth, "client_id": self.client_id,
+            "redirect_uri": self.redirect_uri, "accept": self.accept,
+            "accept_encoding": self.accept_encoding, "format": self.format,
+            "outcome": self.outcome, "status": self.status,
+            "resp_headers": self.resp_headers,
+            "resp_body_b64": base64.b64encode(self.resp_body).decode(),
+            "resp_sha256": self.resp_sha256, "chunked": self.chunked,
+            "content_encoding": self.content_encoding,
+            "variant": self.variant,
+        }
+
+
+def _readline(rfile, limit=MAX_LINE):
+    line = rfile.readline(limit + 1)
+    if len(line) > limit:
+        raise BadRequest("line too long")
+    return line
+
+
+class Registry:
+    """What GitHub knows: apps, codes, tokens, and the record of token
+    requests. Several FakeGitHub listeners (say, HTTPS on one port and
+    plain HTTP on another, as GitHub Enterprise can be) may share one."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.apps = {}
+        self.codes = {}
+        self.tokens = []            # every access token handed out
+        self.records = []           # TokenRecord, in arrival order
+        self.variant = Variant()
+
+
+class FakeGitHub:
+    """The fake. start() binds and serves in background threads."""
+
+    def __init__(self, host="127.0.0.1", port=0, tls=None,
+                 server_name="github.com", registry=None):
+        self.host = host
+        self.port = port
+        self.tls = tls
+        self.server_name = server_name
+        self._ctx = None
+        if tls:
+            self._ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            self._ctx.load_cert_chain(tls[0], tls[1])
+            self._ctx.set_alpn_protocols(["http/1.1"])
+        self.registry = registry or Registry()
+        self._lock = self.registry.lock
+        self.apps = self.registry.apps
+        self.codes = self.registry.codes
+        self.tokens = self.registry.tokens
+        self.records = self.registry.records
+        self._stop = threading.Event()
+        self._conns = set()
+        self._next_conn = 0
+        self._lsock = None
+        self._thread = None
+        self.requests = []          # (method, target, conn_id), this port
+        self.handshake_errors = []  # TLS handshakes that failed here
+
+    # -- registry ------------------------------------------------------
+    def add_app(self, client_id=None, client_secret=None,
+                callback="http://localhost:3000/callback", name="test app"):
+        app = App(client_id or new_client_id(),
+                  client_secret or new_client_secret(), callback, name)
+        with self._lock:
+            self.apps[app.client_id] = app
+        return app
+
+    def issue_code(self, client_id, redirect_uri=None, scope="repo,gist",
+                   age=0.0):
+        """A fresh code for client_id (tied to redirect_uri when given);
+        age backdates it by that many seconds."""
+        c = Code(new_code(), client_id, redirect_uri, scope,
+                 time.time() - age)
+        with self._lock:
+            self.codes[c.code] = c
+        return c.code
+
+    def set_variant(self, **kw):
+        """chunked, encoding, force_error, oversize, count (None: until
+        changed). set_variant() resets."""
+        v = Variant(**kw)
+        with self._lock:
+            self.registry.variant = v
+        return v
+
+    # -- observation -----------------------------------------------------
+    def token_requests(self):
+        with self._lock:
+            return list(self.records)
+
+    def last_token_request(self):
+        with self._lock:
+            return self.records[-1] if self.records else None
+
+    @property
+    def token_request_count(self):
+        with self._lock:
+            return len(self.records)
+
+    def secrets_used(self):
+        """Every client secret, code and access token this fake knows of
+        (for tests that grep logs for secrets)."""
+        with self._lock:
+            out = [a.client_secret for a in self.apps.values()]
+            out += list(self.codes)
+            out += list(self.tokens)
+            for r in self.records:
+                for v in (r.client_secret, r.code, r.access_token):
+                    if v:
+                        out.append(v)
+        return sorted(set(out))
+
+    def url(self, path="/"):
+        return "%s://%s:%d%s" % ("https" if self.tls else "http",
+                                 self.host, self.port, path)
+
+    # -- life cycle ------------------------------------------------------
+    def start(self):
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind((self.host, self.port))
+        s.listen(128)
+        s.settimeout(0.2)
+        self.port = s.getsockname()[1]
+        self._lsock = s
+        self._thread = threading.Thread(target=self._accept_loop,
+                                        name="fake-github-accept",
+                                        daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self):
+        self._stop.set()
+        if self._thread:
+            self._thread.join(5)
+        if self._lsock:
+            self._lsock.close()
+        with self._lock:
+            conns = list(self._conns)
+        for c in conns:
+            try:
+                c.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    def _accept_loop(self):
+        while not self._stop.is_set():
+            try:
+                sock, peer = self._lsock.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                break
+            with self._lock:
+                self._next_conn += 1
+                cid = self._next_conn
+            threading.Thread(target=self._serve_conn, args=(sock, cid),
+                             name="fake-github-%d" % cid,
+                             daemon=True).start()
+
+    def _serve_conn(self, sock, cid):
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        with self._lock:
+            self._conns.add(sock)
+        try:
+            if self._ctx:
+                sock.settimeout(10)
+                try:
+                    tsock = self._ctx.wrap_socket(sock, server_side=True)
+                except (ssl.SSLError, OSError) as e:
+                    with self._lock:
+                        self.handshake_errors.append(str(e))
+                    return
+                with self._lock:
+                    self._conns.discard(sock)
+                    self._conns.add(tsock)
+                sock = tsock
+            sock.settimeout(60)
+            rfile = sock.makefile("rb", buffering=65536)
+            while not self._stop.is_set():
+                if not self._serve_one(sock, rfile, cid):
+                    break
+        except (OSError, ConnectionError, ssl.SSLError, ValueError):
+            pass
+        finally:
+            with self._lock:
+                self._conns.discard(sock)
+            try:
+                sock.close()
+            except OSError:
+                pass
+
+    # -- HTTP --------------------------------------------------------------
+    def _read_request(self, sock, rfile):
+        line = _readline(rfile)
+        while line in (b"\r\n", b"\n"):
+            line = _readline(rfile)
+        if not line:
+            return None
+        raw = [line]
+        total = len(line)
+        hlines = []
+        while True:
+            h = _readline(rfile)
+            if not h:
+                raise ConnectionError("EOF in head")
+            raw.append(h)
+            total += len(h)
+            if total > MAX_HEAD:
+                raise BadRequest("head too large")
+            if h in (b"\r\n", b"\n"):
+                break
+            hlines.append(h)
+        req = Request()
+        req.raw_head = b"".join(raw)
+        parts = line.rstrip(b"\r\n").decode("latin-1").split(" ")
+        if len(parts) != 3 or not parts[2].startswith("HTTP/1."):
+            raise BadRequest("bad request line")
+        req.method, req.target, req.version = parts
+        for h in hlines:
+            s = h.rstrip(b"\r\n").decode("latin-1")
+            if ":" not in s:
+                raise BadRequest("header without colon")
+            n, v = s.split(":", 1)
+            if not n or n != n.strip():
+                raise BadRequest("bad header name")
+            req.headers.append((n, v.strip(" \t")))
+        t = req.target
+        if "://" in t:
+            sp = urllib.parse.urlsplit(t)
+            req.path, q = sp.path or "/", sp.query
+        else:
+            req.path, _, q = t.partition("?")
+        req.query = urllib.parse.parse_qsl(q, keep_blank_values=True)
+        # Body.
+        te = req.tokens("transfer-encoding")
+        if req.header("expect") and \
+                req.header("expect").lower() == "100-continue":
+            sock.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
+        if te:
+            if te[-1] != "chunked":
+                raise BadRequest("unsupported transfer-encoding")
+            parts = []
+            size_total = 0
+            while True:
+                ln = _readline(rfile).rstrip(b"\r\n").decode("latin-1")
+                size = int(ln.partition(";")[0].strip(), 16)
+                if size == 0:
+                    break
+                size_total += size
+                if size_total > MAX_BODY:
+                    raise BadRequest("body too large")
+                parts.append(self._read_exact(rfile, size))
+                if _readline(rfile) not in (b"\r\n", b"\n"):
+                    raise BadRequest("missing CRLF after chunk")
+            while _readline(rfile) not in (b"\r\n", b"\n", b""):
+                pass
+            req.body = b"".join(parts)
+        elif req.header("content-length") is not None:
+            n = int(req.header("content-length"))
+            if n > MAX_BODY:
+                raise BadRequest("body too large")
+            req.body = self._read_exact(rfile, n)
+        return req
+
+    @staticmethod
+    def _read_exact(rfile, n):
+        parts = []
+        while n > 0:
+            b = rfile.read(n)
+            if not b:
+                raise ConnectionError("EOF in body")
+            parts.append(b)
+            n -= len(b)
+        return b"".join(parts)
+
+    @staticmethod
+    def _keep_alive(req):
+        toks = req.tokens("connection")
+        if req.version == "HTTP/1.0":
+            return "keep-alive" in toks
+        return "close" not in toks
+
+    def _serve_one(self, sock, rfile, cid):
+        try:
+            req = self._read_request(sock, rfile)
+        except BadRequest as e:
+            self._send(sock, None, 400, [("Content-Type", "text/plain")],
+                       ("fake github: %s\n" % e).encode(), keep=False)
+            return False
+        if req is None:
+            return False
+        with self._lock:
+            self.requests.append((req.method, req.target, cid))
+        keep = self._keep_alive(req)
+        try:
+            if req.path == TOKEN_PATH:
+                if req.method != "POST":
+                    self._send(sock, req, 404,
+                               [("Content-Type", "text/plain")],
+                               b"Not Found\n", keep)
+                else:
+                    self._token(sock, req, keep, cid)
+            elif req.path == AUTHORIZE_PATH:
+                self._authorize(sock, req, keep)
+            elif req.path == "/__issue":
+                self._issue(sock, req, keep)
+            elif req.path == "/__control":
+                self._control(sock, req, keep)
+            elif req.path == "/__log":
+                body = json.dumps([r.summary() for r in
+                                   self.token_requests()]).encode()
+                self._send(sock, req, 200,
+                           [("Content-Type", "application/json")], body,
+                           keep)
+            elif req.path in ("/", "/zen"):
+                self._send(sock, req, 200,
+                           [("Content-Type", "text/plain; charset=utf-8"),
+                            ("Server", "GitHub.com")],
+                           ("fake github (%s)\n" %
+                            self.server_name).encode(), keep)
+            else:
+                self._send(sock, req, 404, [("Content-Type", "text/plain")],
+                           b"Not Found\n", keep)
+        except (BadRequest, ValueError) as e:
+            self._send(sock, req, 400, [("Content-Type", "text/plain")],
+                       ("fake github: %s\n" % e).encode(), keep=False)
+            return False
+        return keep
+
+    def _send(self, sock, req, status, headers, body=b"", keep=True,
+              chunks=None):
+        """Send one response. headers: the exact list to send (framing
+        is added here: Content-Length, or chunked when chunks is given)."""
+        reasons = {100: "Continue", 200: "OK", 302: "Found",
+                   400: "Bad Request", 404: "Not Found"}
+        head = ["HTTP/1.1 %d %s" % (status, reasons.get(status, "Unknown"))]
+        for n, v in headers:
+            head.append("%s: %s" % (n, v))
+        if chunks is None:
+            head.append("Content-Length: %d" % len(body))
+        else:
+            head.append("Transfer-Encoding: chunked")
+        if not keep:
+            head.append("Connection: close")
+        data = ("\r\n".join(head) + "\r\n\r\n").encode("latin-1")
+        if req is not None and req.method == "HEAD":
+            sock.sendall(data)
+            return
+        if chunks is None:
+            sock.sendall(data + body)
+            return
+        out = [data]
+        for c in chunks:
+            if c:
+                out.append(b"%x\r\n" % len(c) + c + b"\r\n")
+        out.append(b"0\r\n\r\n")
+        sock.sendall(b"".join(out))
+
+    @staticmethod
+    def _github_headers(ctype):
+        """The headers GitHub sends with a token response (the proxy must
+        keep every one of them)."""
+        return [
+            ("Server", "GitHub.com"),
+            ("Date", formatdate(usegmt=True)),
+            ("Content-Type", ctype),
+            ("Vary", "X-PJAX, X-PJAX-Container, Turbo-Visit, Turbo-Frame, "
+             "Accept-Encoding, Accept, X-Requested-With"),
+            ("Cache-Control", "max-age=0, private, must-revalidate"),
+            ("ETag", 'W/"%s"' % secrets.token_hex(16)),
+            ("Strict-Transport-Security",
+             "max-age=31536000; includeSubdomains; preload"),
+            ("X-Frame-Options", "deny"),
+            ("X-Content-Type-Options", "nosniff"),
+            ("X-XSS-Protection", "0"),
+            ("Referrer-Policy", "origin-when-cross-origin, "
+             "strict-origin-when-cross-origin"),
+            ("X-GitHub-Request-Id", "%04X:%06X:%07X:%07X:%08X" % (
+                secrets.randbits(16), secrets.randbits(24),
+                secrets.randbits(28), secrets.randbits(28),
+                secrets.randbits(32))),
+        ]
+
+    # -- the token endpoint ------------------------------------------------
+    def _params(self, req):
+        """(params, auth, client_id, client_secret): query first, then the
+        body's parameters over them."""
+        params = dict(req.query)
+        ctype = (req.header("content-type") or "").split(";")[0].strip() \
+            .lower()
+        if req.body:
+            if ctype == "application/json":
+                try:
+                    obj = json.loads(req.body.decode("utf-8"))
+                except ValueError:
+                    raise BadRequest("Problems parsing JSON")
+                if isinstance(obj, dict):
+                    for k, v in obj.items():
+                        if v is not None:
+                            params[k] = v if isinstance(v, str) else str(v)
+            else:
+                params.update(urllib.parse.parse_qsl(
+                    req.body.decode("utf-8", errors="replace"),
+                    keep_blank_values=True))
+        auth = None
+        cid = params.get("client_id")
+        secret = params.get("client_secret")
+        if cid is not None or secret is not None:
+            auth = "body"
+        a = req.header("authorization")
+        if a and a[:6].lower() == "basic ":
+            try:
+                dec = base64.b64decode(a[6:].strip(), validate=True) \
+                    .decode("utf-8")
+                bid, _, bsecret = dec.partition(":")
+                bid = urllib.parse.unquote_plus(bid)
+                bsecret = urllib.parse.unquote_plus(bsecret)
+            except (ValueError, UnicodeDecodeError):
+                bid = bsecret = None
+            if bid is not None and cid is None:
+                cid, secret, auth = bid, bsecret, "basic"
+        return params, auth, cid, secret
+
+    def _decide(self, rec):
+        """The outcome GitHub would give: "success" (the code is spent and
+        rec.access_token set) or the error code."""
+        now = time.time()
+        with self._lock:
+            app = self.apps.get(rec.client_id or "")
+            if app is None or rec.client_secret != app.client_secret:
+                return "incorrect_client_credentials"
+            redirect = rec.redirect_uri
+            if redirect is not None and redirect != "" and \
+                    not redirect_allowed(app.callback, redirect):
+                return "redirect_uri_mismatch"
+            c = self.codes.get(rec.code or "")
+            if c is None or c.used or c.client_id != app.client_id or \
+                    now - c.issued > CODE_TTL:
+                return "bad_verification_code"
+            if c.redirect_uri is not None and redirect and \
+                    redirect != c.redirect_uri:
+                return "redirect_uri_mismatch"
+            c.used = True
+            token = new_access_token()
+            self.tokens.append(token)
+            rec.access_token = token
+            rec.scope = c.scope
+            return "success"
+
+    def _take_variant(self, req):
+        with self._lock:
+            v = self.registry.variant
+            eff = Variant(v.chunked, v.encoding, v.force_error, v.oversize)
+            if v.count is not None:
+                v.count -= 1
+                if v.count <= 0:
+                    self.registry.variant = Variant()
+        q = dict(req.query)
+        if "__chunked" in q:
+            eff.chunked = q["__chunked"] not in ("0", "")
+        if "__encoding" in q:
+            eff.encoding = q["__encoding"] or None
+        if "__error" in q:
+            eff.force_error = q["__error"] or None
+        if "__oversize" in q:
+            eff.oversize = int(q["__oversize"] or 0)
+        return eff
+
+    def _token(self, sock, req, keep, cid):
+        rec = TokenRecord()
+        rec.conn_id = cid
+        rec.tls = self._ctx is not None
+        rec.time = time.time()
+        rec.method = req.method
+        rec.target = req.target
+        rec.headers = list(req.headers)
+        rec.body = req.body
+        rec.params, rec.auth, rec.client_id, rec.client_secret = \
+            self._params(req)
+        rec.code = rec.params.get("code")
+        rec.redirect_uri = rec.params.get("redirect_uri")
+        rec.accept = req.header("accept")
+        rec.accept_encoding = req.header("accept-encoding")
+        rec.format = accept_format(rec.accept)
+        v = self._take_variant(req)
+        rec.variant = v.to_json()
+        # A forced error is answered whatever the request (the code, if
+        # any, stays unspent).
+        outcome = v.force_error or self._decide(rec)
+        rec.outcome = outcome
+        if outcome == "success":
+            fields = [("access_token", rec.access_token),
+                      ("scope", rec.scope), ("token_type", "bearer")]
+            if rec.format == "xml":
+                fields = [fields[2], fields[1], fields[0]]
+        else:
+            fields = error_fields(outcome)
+        if v.oversize:
+            # An error (or success) with padding that takes the body past
+            # the proxy's inspection limit.
+            fields = fields + [("padding", "x" * v.oversize)]
+        plain = encode_body(fields, rec.format)
+        headers = self._github_headers(CONTENT_TYPES[rec.format])
+        body = plain
+        if v.encoding and coding_allowed(rec.accept_encoding, v.encoding):
+            if v.encoding == "gzip":
+                body = gzip.compress(plain, mtime=0)
+            else:
+                body = zlib.compress(plain)
+            headers.append(("Content-Encoding", v.encoding))
+            rec.content_encoding = v.encoding
+        chunks = None
+        if v.chunked:
+            chunks = []
+            i = k = 0
+            while i < len(body):
+                n = CHUNK_CYCLE[k % len(CHUNK_CYCLE)]
+                chunks.append(body[i:i + n])
+                i += n
+                k += 1
+            rec.chunked = True
+        rec.status = 200
+        rec.resp_headers = list(headers)
+        rec.resp_plain = plain
+        rec.resp_body = body
+        rec.resp_sha256 = hashlib.sha256(body).hexdigest()
+        with self._lock:
+            rec.n = len(self.records) + 1
+            self.records.append(rec)
+        self._send(sock, req, 200, headers, body, keep, chunks=chunks)
+
+    # -- authorize, issue, control ----------------------------------------
+    def _authorize(self, sock, req, keep):
+        q = dict(req.query)
+        with self._lock:
+            app = self.apps.get(q.get("client_id", ""))
+        if app is None:
+            self._send(sock, req, 404, [("Content-Type", "text/plain")],
+                       b"Not Found\n", keep)
+            return
+        redirect = q.get("redirect_uri")
+        state = q.get("state")
+        if redirect and not redirect_allowed(app.callback, redirect):
+            desc = "The redirect_uri MUST match the registered callback " \
+                "URL for this application."
+            params = [("error", "redirect_uri_mismatch"),
+                      ("error_description", desc),
+                      ("error_uri", AUTHZ_ERRORS_PAGE +
+                       "#redirect-uri-mismatch")]
+            target = app.callback
+        else:
+            code = self.issue_code(app.client_id, redirect or None,
+                                   q.get("scope", "") or "")
+            params = [("code", code)]
+            target = redirect or app.callback
+        if state is not None:
+            params.append(("state", state))
+        sep = "&" if "?" in target else "?"
+        loc = target + sep + urllib.parse.urlencode(params)
+        self._send(sock, req, 302,
+                   [("Server", "GitHub.com"), ("Location", loc),
+                    ("Content-Type", "text/html; charset=utf-8")],
+                   b'<html><body>You are being <a href="%s">redirected'
+                   b'</a>.</body></html>' % loc.encode(), keep)
+
+    def _issue(self, sock, req, keep):
+        q = dict(req.query)
+        if req.body:
+            q.update(urllib.parse.parse_qsl(req.body.decode()))
+        if "client_id" not in q:
+            raise BadRequest("client_id required")
+        code = self.issue_code(q["client_id"], q.get("redirect_uri") or None,
+                               q.get("scope", "repo,gist"),
+                               float(q.get("age", 0)))
+        self._send(sock, req, 200, [("Content-Type", "application/json")],
+                   json.dumps({"code": code}).encode(), keep)
+
+    def _control(self, sock, req, keep):
+        if req.method == "POST":
+            try:
+                spec = json.loads(req.body or b"{}")
+            except ValueError:
+                raise BadRequest("control body must be JSON")
+            if not isinstance(spec, dict):
+                raise BadRequest("control body must be a JSON object")
+            allowed = {"chunked", "encoding", "force_error", "oversize",
+                       "count"}
+            bad = set(spec) - allowed
+            if bad:
+                raise BadRequest("unknown control keys: %s" %
+                                 ", ".join(sorted(bad)))
+            self.set_variant(**spec)
+        with self._lock:
+            body = json.dumps(self.registry.variant.to_json()).encode()
+        self._send(sock, req, 200, [("Content-Type", "application/json")],
+                   body, keep)
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--host", default="127.0.0.1")
+    ap.add_argument("--port", type=int, default=0)
+    ap.add_argument("--tls", nargs=2, metavar=("CERT", "KEY"))
+    ap.add_argument("--app", action="append", default=[],
+                    metavar="CLIENT_ID:SECRET:CALLBACK")
+    ap.add_argument("--ready-file")
+    a = ap.parse_args(argv)
+    gh = FakeGitHub(a.host, a.port, tuple(a.tls) if a.tls else None)
+    for spec in a.app:
+        cid, secret, cb = spec.split(":", 2)
+        gh.add_app(cid, secret, cb)
+    gh.start()
+    print(gh.port, flush=True)
+    if a.ready_file:
+        tmp = a.ready_file + ".tmp"
+        with open(tmp, "w") as f:
+            f.write("%d\n" % gh.port)
+        os.replace(tmp, a.ready_file)
+    done = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: done.set())
+    while not done.wait(1):
+        pass
+    gh.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
