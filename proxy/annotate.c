@@ -1,3 +1,4 @@
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -7,6 +8,7 @@
 #include "catalog.h"
 #include "log.h"
 #include "sfv.h"
+#include "util.h"
 
 const char *
 annotate_lang_name(enum lang lang)
@@ -18,14 +20,20 @@ char *
 annotate_header(const char *name, const struct annotation *a)
 {
 	struct evbuffer	*b = evbuffer_new();
-	char		*line = NULL;
+	char		*line = NULL, *text = NULL;
+	struct sfv_param cause = { "cause", a->an_cause };
 	size_t		 n;
 
 	if (b == NULL || a->an_hint == NULL)
 		goto out;
+	/* The diagnosis, when there is one, comes before the docs' advice. */
+	if (a->an_diagnosis != NULL && asprintf(&text, "%s %s",
+	    a->an_diagnosis, a->an_hint->hi_text) == -1)
+		text = NULL;
 	evbuffer_add_printf(b, "%s: ", name);
 	if (sfv_annotation(b, a->an_code, annotate_lang_name(a->an_lang),
-	    a->an_hint->hi_text, a->an_hint->hi_doc, NULL, 0) == -1)
+	    text != NULL ? text : a->an_hint->hi_text, a->an_hint->hi_doc,
+	    a->an_cause != NULL ? &cause : NULL, a->an_cause != NULL) == -1)
 		goto out;
 	n = evbuffer_get_length(b);
 	if ((line = malloc(n + 1)) == NULL)
@@ -33,6 +41,7 @@ annotate_header(const char *name, const struct annotation *a)
 	evbuffer_remove(b, line, n);
 	line[n] = '\0';
 out:
+	free(text);
 	if (b != NULL)
 		evbuffer_free(b);
 	return line;
@@ -56,6 +65,12 @@ annotate_log(const struct annotation *a)
 	if (a->an_redirect_uri != NULL)
 		logrec_target(&lr, "redirect_uri", a->an_redirect_uri,
 		    strlen(a->an_redirect_uri));
+	if (a->an_cause != NULL) {
+		logrec_str(&lr, "cause", a->an_cause);
+		logrec_str(&lr, "diagnosis", a->an_diagnosis);
+	}
+	if (a->an_retry_of != 0)
+		logrec_int(&lr, "retry_of", (long long)a->an_retry_of);
 	if (a->an_hint != NULL) {
 		logrec_str(&lr, "title", a->an_hint->hi_title);
 		logrec_str(&lr, "hint", a->an_hint->hi_text);

@@ -23,6 +23,9 @@ struct annotation {
 	const struct hint *an_hint;
 	const char	*an_client_id;		/* NULL when not sent */
 	const char	*an_redirect_uri;	/* NULL when not sent */
+	const char	*an_cause;		/* diagnosed cause token, or NULL */
+	const char	*an_diagnosis;		/* its sentence, in an_lang */
+	uint64_t	 an_retry_of;		/* earlier request of a retry */
 };
 
 /* The header line "name: value" for a (an_hint set), malloc'd; NULL when

@@ -22,6 +22,7 @@ struct entry {
 
 struct catalog {
 	struct json	*cat_doc;	/* owned: hint strings point in here */
+	const struct json *cat_causes;	/* borrowed from cat_doc */
 	struct entry	*cat_entries;	/* owned */
 	size_t		 cat_n;
 };
@@ -73,6 +74,43 @@ load_hint(const struct json *lj, struct hint *h, const char *path, char *err,
 	return 0;
 }
 
+/* "_causes": { cause: { "ja": "...", "en": "..." } }. */
+static int
+load_causes(const struct json *cj, const char *path, char *err,
+    size_t errlen)
+{
+	const struct json	*c, *l;
+
+	if (cj->j_type != JSON_OBJECT)
+		return fail(err, errlen, path, cj, 0, "_causes must be an "
+		    "object", NULL);
+	for (c = cj->j_child; c != NULL; c = c->j_next) {
+		if (c->j_type != JSON_OBJECT)
+			return fail(err, errlen, path, c, 0, "expected an "
+			    "object of languages for cause", c->j_key);
+		for (l = c->j_child; l != NULL; l = l->j_next)
+			if ((strcmp(l->j_key, "ja") != 0 &&
+			    strcmp(l->j_key, "en") != 0) ||
+			    l->j_type != JSON_STRING)
+				return fail(err, errlen, path, l, 1, "expected "
+				    "\"ja\" or \"en\" with a string in cause",
+				    c->j_key);
+		if (json_get(c, "ja") == NULL || json_get(c, "en") == NULL)
+			return fail(err, errlen, path, c, 1, "cause needs both "
+			    "ja and en:", c->j_key);
+	}
+	return 0;
+}
+
+const char *
+catalog_cause(const struct catalog *cat, const char *cause, enum lang lang)
+{
+	const struct json	*c = json_get(cat->cat_causes, cause);
+	const struct json	*t = json_get(c, lang == LANG_EN ? "en" : "ja");
+
+	return t != NULL ? t->j_str : NULL;
+}
+
 struct catalog *
 catalog_load(const char *path, char *err, size_t errlen)
 {
@@ -89,12 +127,20 @@ catalog_load(const char *path, char *err, size_t errlen)
 		goto fail;
 	}
 	for (cj = cat->cat_doc->j_child; cj != NULL; cj = cj->j_next)
-		cat->cat_n++;
+		if (strcmp(cj->j_key, "_causes") != 0)
+			cat->cat_n++;
 	cat->cat_entries = xcalloc(cat->cat_n + 1, sizeof(struct entry));
 	for (cj = cat->cat_doc->j_child, i = 0; cj != NULL;
-	    cj = cj->j_next, i++) {
-		struct entry *e = &cat->cat_entries[i];
+	    cj = cj->j_next) {
+		struct entry *e;
 
+		if (strcmp(cj->j_key, "_causes") == 0) {
+			if (load_causes(cj, path, err, errlen) == -1)
+				goto fail;
+			cat->cat_causes = cj;
+			continue;
+		}
+		e = &cat->cat_entries[i++];
 		e->e_code = cj->j_key;
 		if (cj->j_type != JSON_OBJECT) {
 			fail(err, errlen, path, cj, 0, "expected an object of "

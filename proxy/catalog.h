@@ -32,6 +32,12 @@ void		 catalog_free(struct catalog *cat);
 const struct hint *catalog_lookup(const struct catalog *cat,
 		    const char *code, enum lang lang);
 
+/* The sentence template for a diagnosed cause in lang ({age}, {req},
+ * {len}, {field}, {detail}, {sent}, {registered} are filled in by the
+ * caller), or NULL. From the catalog's "_causes" object. */
+const char	*catalog_cause(const struct catalog *cat, const char *cause,
+		    enum lang lang);
+
 /* The codes a catalog must hold. */
 extern const char *const catalog_required[];
 

@@ -552,6 +552,24 @@ apply_key(struct cfgerr *e, struct config *cf, const struct json *j)
 			    "stderr or journal");
 		return 0;
 	}
+	if (strcmp(k, "code_lifetime") == 0) {
+		if (get_number(e, j, 1, 86400, 1, &v) == -1)
+			return -1;
+		cf->cf_code_lifetime_s = (unsigned)v;
+		return 0;
+	}
+	if (strcmp(k, "flow_max_entries") == 0) {
+		if (get_number(e, j, 16, 1000000, 1, &v) == -1)
+			return -1;
+		cf->cf_flow_max_entries = (unsigned)v;
+		return 0;
+	}
+	if (strcmp(k, "flow_max_age") == 0) {
+		if (get_number(e, j, 60, 7 * 86400, 1, &v) == -1)
+			return -1;
+		cf->cf_flow_max_age_s = (unsigned)v;
+		return 0;
+	}
 	if (strcmp(k, "max_connections") == 0) {
 		if (get_number(e, j, 1, 1000000, 1, &v) == -1)
 			return -1;
@@ -594,6 +612,9 @@ config_defaults(void)
 	cf->cf_log_format = LOGF_TEXT;
 	cf->cf_log_level = LL_INFO;
 	cf->cf_max_connections = 1024;
+	cf->cf_code_lifetime_s = 600;		/* GitHub's 10 minutes */
+	cf->cf_flow_max_entries = 4096;
+	cf->cf_flow_max_age_s = 3600;
 	cf->cf_inspect_max_bytes = 65536;
 	cf->cf_to_connect_ms = 10000;
 	cf->cf_to_header_ms = 10000;

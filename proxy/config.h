@@ -61,6 +61,9 @@ struct config {
 	enum log_level	 cf_log_level;
 	enum log_target	 cf_log_target;
 	unsigned	 cf_max_connections;
+	unsigned	 cf_code_lifetime_s;
+	unsigned	 cf_flow_max_entries;
+	unsigned	 cf_flow_max_age_s;
 	size_t		 cf_inspect_max_bytes;
 	unsigned	 cf_to_connect_ms;
 	unsigned	 cf_to_header_ms;

@@ -19,6 +19,7 @@
 
 #include "conn.h"
 #include "ca.h"
+#include "diag.h"
 #include "log.h"
 #include "mitm.h"
 #include "oauth.h"
@@ -71,7 +72,8 @@ struct exchange {
 				 x_client_ka:1, x_http10:1, x_req_done:1,
 				 x_resp_head:1, x_resp_done:1, x_reused:1,
 				 x_dechunk:1, x_close:1, x_up_ka:1,
-				 x_retried:1, x_has_body:1, x_resp_eof:1;
+				 x_retried:1, x_has_body:1, x_resp_eof:1,
+				 x_authorize:1;
 };
 
 struct conn {
@@ -622,6 +624,56 @@ conn_tls_failed(struct conn *c, unsigned long err)
 	logrec_end(&lr);
 }
 
+static int
+token_host(const struct config *cf, const char *host)
+{
+	size_t	i;
+
+	for (i = 0; i < cf->cf_token_endpoints.sl_n; i++)
+		if (strcasecmp(cf->cf_token_endpoints.sl_v[i], host) == 0)
+			return 1;
+	return 0;
+}
+
+/* Feed the flow memory: authorize requests, and callback requests that
+ * deliver a code. Only keyed hashes of codes and states are kept. */
+static void
+conn_observe_request(struct conn *c, const struct http1_target *t)
+{
+	const char	*q;
+	size_t		 plen, qlen;
+
+	if (t->t_path.s_ptr == NULL || c->c_px->px_flow == NULL ||
+	    (q = memchr(t->t_path.s_ptr, '?', t->t_path.s_len)) == NULL)
+		return;
+	plen = (size_t)(q - t->t_path.s_ptr);
+	qlen = t->t_path.s_len - plen - 1;
+	q++;
+	if (token_host(c->c_cfg, t->t_host) && plen == 22 &&
+	    memcmp(t->t_path.s_ptr, "/login/oauth/authorize", 22) == 0) {
+		c->c_x->x_authorize = 1;
+		diag_authorize(c->c_px->px_flow, q, qlen, util_now_ms());
+	} else if (memmem(q, qlen, "code=", 5) != NULL)
+		diag_code_issued(c->c_px->px_flow, q, qlen, util_now_ms());
+}
+
+/* An authorize response that redirects to the callback with a code. */
+static void
+conn_observe_response(struct conn *c, const struct http1_head *h)
+{
+	const struct slice	*loc;
+	const char		*q;
+
+	if (!c->c_x->x_authorize || c->c_px->px_flow == NULL ||
+	    h->h_status / 100 != 3 ||
+	    (loc = http1_header(h, "location")) == NULL ||
+	    (q = memchr(loc->s_ptr, '?', loc->s_len)) == NULL)
+		return;
+	q++;
+	diag_code_issued(c->c_px->px_flow, q,
+	    (size_t)(loc->s_ptr + loc->s_len - q), util_now_ms());
+}
+
 /* Act on a parsed request head; the head's bytes are still in input. */
 static void
 conn_dispatch(struct conn *c, const struct http1_head *h, size_t headlen)
@@ -702,6 +754,7 @@ conn_dispatch(struct conn *c, const struct http1_head *h, size_t headlen)
 		return;
 	}
 	x->x_oauth = oauth_request(c->c_cfg, h, &t);
+	conn_observe_request(c, &t);
 	http1_write_request_head(x->x_head, h, &t,
 	    (x->x_upgrade ? HTTP1_W_UPGRADE : 0) |
 	    (x->x_oauth ? HTTP1_W_DECODABLE : 0));
@@ -988,6 +1041,7 @@ conn_response_head(struct conn *c, const struct http1_head *h)
 	int		 keep;
 
 	x->x_status = h->h_status;
+	conn_observe_response(c, h);
 	x->x_up_ka = h->h_keepalive && h->h_body != HTTP1_BODY_EOF;
 	x->x_dechunk = x->x_http10 && h->h_body == HTTP1_BODY_CHUNKED;
 	/* A final answer before the whole request body (an origin refusing

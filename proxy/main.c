@@ -15,6 +15,7 @@
 
 #include "ca.h"
 #include "config.h"
+#include "diag.h"
 #include "conn.h"
 #include "listener.h"
 #include "log.h"
@@ -426,6 +427,8 @@ main(int argc, char **argv)
 		return 1;
 	}
 	px.px_up = upstream_new(px.px_base, px.px_dns);
+	px.px_flow = flowmem_new(px.px_cfg->cf_flow_max_entries,
+	    px.px_cfg->cf_flow_max_age_s, px.px_cfg->cf_code_lifetime_s);
 	if ((nfds = notify_listen_fds()) > 0) {
 		/* Socket activation: serve what systemd passed. */
 		for (i = 0; i < (size_t)nfds; i++)
@@ -462,6 +465,7 @@ main(int argc, char **argv)
 	event_base_loop(px.px_base, EVLOOP_NONBLOCK);
 	notify_stop(&px);
 	status_free(&px);
+	flowmem_free(px.px_flow);
 	upstream_free(px.px_up);
 	mitm_free(px.px_mitm);
 	ca_free(px.px_ca);

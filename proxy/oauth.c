@@ -8,6 +8,8 @@
 #include "annotate.h"
 #include "catalog.h"
 #include "config.h"
+#include "diag.h"
+#include "oauthlens.h"
 #include "http1.h"
 #include "inspect.h"
 #include "log.h"
@@ -24,6 +26,7 @@ struct oauth_x {
 	struct evbuffer		*o_req;		/* owned: request body, bounded */
 	char			*o_query;	/* owned: target query */
 	char			 o_basic_id[128]; /* client_id from Basic auth */
+	char			 o_basic_secret[256]; /* for diagnosis only */
 	struct inspect		*o_insp;	/* owned */
 	int			 o_failed;	/* inspection gave up */
 	char			*o_line;	/* owned: the header line */
@@ -82,28 +85,35 @@ pick_lang(const struct http1_head *h)
 	return lang;
 }
 
-/* The client_id of "Authorization: Basic base64(id:secret)"; the secret is
- * wiped from the stack and never kept. */
+/* The client_id and secret of "Authorization: Basic base64(id:secret)".
+ * The secret is kept only for the diagnosis, wiped with the exchange. */
 static void
-basic_client_id(const struct http1_head *h, char *out, size_t outlen)
+basic_credentials(const struct http1_head *h, struct oauth_x *o)
 {
 	const struct slice	*a = http1_header(h, "authorization");
 	unsigned char		 dec[384];
 	const char		*colon;
 	int			 n;
 
-	out[0] = '\0';
-	if (a == NULL || a->s_len < 7 || strncasecmp(a->s_ptr, "basic ", 6) != 0 ||
+	if (a == NULL || a->s_len < 7 ||
+	    strncasecmp(a->s_ptr, "basic ", 6) != 0 ||
 	    (a->s_len - 6) / 4 * 3 >= sizeof(dec) || (a->s_len - 6) % 4 != 0)
 		return;
 	n = EVP_DecodeBlock(dec, (const unsigned char *)a->s_ptr + 6,
 	    (int)(a->s_len - 6));
 	if (n > 0) {
+		/* Base64 padding decodes to trailing NULs. */
+		while (n > 0 && dec[n - 1] == '\0')
+			n--;
 		dec[n] = '\0';
 		colon = strchr((char *)dec, ':');
-		if (colon != NULL && (size_t)(colon - (char *)dec) < outlen)
-			snprintf(out, outlen, "%.*s",
+		if (colon != NULL && (size_t)(colon - (char *)dec) <
+		    sizeof(o->o_basic_id)) {
+			snprintf(o->o_basic_id, sizeof(o->o_basic_id), "%.*s",
 			    (int)(colon - (char *)dec), dec);
+			snprintf(o->o_basic_secret, sizeof(o->o_basic_secret),
+			    "%s", colon + 1);
+		}
 	}
 	OPENSSL_cleanse(dec, sizeof(dec));
 }
@@ -131,7 +141,7 @@ oauth_request(const struct config *cf, const struct http1_head *h,
 	o->o_req = evbuffer_new();
 	if (q != NULL)
 		o->o_query = xstrndup(q + 1, t->t_path.s_len - plen - 1);
-	basic_client_id(h, o->o_basic_id, sizeof(o->o_basic_id));
+	basic_credentials(h, o);
 	return o;
 }
 
@@ -207,12 +217,90 @@ request_param(struct oauth_x *o, const char *key, char *out, size_t outlen)
 	return -1;
 }
 
+/* Fill a cause sentence's placeholders. */
+static void
+render_cause(const char *tmpl, const struct diag_result *d,
+    const struct diag_request *r, char *out, size_t outlen)
+{
+	size_t	o = 0;
+
+	while (*tmpl != '\0' && o + 1 < outlen) {
+		char		 val[600];
+		const char	*end;
+		size_t		 n;
+
+		if (*tmpl != '{' || (end = strchr(tmpl, '}')) == NULL) {
+			out[o++] = *tmpl++;
+			continue;
+		}
+		n = (size_t)(end - tmpl - 1);
+		val[0] = '\0';
+		if (n == 3 && strncmp(tmpl + 1, "age", 3) == 0)
+			snprintf(val, sizeof(val), "%lld", d->dg_age_s);
+		else if (n == 3 && strncmp(tmpl + 1, "req", 3) == 0)
+			snprintf(val, sizeof(val), "%llu",
+			    (unsigned long long)d->dg_prev_req);
+		else if (n == 3 && strncmp(tmpl + 1, "len", 3) == 0)
+			snprintf(val, sizeof(val), "%zu", d->dg_len);
+		else if (n == 5 && strncmp(tmpl + 1, "field", 5) == 0)
+			snprintf(val, sizeof(val), "%s", d->dg_field);
+		else if (n == 6 && strncmp(tmpl + 1, "detail", 6) == 0)
+			snprintf(val, sizeof(val), "%s", d->dg_detail);
+		else if (n == 4 && strncmp(tmpl + 1, "sent", 4) == 0)
+			snprintf(val, sizeof(val), "%s", r->dr_redirect_uri ?
+			    r->dr_redirect_uri : "");
+		else if (n == 10 && strncmp(tmpl + 1, "registered", 10) == 0)
+			snprintf(val, sizeof(val), "%s", d->dg_registered);
+		else {
+			out[o++] = *tmpl++;
+			continue;
+		}
+		n = strlen(val);
+		if (n > outlen - 1 - o)
+			n = outlen - 1 - o;
+		memcpy(out + o, val, n);
+		o += n;
+		tmpl = end + 1;
+	}
+	out[o] = '\0';
+}
+
+/* The request's parameters, for the diagnosis and the log record. */
+struct params {
+	char	code[512], client_id[256], client_secret[256];
+	char	redirect_uri[1024], grant_type[128];
+};
+
+static void
+fill_request(struct oauth_x *o, struct params *p, struct diag_request *r,
+    const struct oauth_ctx *ctx)
+{
+	memset(r, 0, sizeof(*r));
+	r->dr_req = ctx->oc_req;
+	r->dr_now_ms = util_now_ms();
+#define P(field) (request_param(o, #field, p->field, sizeof(p->field)) == \
+	0 ? p->field : NULL)
+	r->dr_code = P(code);
+	r->dr_client_id = P(client_id);
+	r->dr_client_secret = P(client_secret);
+	r->dr_redirect_uri = P(redirect_uri);
+	r->dr_grant_type = P(grant_type);
+#undef P
+	r->dr_basic_id = o->o_basic_id[0] ? o->o_basic_id : NULL;
+	r->dr_basic_secret = o->o_basic_secret[0] ? o->o_basic_secret : NULL;
+}
+
 const char *
 oauth_response_end(struct oauth_x *o, const struct oauth_ctx *ctx)
 {
 	struct inspect_result	 res;
 	struct annotation	 a;
-	char			 client_id[256], redirect_uri[1024];
+	struct diag_request	 r;
+	struct diag_result	 d;
+	struct params		*p;
+	struct flowmem		*fm = ctx->oc_px ? ctx->oc_px->px_flow : NULL;
+	const char		*tmpl;
+	char			 sentence[1024];
 
 	if (o->o_insp == NULL)
 		return NULL;
@@ -222,28 +310,46 @@ oauth_response_end(struct oauth_x *o, const struct oauth_ctx *ctx)
 		return NULL;
 	}
 	memset(&res, 0, sizeof(res));
-	if (inspect_finish(o->o_insp, &res) == -1 || !res.has_error)
+	if (inspect_finish(o->o_insp, &res) == -1)
 		return NULL;
+	if ((p = calloc(1, sizeof(*p))) == NULL)
+		return NULL;
+	fill_request(o, p, &r, ctx);
+	if (!res.has_error) {
+		if (fm != NULL && res.has_access_token)
+			diag_exchanged(fm, &r, 1);
+		goto out;
+	}
 	memset(&a, 0, sizeof(a));
 	a.an_req = ctx->oc_req;
 	a.an_client = ctx->oc_client;
 	a.an_host = ctx->oc_host;
 	a.an_code = res.error;
 	a.an_lang = o->o_lang;
-	if (request_param(o, "client_id", client_id, sizeof(client_id)) == 0)
-		a.an_client_id = client_id;
-	else if (o->o_basic_id[0] != '\0')
-		a.an_client_id = o->o_basic_id;
-	if (request_param(o, "redirect_uri", redirect_uri,
-	    sizeof(redirect_uri)) == 0)
-		a.an_redirect_uri = redirect_uri;
+	a.an_client_id = r.dr_client_id ? r.dr_client_id : r.dr_basic_id;
+	a.an_redirect_uri = r.dr_redirect_uri;
 	a.an_hint = catalog_lookup(o->o_cf->cf_catalog, res.error, o->o_lang);
+	if (fm != NULL) {
+		diag_explain(fm, res.error, &r, &d);
+		tmpl = d.dg_cause[0] ? catalog_cause(o->o_cf->cf_catalog,
+		    d.dg_cause, o->o_lang) : NULL;
+		if (tmpl != NULL) {
+			render_cause(tmpl, &d, &r, sentence, sizeof(sentence));
+			a.an_cause = d.dg_cause;
+			a.an_diagnosis = sentence;
+		}
+		a.an_retry_of = d.dg_retry_of;
+		diag_exchanged(fm, &r, 0);
+	}
 	annotate_log(&a);
-	if (a.an_hint == NULL)
-		return NULL;
-	if (ctx->oc_px != NULL)
-		status_record(ctx->oc_px, &a);
-	o->o_line = annotate_header(o->o_cf->cf_header_name, &a);
+	if (a.an_hint != NULL) {
+		if (ctx->oc_px != NULL)
+			status_record(ctx->oc_px, &a);
+		o->o_line = annotate_header(o->o_cf->cf_header_name, &a);
+	}
+out:
+	OPENSSL_cleanse(p, sizeof(*p));
+	free(p);
 	return o->o_line;
 }
 
@@ -257,5 +363,6 @@ oauth_free(struct oauth_x *o)
 	free(o->o_query);
 	inspect_free(o->o_insp);
 	free(o->o_line);
+	OPENSSL_cleanse(o, sizeof(*o));
 	free(o);
 }

@@ -22,6 +22,7 @@ struct conn;
 struct ca;
 struct mitm;
 struct status_recent;
+struct flowmem;
 
 struct listener {
 	TAILQ_ENTRY(listener)	 l_entry;
@@ -74,6 +75,7 @@ struct proxy {
 	struct event		*px_watchdog;		/* owned */
 	struct proxy_stats	 px_stats;
 	struct status_recent	*px_recent;	/* owned: ring of errors */
+	struct flowmem		*px_flow;	/* owned: diagnosis memory */
 	uint64_t		 px_start_ms;
 	struct http1_head	 px_scratch;	/* one head parsed at a time */
 };

@@ -1,0 +1,469 @@
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
+
+#include "diag.h"
+#include "inspect.h"
+#include "util.h"
+
+#define KEYLEN		16
+
+enum flow_kind { FL_FREE, FL_AUTHORIZE, FL_ISSUED, FL_EXCHANGED };
+
+struct flow {
+	enum flow_kind	 f_kind;
+	unsigned char	 f_key[KEYLEN];		/* H(state) or H(code) */
+	unsigned char	 f_state[KEYLEN];	/* FL_ISSUED: H(state) */
+	int		 f_has_state;
+	int		 f_ok;			/* FL_EXCHANGED: succeeded */
+	uint64_t	 f_ms;
+	uint64_t	 f_req;
+	char		 f_client_id[96];	/* FL_AUTHORIZE, FL_EXCHANGED */
+	char		 f_redirect_uri[512];	/* FL_AUTHORIZE */
+};
+
+struct flowmem {
+	unsigned char	 fm_hkey[32];	/* random per run */
+	struct flow	*fm_ring;	/* owned */
+	unsigned	 fm_max, fm_next;
+	uint64_t	 fm_max_age_ms;
+	uint64_t	 fm_lifetime_ms;
+};
+
+struct flowmem *
+flowmem_new(unsigned max, unsigned max_age_s, unsigned code_lifetime_s)
+{
+	struct flowmem	*fm = xcalloc(1, sizeof(*fm));
+
+	if (max == 0)
+		max = 1;
+	fm->fm_ring = xcalloc(max, sizeof(*fm->fm_ring));
+	fm->fm_max = max;
+	fm->fm_max_age_ms = (uint64_t)max_age_s * 1000;
+	fm->fm_lifetime_ms = (uint64_t)code_lifetime_s * 1000;
+	if (RAND_bytes(fm->fm_hkey, sizeof(fm->fm_hkey)) != 1)
+		abort();	/* no CSPRNG: nothing is safe */
+	return fm;
+}
+
+void
+flowmem_free(struct flowmem *fm)
+{
+	if (fm == NULL)
+		return;
+	OPENSSL_cleanse(fm->fm_hkey, sizeof(fm->fm_hkey));
+	free(fm->fm_ring);
+	free(fm);
+}
+
+/* Keyed hash of a code or state: the value itself is never kept. The
+ * kind is mixed in so that a state and a code never collide. */
+static void
+keyed(const struct flowmem *fm, const char *what, const char *v,
+    unsigned char out[KEYLEN])
+{
+	unsigned char	md[EVP_MAX_MD_SIZE], buf[600];
+	unsigned int	mdlen = 0;
+	size_t		wl = strlen(what) + 1, vl = strlen(v);
+
+	if (vl > sizeof(buf) - wl)
+		vl = sizeof(buf) - wl;
+	memcpy(buf, what, wl);
+	memcpy(buf + wl, v, vl);
+	if (HMAC(EVP_sha256(), fm->fm_hkey, sizeof(fm->fm_hkey), buf, wl + vl,
+	    md, &mdlen) == NULL)
+		memset(md, 0, sizeof(md));
+	OPENSSL_cleanse(buf, sizeof(buf));
+	memcpy(out, md, KEYLEN);
+}
+
+static struct flow *
+flow_add(struct flowmem *fm, enum flow_kind kind, uint64_t now)
+{
+	struct flow	*f = &fm->fm_ring[fm->fm_next];
+
+	fm->fm_next = (fm->fm_next + 1) % fm->fm_max;
+	memset(f, 0, sizeof(*f));
+	f->f_kind = kind;
+	f->f_ms = now;
+	return f;
+}
+
+/* The newest live entry of kind with key (NULL key: any). */
+static struct flow *
+flow_find(struct flowmem *fm, enum flow_kind kind, const unsigned char *key,
+    const char *client_id, uint64_t now)
+{
+	unsigned	i;
+
+	for (i = 1; i <= fm->fm_max; i++) {
+		struct flow *f = &fm->fm_ring[(fm->fm_next + fm->fm_max - i) %
+		    fm->fm_max];
+
+		if (f->f_kind != kind)
+			continue;
+		if (now - f->f_ms > fm->fm_max_age_ms) {
+			f->f_kind = FL_FREE;	/* aged out */
+			continue;
+		}
+		if (key != NULL && memcmp(f->f_key, key, KEYLEN) != 0)
+			continue;
+		if (client_id != NULL && strcmp(f->f_client_id, client_id) != 0)
+			continue;
+		return f;
+	}
+	return NULL;
+}
+
+static int
+param(const char *q, size_t len, const char *key, char *out, size_t outlen)
+{
+	return inspect_form_get(q, len, key, out, outlen) >= 0 ? 0 : -1;
+}
+
+void
+diag_authorize(struct flowmem *fm, const char *query, size_t len,
+    uint64_t now)
+{
+	struct flow	*f;
+	char		 state[512];
+
+	f = flow_add(fm, FL_AUTHORIZE, now);
+	if (param(query, len, "state", state, sizeof(state)) == 0)
+		keyed(fm, "state", state, f->f_key);
+	param(query, len, "client_id", f->f_client_id,
+	    sizeof(f->f_client_id));
+	param(query, len, "redirect_uri", f->f_redirect_uri,
+	    sizeof(f->f_redirect_uri));
+	OPENSSL_cleanse(state, sizeof(state));
+}
+
+void
+diag_code_issued(struct flowmem *fm, const char *query, size_t len,
+    uint64_t now)
+{
+	struct flow	*f;
+	char		 code[512], state[512];
+	unsigned char	 key[KEYLEN];
+
+	if (param(query, len, "code", code, sizeof(code)) == -1)
+		return;
+	keyed(fm, "code", code, key);
+	OPENSSL_cleanse(code, sizeof(code));
+	/* The Location and then the callback deliver the same code. */
+	if (flow_find(fm, FL_ISSUED, key, NULL, now) != NULL)
+		return;
+	f = flow_add(fm, FL_ISSUED, now);
+	memcpy(f->f_key, key, KEYLEN);
+	if (param(query, len, "state", state, sizeof(state)) == 0) {
+		keyed(fm, "state", state, f->f_state);
+		f->f_has_state = 1;
+		OPENSSL_cleanse(state, sizeof(state));
+	}
+}
+
+void
+diag_exchanged(struct flowmem *fm, const struct diag_request *r, int ok)
+{
+	struct flow	*f;
+
+	if (r->dr_code == NULL || r->dr_code[0] == '\0')
+		return;
+	f = flow_add(fm, FL_EXCHANGED, r->dr_now_ms);
+	keyed(fm, "code", r->dr_code, f->f_key);
+	f->f_req = r->dr_req;
+	f->f_ok = ok;
+	snprintf(f->f_client_id, sizeof(f->f_client_id), "%s",
+	    r->dr_client_id ? r->dr_client_id : r->dr_basic_id ?
+	    r->dr_basic_id : "");
+}
+
+/* The authorize request of this flow: through the code's state, else the
+ * newest one for the same client_id. */
+static struct flow *
+flow_authorize(struct flowmem *fm, const struct diag_request *r,
+    const char *client_id)
+{
+	struct flow	*iss, *a = NULL;
+	unsigned char	 key[KEYLEN];
+
+	if (r->dr_code != NULL) {
+		keyed(fm, "code", r->dr_code, key);
+		iss = flow_find(fm, FL_ISSUED, key, NULL, r->dr_now_ms);
+		if (iss != NULL && iss->f_has_state)
+			a = flow_find(fm, FL_AUTHORIZE, iss->f_state, NULL,
+			    r->dr_now_ms);
+	}
+	if (a == NULL && client_id != NULL)
+		a = flow_find(fm, FL_AUTHORIZE, NULL, client_id, r->dr_now_ms);
+	return a;
+}
+
+static void
+explain_code(struct flowmem *fm, const struct diag_request *r,
+    const char *client_id, struct diag_result *res)
+{
+	struct flow	*f, *a;
+	unsigned char	 key[KEYLEN];
+
+	if (r->dr_code == NULL || r->dr_code[0] == '\0')
+		return;
+	keyed(fm, "code", r->dr_code, key);
+	if ((f = flow_find(fm, FL_EXCHANGED, key, NULL, r->dr_now_ms)) !=
+	    NULL) {
+		snprintf(res->dg_cause, sizeof(res->dg_cause), "code_reused");
+		res->dg_age_s = (long long)((r->dr_now_ms - f->f_ms) / 1000);
+		res->dg_prev_req = f->f_req;
+		/* A second POST within seconds is a library's retry. */
+		if (!f->f_ok && r->dr_now_ms - f->f_ms < 10000)
+			res->dg_retry_of = f->f_req;
+		return;
+	}
+	if ((f = flow_find(fm, FL_ISSUED, key, NULL, r->dr_now_ms)) == NULL)
+		return;		/* never seen issued: claim nothing */
+	if (r->dr_now_ms - f->f_ms > fm->fm_lifetime_ms) {
+		snprintf(res->dg_cause, sizeof(res->dg_cause), "code_expired");
+		res->dg_age_s = (long long)((r->dr_now_ms - f->f_ms) / 1000);
+		return;
+	}
+	if (f->f_has_state && client_id != NULL &&
+	    (a = flow_find(fm, FL_AUTHORIZE, f->f_state, NULL,
+	    r->dr_now_ms)) != NULL && a->f_client_id[0] != '\0' &&
+	    strcmp(a->f_client_id, client_id) != 0) {
+		snprintf(res->dg_cause, sizeof(res->dg_cause),
+		    "code_other_client");
+		snprintf(res->dg_registered, sizeof(res->dg_registered), "%s",
+		    a->f_client_id);
+	}
+}
+
+static int
+has_stray(const char *s)
+{
+	size_t	n;
+
+	if (s == NULL || (n = strlen(s)) == 0)
+		return 0;
+	if (strpbrk(s, "\r\n\"'") != NULL)
+		return 1;
+	return isspace((unsigned char)s[0]) || isspace((unsigned char)s[n - 1]);
+}
+
+static int
+all_of(const char *s, const char *set)
+{
+	return s != NULL && *s != '\0' && strspn(s, set) == strlen(s);
+}
+
+static int
+nonempty(const char *s)
+{
+	return s != NULL && *s != '\0';
+}
+
+static void
+explain_credentials(const struct diag_request *r, struct diag_result *res)
+{
+	const char	*id = nonempty(r->dr_client_id) ? r->dr_client_id :
+			    r->dr_basic_id;
+	const char	*secret = nonempty(r->dr_client_secret) ?
+			    r->dr_client_secret : r->dr_basic_secret;
+	static const char hex[] = "0123456789abcdefABCDEF";
+	static const char *const fields[][2] = {
+		{ "client_id", NULL }, { "client_secret", NULL },
+		{ "client_id (Basic auth)", NULL },
+		{ "client_secret (Basic auth)", NULL } };
+	const char	*vals[4];
+	int		 i;
+
+	vals[0] = r->dr_client_id;
+	vals[1] = r->dr_client_secret;
+	vals[2] = r->dr_basic_id;
+	vals[3] = r->dr_basic_secret;
+	if (nonempty(r->dr_basic_id) && nonempty(r->dr_client_id) &&
+	    (strcmp(r->dr_basic_id, r->dr_client_id) != 0 ||
+	    (nonempty(r->dr_client_secret) && nonempty(r->dr_basic_secret) &&
+	    CRYPTO_memcmp(r->dr_client_secret, r->dr_basic_secret,
+	    strlen(r->dr_client_secret) + 1) != 0))) {
+		snprintf(res->dg_cause, sizeof(res->dg_cause), "both_auth");
+		return;
+	}
+	for (i = 0; i < 4; i++)
+		if (has_stray(vals[i])) {
+			snprintf(res->dg_cause, sizeof(res->dg_cause),
+			    "whitespace");
+			snprintf(res->dg_field, sizeof(res->dg_field), "%s",
+			    fields[i][0]);
+			return;
+		}
+	if (!nonempty(secret)) {
+		snprintf(res->dg_cause, sizeof(res->dg_cause),
+		    "missing_secret");
+		return;
+	}
+	if (all_of(id, "0123456789") || (id != NULL && strlen(id) == 40 &&
+	    all_of(id, hex))) {
+		snprintf(res->dg_cause, sizeof(res->dg_cause), "id_shape");
+		return;
+	}
+	if (strlen(secret) != 40 || !all_of(secret, hex)) {
+		snprintf(res->dg_cause, sizeof(res->dg_cause), "secret_shape");
+		res->dg_len = strlen(secret);
+	}
+}
+
+/* scheme://host[:port]/path, lowercased scheme and host. */
+struct url {
+	char	u_scheme[16];
+	char	u_host[256];
+	int	u_port;		/* -1: default */
+	char	u_path[512];
+};
+
+static int
+url_split(const char *s, struct url *u)
+{
+	const char	*p = strstr(s, "://"), *h, *slash, *colon;
+	size_t		 n;
+
+	memset(u, 0, sizeof(*u));
+	u->u_port = -1;
+	if (p == NULL || (size_t)(p - s) >= sizeof(u->u_scheme))
+		return -1;
+	for (n = 0; s + n < p; n++)
+		u->u_scheme[n] = (char)tolower((unsigned char)s[n]);
+	h = p + 3;
+	slash = h + strcspn(h, "/?#");
+	colon = memchr(h, ':', (size_t)(slash - h));
+	n = (size_t)((colon ? colon : slash) - h);
+	if (n == 0 || n >= sizeof(u->u_host))
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		u->u_host[i] = (char)tolower((unsigned char)h[i]);
+	if (colon != NULL)
+		u->u_port = atoi(colon + 1);
+	n = strcspn(slash, "?#");
+	snprintf(u->u_path, sizeof(u->u_path), "%.*s", (int)n, slash);
+	if (u->u_path[0] == '\0')
+		snprintf(u->u_path, sizeof(u->u_path), "/");
+	return 0;
+}
+
+static int
+port_of(const struct url *u)
+{
+	if (u->u_port >= 0)
+		return u->u_port;
+	return strcmp(u->u_scheme, "https") == 0 ? 443 : 80;
+}
+
+static int
+loopback(const char *host)
+{
+	return strcmp(host, "127.0.0.1") == 0 || strcmp(host, "[::1]") == 0 ||
+	    strcmp(host, "localhost") == 0;
+}
+
+int
+diag_redirect_match(const char *registered, const char *sent, char *why,
+    size_t whylen)
+{
+	struct url	a, b;
+	size_t		hl, bl, pl;
+
+	if (url_split(registered, &a) == -1 || url_split(sent, &b) == -1) {
+		snprintf(why, whylen, "the redirect_uri is not an absolute URL");
+		return 0;
+	}
+	if (strcmp(a.u_scheme, b.u_scheme) != 0) {
+		snprintf(why, whylen, "scheme differs: %s vs %s", b.u_scheme,
+		    a.u_scheme);
+		return 0;
+	}
+	hl = strlen(a.u_host);
+	bl = strlen(b.u_host);
+	if (strcmp(a.u_host, b.u_host) != 0 && !(bl > hl &&
+	    b.u_host[bl - hl - 1] == '.' &&
+	    strcmp(b.u_host + bl - hl, a.u_host) == 0)) {
+		if (loopback(a.u_host) && loopback(b.u_host))
+			snprintf(why, whylen, "host differs: %s vs %s (a loopback "
+			    "name and address are different hosts)", b.u_host,
+			    a.u_host);
+		else
+			snprintf(why, whylen, "host differs: %s vs %s",
+			    b.u_host, a.u_host);
+		return 0;
+	}
+	/* A loopback callback accepts any port (RFC 8252 7.3). */
+	if (port_of(&a) != port_of(&b) && !(loopback(a.u_host) &&
+	    a.u_port == -1)) {
+		snprintf(why, whylen, "port differs: %d vs %d", port_of(&b),
+		    port_of(&a));
+		return 0;
+	}
+	pl = strlen(a.u_path);
+	if (strcmp(a.u_path, b.u_path) == 0)
+		return 1;
+	if (strncmp(b.u_path, a.u_path, pl) == 0 && (a.u_path[pl - 1] == '/' ||
+	    b.u_path[pl] == '/'))
+		return 1;
+	if (strlen(b.u_path) + 1 == pl && a.u_path[pl - 1] == '/' &&
+	    strncmp(a.u_path, b.u_path, pl - 1) == 0)
+		snprintf(why, whylen, "trailing slash differs: %s vs %s",
+		    b.u_path, a.u_path);
+	else
+		snprintf(why, whylen, "path %s is not %s or below it",
+		    b.u_path, a.u_path);
+	return 0;
+}
+
+static void
+explain_redirect(struct flowmem *fm, const struct diag_request *r,
+    const char *client_id, struct diag_result *res)
+{
+	struct flow	*a;
+
+	if (r->dr_redirect_uri == NULL)
+		return;
+	a = flow_authorize(fm, r, client_id);
+	if (a == NULL || a->f_redirect_uri[0] == '\0')
+		return;
+	snprintf(res->dg_registered, sizeof(res->dg_registered), "%s",
+	    a->f_redirect_uri);
+	if (strcmp(a->f_redirect_uri, r->dr_redirect_uri) == 0) {
+		/* Same as the authorize request: the registered callback
+		 * is what differs. */
+		snprintf(res->dg_cause, sizeof(res->dg_cause),
+		    "redirect_unregistered");
+		return;
+	}
+	diag_redirect_match(a->f_redirect_uri, r->dr_redirect_uri,
+	    res->dg_detail, sizeof(res->dg_detail));
+	if (res->dg_detail[0] == '\0')
+		snprintf(res->dg_detail, sizeof(res->dg_detail),
+		    "it differs from the authorize request's");
+	snprintf(res->dg_cause, sizeof(res->dg_cause), "redirect_differs");
+}
+
+void
+diag_explain(struct flowmem *fm, const char *error,
+    const struct diag_request *r, struct diag_result *res)
+{
+	const char	*client_id = nonempty(r->dr_client_id) ?
+			    r->dr_client_id : r->dr_basic_id;
+
+	memset(res, 0, sizeof(*res));
+	if (strcmp(error, "bad_verification_code") == 0)
+		explain_code(fm, r, client_id, res);
+	else if (strcmp(error, "incorrect_client_credentials") == 0)
+		explain_credentials(r, res);
+	else if (strcmp(error, "redirect_uri_mismatch") == 0)
+		explain_redirect(fm, r, client_id, res);
+}

@@ -1,0 +1,76 @@
+/*
+ * Request-aware diagnosis: what the proxy saw of a flow (the authorize
+ * request, the redirect that delivered the code, earlier exchanges) and of
+ * the failing request itself, turned into a cause (code_reused,
+ * code_expired, code_other_client, whitespace, secret_shape, id_shape,
+ * both_auth, missing_secret, redirect_mismatch) and its parameters.
+ *
+ * The flow memory is bounded in entries and age, lives in memory only, and
+ * is keyed by HMAC-SHA256 (a random key per run) of codes and state
+ * values: a code or a state is never stored, nor any secret.
+ */
+#ifndef OAUTHLENS_DIAG_H
+#define OAUTHLENS_DIAG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct flowmem;
+
+/* What the token request carried (borrowed strings, NULL when absent). */
+struct diag_request {
+	uint64_t	 dr_req;
+	uint64_t	 dr_now_ms;
+	const char	*dr_code;
+	const char	*dr_client_id;		/* from the body */
+	const char	*dr_client_secret;	/* from the body */
+	const char	*dr_basic_id;		/* from Basic auth */
+	const char	*dr_basic_secret;	/* from Basic auth */
+	const char	*dr_redirect_uri;
+	const char	*dr_grant_type;
+};
+
+/* A diagnosis: a cause token and the values its sentence needs. */
+struct diag_result {
+	char		 dg_cause[32];		/* "" when none can be claimed */
+	long long	 dg_age_s;		/* code_reused, code_expired */
+	uint64_t	 dg_prev_req;		/* code_reused */
+	size_t		 dg_len;		/* secret_shape */
+	char		 dg_field[32];		/* whitespace: which value */
+	char		 dg_detail[256];	/* redirect_mismatch: how */
+	char		 dg_registered[512];	/* redirect_mismatch */
+	uint64_t	 dg_retry_of;		/* same code failed just before */
+};
+
+/* A flow memory of at most max entries, each kept up to max_age_s;
+ * codes older than code_lifetime_s are expired. */
+struct flowmem	*flowmem_new(unsigned max, unsigned max_age_s,
+		    unsigned code_lifetime_s);
+void		 flowmem_free(struct flowmem *fm);
+
+/* An authorize request's query (client_id, redirect_uri, state, scope). */
+void		 diag_authorize(struct flowmem *fm, const char *query,
+		    size_t len, uint64_t now_ms);
+
+/* A query that delivers a code (Location of the authorize response, or
+ * the browser's request to the callback): code, state. */
+void		 diag_code_issued(struct flowmem *fm, const char *query,
+		    size_t len, uint64_t now_ms);
+
+/* Diagnose a token-endpoint error for the request; error is the code the
+ * provider sent. Fills res (dg_cause "" when nothing can be claimed). */
+void		 diag_explain(struct flowmem *fm, const char *error,
+		    const struct diag_request *r, struct diag_result *res);
+
+/* Remember an exchange of r's code (after any outcome), for code_reused. */
+void		 diag_exchanged(struct flowmem *fm, const struct diag_request *r,
+		    int ok);
+
+/* Compare a sent redirect_uri with the registered (or authorize-time) one
+ * under GitHub's rules: host and port equal (port free for loopback), path
+ * equal or below. Returns 1 when they match, else 0 with a short reason
+ * in why ("scheme differs: http vs https", ...). */
+int		 diag_redirect_match(const char *registered, const char *sent,
+		    char *why, size_t whylen);
+
+#endif
