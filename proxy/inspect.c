@@ -83,17 +83,17 @@ struct inspect {
 
 	z_stream		 i_z;		/* valid if i_zinit */
 	int			 i_zinit;
-	int			 i_zend;	/* stream end seen, nothing since */
+	int			 i_zend;	/* stream ended, nothing since */
 	unsigned char		 i_zhead[2];	/* deflate: sniffed header */
 	size_t			 i_zheadlen;
 
 	yajl_handle		 i_json;	/* owned, JSON only */
 	int			 i_jdepth;
-	struct inspect_field	*i_jcur;	/* borrowed: next value's slot */
+	struct inspect_field	*i_jcur;	/* borrowed: next value's */
 
 	XML_Parser		 i_xml;		/* owned, XML only */
 	int			 i_xdepth;
-	struct inspect_field	*i_xcur;	/* borrowed: open child's slot */
+	struct inspect_field	*i_xcur;	/* borrowed: open child's */
 
 	struct inspect_form	 i_form;
 
@@ -541,28 +541,6 @@ inspect_zlib_header(const unsigned char h[2])
 	    ((unsigned int)h[0] << 8 | h[1]) % 31 == 0;
 }
 
-/* Start zlib; "deflate" is zlib-wrapped or raw, told by its first bytes. */
-static int
-inspect_zstart(struct inspect *in, const unsigned char **p, size_t *len)
-{
-	int wbits = 15 + 16;		/* gzip only */
-
-	if (in->i_coding == INSPECT_CODING_DEFLATE) {
-		while (*len > 0 && in->i_zheadlen < sizeof(in->i_zhead)) {
-			in->i_zhead[in->i_zheadlen++] = **p;
-			(*p)++;
-			(*len)--;
-		}
-		if (in->i_zheadlen < sizeof(in->i_zhead))
-			return 0;
-		wbits = inspect_zlib_header(in->i_zhead) ? 15 : -15;
-	}
-	if (inflateInit2(&in->i_z, wbits) != Z_OK)
-		return -1;
-	in->i_zinit = 1;
-	return 0;
-}
-
 static int
 inspect_inflate(struct inspect *in, const unsigned char *p, size_t len)
 {
@@ -600,6 +578,33 @@ inspect_inflate(struct inspect *in, const unsigned char *p, size_t len)
 		p += used;
 		len -= used;
 	}
+	return 0;
+}
+
+/*
+ * Start zlib once it can be: "deflate" is zlib-wrapped or raw, told apart
+ * by its first two bytes, which are held back until both are in.
+ */
+static int
+inspect_zstart(struct inspect *in, const unsigned char **p, size_t *len)
+{
+	int wbits = 15 + 16;		/* gzip only */
+
+	if (in->i_coding == INSPECT_CODING_DEFLATE) {
+		while (*len > 0 && in->i_zheadlen < sizeof(in->i_zhead)) {
+			in->i_zhead[in->i_zheadlen++] = **p;
+			(*p)++;
+			(*len)--;
+		}
+		if (in->i_zheadlen < sizeof(in->i_zhead))
+			return 0;
+		wbits = inspect_zlib_header(in->i_zhead) ? 15 : -15;
+	}
+	if (inflateInit2(&in->i_z, wbits) != Z_OK)
+		return -1;
+	in->i_zinit = 1;
+	if (in->i_coding == INSPECT_CODING_DEFLATE)
+		return inspect_inflate(in, in->i_zhead, sizeof(in->i_zhead));
 	return 0;
 }
 
@@ -723,15 +728,7 @@ inspect_feed(struct inspect *in, const void *buf, size_t len)
 	}
 	if (!in->i_zinit && inspect_zstart(in, &p, &len) == -1)
 		goto fail;
-	if (!in->i_zinit)
-		return 0;	/* deflate header still incomplete */
-	if (in->i_zheadlen > 0) {
-		/* the sniffed header goes in first, once */
-		in->i_zheadlen = 0;
-		if (inspect_inflate(in, in->i_zhead, sizeof(in->i_zhead)) == -1)
-			goto fail;
-	}
-	if (inspect_inflate(in, p, len) == -1)
+	if (in->i_zinit && inspect_inflate(in, p, len) == -1)
 		goto fail;
 	return 0;
 fail:

@@ -399,7 +399,8 @@ test_malformed(void)
 {
 	static const char *const json[] = {
 		"", " ", "{", "{\"error\":\"x\"", "{\"error\":}",
-		"{\"error\" \"x\"}", "{\"error\":\"x\"}}", "{\"error\":\"x\"} x",
+		"{\"error\" \"x\"}", "{\"error\":\"x\"}}",
+		"{\"error\":\"x\"} x",
 		"{\"error\":\"x\"}{}", "{'error':'x'}", "{\"error\":\"x\\q\"}",
 		"{\"error\":\"\xc3\x28\"}", "/* c */ {}", "{\"error\":x}",
 		"{\"error\":\"a\\u0000b\"}", "{\"error\":\"a\nb\"}",
@@ -517,9 +518,9 @@ test_xml(void)
 		"<?xml version=\"1.0\"?>\n<!DOCTYPE lolz [\n"
 		" <!ENTITY lol \"lol\">\n"
 		" <!ENTITY lol1 \"&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;\">\n"
-		" <!ENTITY lol2 \"&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;\">\n"
-		" <!ENTITY lol3 \"&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;\">\n"
-		" <!ENTITY lol4 \"&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;\">\n"
+		" <!ENTITY lol2 \"&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;\">\n"
+		" <!ENTITY lol3 \"&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;\">\n"
+		" <!ENTITY lol4 \"&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;\">\n"
 		"]>\n<OAuth><error>&lol4;</error></OAuth>",
 		"<!DOCTYPE OAuth [<!ENTITY e \"bad_verification_code\">]>"
 		"<OAuth><error>&e;</error></OAuth>",

@@ -365,7 +365,7 @@ test_roundtrip(struct evbuffer *b)
 		"%\"",
 		"認可コードが正しくないか、有効期限（10分）が切れています。",
 		"client_id と client_secret を確認してください。",
-		"リダイレクトURI「http://localhost:3000/callback」が一致しません",
+		"リダイレクトURI「http://localhost:3000/cb」が一致しません",
 		"半角ｶﾀｶﾅと全角／記号　（全角空白）",
 		"emoji 😀🔑🚫 and flags 🇯🇵",
 		"mixed: naïve café Ünïcödé ∑∞ 𝔘𝔫𝔦",
