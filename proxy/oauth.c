@@ -4,6 +4,7 @@
 
 #include <event2/buffer.h>
 #include <openssl/evp.h>
+#include <yajl/yajl_parse.h>
 
 #include "annotate.h"
 #include "catalog.h"
@@ -29,6 +30,7 @@ struct oauth_x {
 	char			 o_basic_secret[256]; /* for diagnosis only */
 	struct inspect		*o_insp;	/* owned */
 	int			 o_failed;	/* inspection gave up */
+	int			 o_req_json;	/* request body is JSON */
 	char			*o_line;	/* owned: the header line */
 };
 
@@ -122,9 +124,10 @@ struct oauth_x *
 oauth_request(const struct config *cf, const struct http1_head *h,
     const struct http1_target *t)
 {
-	struct oauth_x	*o;
-	const char	*q;
-	size_t		 plen = t->t_path.s_len;
+	struct oauth_x		*o;
+	const char		*q;
+	const struct slice	*ct;
+	size_t			 plen = t->t_path.s_len;
 
 	if (strcmp(h->h_method, "POST") != 0 || !host_listed(cf, t->t_host))
 		return NULL;
@@ -139,6 +142,9 @@ oauth_request(const struct config *cf, const struct http1_head *h,
 	o->o_cf = cf;
 	o->o_lang = cf->cf_lang == LANG_AUTO ? pick_lang(h) : cf->cf_lang;
 	o->o_req = evbuffer_new();
+	ct = http1_header(h, "content-type");
+	o->o_req_json = ct != NULL && ct->s_len >= 16 &&
+	    strncasecmp(ct->s_ptr, "application/json", 16) == 0;
 	if (q != NULL)
 		o->o_query = xstrndup(q + 1, t->t_path.s_len - plen - 1);
 	basic_credentials(h, o);
@@ -201,14 +207,110 @@ oauth_abandon(struct oauth_x *o, const struct oauth_ctx *ctx,
 	o->o_failed = 1;
 }
 
-/* A parameter of the request: form body first, then the query. */
+/* A top-level string member of a JSON request body (clients such as
+ * Octokit send {"client_id": ..., "code": ...}). */
+struct jget {
+	const char	*jg_key;
+	char		*jg_out;
+	size_t		 jg_outlen;
+	int		 jg_depth;
+	int		 jg_want;	/* the last key at depth 1 was ours */
+	int		 jg_found;
+};
+
+static int
+jg_string(void *ctx, const unsigned char *s, size_t len)
+{
+	struct jget	*g = ctx;
+
+	if (g->jg_depth == 1 && g->jg_want && len < g->jg_outlen &&
+	    memchr(s, '\0', len) == NULL) {
+		memcpy(g->jg_out, s, len);
+		g->jg_out[len] = '\0';
+		g->jg_found = 1;
+	}
+	g->jg_want = 0;
+	return 1;
+}
+
+static int
+jg_key(void *ctx, const unsigned char *s, size_t len)
+{
+	struct jget	*g = ctx;
+
+	g->jg_want = g->jg_depth == 1 && strlen(g->jg_key) == len &&
+	    memcmp(g->jg_key, s, len) == 0;
+	return 1;
+}
+
+static int
+jg_open(void *ctx)
+{
+	struct jget	*g = ctx;
+
+	g->jg_want = 0;
+	return ++g->jg_depth < 32;
+}
+
+static int
+jg_close(void *ctx)
+{
+	((struct jget *)ctx)->jg_depth--;
+	return 1;
+}
+
+static int
+jg_other(void *ctx)
+{
+	((struct jget *)ctx)->jg_want = 0;
+	return 1;
+}
+
+static int
+jg_bool(void *ctx, int b)
+{
+	return jg_other(ctx);
+}
+
+static int
+jg_number(void *ctx, const char *s, size_t len)
+{
+	return jg_other(ctx);
+}
+
+static const yajl_callbacks jg_callbacks = {
+	jg_other, jg_bool, NULL, NULL, jg_number, jg_string, jg_open, jg_key,
+	jg_close, jg_open, jg_close
+};
+
+static int
+json_get_param(const char *body, size_t len, const char *key, char *out,
+    size_t outlen)
+{
+	struct jget	g = { key, out, outlen, 0, 0, 0 };
+	yajl_handle	h = yajl_alloc(&jg_callbacks, NULL, &g);
+
+	if (h == NULL)
+		return -1;
+	if (yajl_parse(h, (const unsigned char *)body, len) == yajl_status_ok)
+		yajl_complete_parse(h);
+	yajl_free(h);
+	return g.jg_found ? 0 : -1;
+}
+
+/* A parameter of the request: body (form or JSON) first, then the
+ * query. */
 static int
 request_param(struct oauth_x *o, const char *key, char *out, size_t outlen)
 {
 	size_t		 len = evbuffer_get_length(o->o_req);
 	const char	*body = (const char *)evbuffer_pullup(o->o_req, -1);
 
-	if (body != NULL && inspect_form_get(body, len, key, out, outlen) >= 0)
+	if (body != NULL && o->o_req_json &&
+	    json_get_param(body, len, key, out, outlen) == 0)
+		return 0;
+	if (body != NULL && !o->o_req_json &&
+	    inspect_form_get(body, len, key, out, outlen) >= 0)
 		return 0;
 	if (o->o_query != NULL && inspect_form_get(o->o_query,
 	    strlen(o->o_query), key, out, outlen) >= 0)

@@ -733,31 +733,58 @@ class OAuthTestCase(harness.ProxyTestCase):
         self.assertIsInstance(item, Token, "item is not a Token: %r" % value)
         return item, params
 
+    def cause_regex(self, cause, lang):
+        """The catalog's sentence for a diagnosed cause as a regular
+        expression ({placeholder} matches any non-empty text)."""
+        causes = self.catalog.get("_causes", {})
+        self.assertIn(cause, causes, "cause %r is not in the catalog's "
+                      "_causes" % cause)
+        tmpl = causes[cause][lang]
+        parts = re.split(r"\{[a-z_]+\}", tmpl)
+        return "".join(re.escape(p) + "(.+?)" for p in parts[:-1]) + \
+            re.escape(parts[-1])
+
     def assert_annotation_value(self, value, code, lang):
+        """The header value is `code;lang=..;hint=%"..";doc=".."` (and
+        maybe `;cause=token`): the hint is the catalog's hint for code and
+        lang, preceded, when a cause was diagnosed, by the catalog's
+        sentence for that cause. Returns (params, cause, diagnosis)."""
         item, params = self.parse_annotation(value)
         entry = self.catalog[code][lang]
         self.assertEqual(item, code)
         self.assertEqual(params.get("lang"), lang, value)
         self.assertIsInstance(params.get("lang"), Token,
                               "lang is not a Token: %r" % value)
-        self.assertIsInstance(params.get("hint"), DisplayString,
+        hint = params.get("hint")
+        self.assertIsInstance(hint, DisplayString,
                               "hint is not a Display String: %r" % value)
-        self.assertEqual(params["hint"], entry["hint"],
-                         "hint is not the catalog's %s hint for %s" %
-                         (lang, code))
+        cause = params.get("cause")
+        diagnosis = None
+        if cause is None:
+            self.assertEqual(hint, entry["hint"], "hint is not the "
+                             "catalog's %s hint for %s" % (lang, code))
+        else:
+            self.assertIsInstance(cause, Token, value)
+            self.assertTrue(hint.endswith(entry["hint"]), "hint does not "
+                            "end with the catalog's %s hint for %s: %r" %
+                            (lang, code, hint))
+            diagnosis = hint[:len(hint) - len(entry["hint"])].rstrip()
+            self.assertRegex(diagnosis, "^" + self.cause_regex(cause, lang)
+                             + "$", "the diagnosis is not the catalog's "
+                             "sentence for cause %s" % cause)
         self.assertIsInstance(params.get("doc"), str)
         self.assertNotIsInstance(params.get("doc"), (Token, DisplayString),
                                  "doc is not a String: %r" % value)
         self.assertEqual(params["doc"], entry["doc"])
         # Canonical serialisation: exactly %, " and bytes outside
         # 0x20-0x7e encoded, in lowercase.
-        self.assertIn(";hint=" + display_string(entry["hint"]), value)
+        self.assertIn(";hint=" + display_string(hint), value)
         self.assertIn(";doc=" + sf_string(entry["doc"]), value)
         self.assertTrue(value.startswith(code + ";"), value)
-        return params
+        return params, cause, diagnosis
 
     def assert_log_record(self, mark, code, lang, client_id, redirect_uri,
-                          host="github.com"):
+                          host="github.com", cause=None, diagnosis=None):
         recs = self.new_log_records(mark)
         self.assertEqual(len(recs), 1, "expected exactly one oauth-error "
                          "record, got %d: %r\n%s" %
@@ -778,29 +805,39 @@ class OAuthTestCase(harness.ProxyTestCase):
         self.assertEqual(r.get("title"), entry["title"], r)
         self.assertEqual(r.get("hint"), entry["hint"], r)
         self.assertEqual(r.get("doc"), entry["doc"], r)
+        # The same diagnosis as the header's, or none in either.
+        self.assertEqual(r.get("cause"), cause, r)
+        self.assertEqual(r.get("diagnosis"), diagnosis, r)
         self.assert_no_secrets(json.dumps(r, ensure_ascii=False),
                                "the oauth-error record")
         return r
 
     def assert_annotated(self, got_headers, body, rec, code, lang="ja",
                          mark=None, client_id=None, redirect_uri=CALLBACK,
-                         body_is_raw=True):
+                         body_is_raw=True, cause=Ellipsis):
         """The client got the fake's error response with the annotation:
         one header that decodes to the catalog's entry, the body byte for
         byte, every origin header kept; and (mark given) the proxy logged
-        exactly one matching record."""
+        exactly one matching record. cause: the diagnosed cause expected
+        (None: none); by default any the catalog knows, or none.
+        Returns the cause."""
         self.assertEqual(rec.outcome, code, "the fake answered %s" %
                          rec.outcome)
         vals = [v for n, v in got_headers if n.lower() == HEADER.lower()]
         self.assertEqual(len(vals), 1, "expected one %s header, got %r\n%s"
                          % (HEADER, got_headers, self.proxy.tail()))
-        self.assert_annotation_value(vals[0], code, lang)
+        _, got_cause, diagnosis = self.assert_annotation_value(vals[0], code,
+                                                               lang)
+        if cause is not Ellipsis:
+            self.assertEqual(got_cause, cause, "diagnosed cause")
         self.assert_body(body, rec, body_is_raw)
         self.assert_headers_kept(got_headers, rec, annotated=True)
         if mark is not None:
             self.assert_log_record(mark, code, lang,
                                    client_id or self.app.client_id,
-                                   redirect_uri)
+                                   redirect_uri, cause=got_cause,
+                                   diagnosis=diagnosis)
+        return got_cause
 
     def assert_body(self, body, rec, raw=True):
         want = rec.resp_body if raw else rec.resp_plain

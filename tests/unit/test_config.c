@@ -78,7 +78,10 @@ main(void)
 	close(fd);
 	/* Defaults. */
 	cf = load("{}");
-	CHECK(cf != NULL);
+	if (cf == NULL) {
+		fprintf(stderr, "%s\n", err);
+		return t_done();
+	}
 	CHECK_INT(cf->cf_nconnect_ports, 1);
 	CHECK_INT(cf->cf_connect_ports[0], 443);
 	CHECK_INT(cf->cf_inspect_max_bytes, 65536);
