@@ -180,7 +180,10 @@ exchange_log(struct conn *c, struct exchange *x)
 	struct logrec	lr;
 	char		host[300];
 
+	/* Called once per exchange: the one place that counts it. */
 	status_count(c->c_px, x->x_method, x->x_status);
+	c->c_px->px_stats.st_bytes_in += x->x_in;
+	c->c_px->px_stats.st_bytes_out += x->x_out;
 	if (!log_enabled(LL_INFO))
 		return;
 	logrec_begin(&lr, LL_INFO, "access");
@@ -295,6 +298,7 @@ static void
 conn_error(struct conn *c, int status, const char *reason)
 {
 	struct logrec	lr;
+	size_t		before;
 
 	if (c->c_state == CS_DEAD)
 		return;
@@ -304,8 +308,12 @@ conn_error(struct conn *c, int status, const char *reason)
 		return;
 	}
 	c->c_px->px_stats.st_errors++;
+	before = evbuffer_get_length(bufferevent_get_output(c->c_cbev));
 	http1_write_error(bufferevent_get_output(c->c_cbev), status, reason,
 	    1);
+	if (c->c_x != NULL)
+		c->c_x->x_out += evbuffer_get_length(
+		    bufferevent_get_output(c->c_cbev)) - before;
 	logrec_begin(&lr, status >= 500 ? LL_WARN : LL_INFO, "proxy-error");
 	if (c->c_x != NULL)
 		logrec_int(&lr, "req", (long long)c->c_x->x_id);
@@ -875,13 +883,10 @@ tunnel_pump(struct conn *c, struct bufferevent *from, struct bufferevent *to)
 		return;
 	evbuffer_add_buffer(out, in);
 	c->c_last_ms = util_now_ms();
-	if (from == c->c_cbev) {
+	if (from == c->c_cbev)
 		c->c_x->x_in += n;
-		c->c_px->px_stats.st_bytes_in += n;
-	} else {
+	else
 		c->c_x->x_out += n;
-		c->c_px->px_stats.st_bytes_out += n;
-	}
 }
 
 static void
@@ -941,9 +946,11 @@ resp_body_cb(void *arg, const char *p, size_t len)
 
 	if (x->x_hold != NULL)
 		oauth_response_body(x->x_oauth, p, len);
-	if (x->x_dechunk)
+	if (x->x_dechunk) {
 		evbuffer_add(x->x_hold != NULL ? x->x_hold :
 		    bufferevent_get_output(c->c_cbev), p, len);
+		x->x_out += len;
+	}
 }
 
 static void
@@ -963,6 +970,7 @@ conn_flush_hold(struct conn *c, const char *line)
 	struct exchange	*x = c->c_x;
 	struct evbuffer	*out = bufferevent_get_output(c->c_cbev);
 
+	x->x_out += x->x_hold_head;
 	if (line != NULL) {
 		/* The head ends with "\r\n\r\n": insert before the last. */
 		evbuffer_remove_buffer(x->x_hold, out, x->x_hold_head - 2);
@@ -995,8 +1003,6 @@ conn_exchange_done(struct conn *c)
 	int		 close_client;
 
 	x->x_resp_done = 1;
-	c->c_px->px_stats.st_bytes_in += x->x_in;
-	c->c_px->px_stats.st_bytes_out += x->x_out;
 	exchange_log(c, x);
 	close_client = x->x_close || !x->x_req_done || c->c_client_eof ||
 	    c->c_px->px_draining;
@@ -1078,7 +1084,7 @@ conn_read_response_head(struct conn *c)
 	struct evbuffer		*out = bufferevent_get_output(c->c_cbev);
 	struct http1_head	*h = &c->c_px->px_scratch;
 	struct http1_error	 err;
-	size_t			 len, headlen;
+	size_t			 len, headlen, before;
 	const char		*buf;
 	char			 reason[240];
 	int			 r;
@@ -1115,8 +1121,9 @@ conn_read_response_head(struct conn *c)
 		    h->h_status != 101) {
 			/* Interim responses pass to HTTP/1.1 clients only. */
 			if (!x->x_http10) {
+				before = evbuffer_get_length(out);
 				http1_write_response_head(out, h, 0, NULL);
-				x->x_out += headlen;
+				x->x_out += evbuffer_get_length(out) - before;
 			}
 			evbuffer_drain(in, headlen);
 			continue;
@@ -1128,18 +1135,20 @@ conn_read_response_head(struct conn *c)
 				return 0;
 			}
 			x->x_status = 101;
+			before = evbuffer_get_length(out);
 			http1_write_response_head(out, h, HTTP1_W_UPGRADE,
 			    NULL);
 			x->x_resp_head = 1;
-			x->x_out += headlen;
+			x->x_out += evbuffer_get_length(out) - before;
 			evbuffer_drain(in, headlen);
 			conn_become_tunnel(c);
 			tunnel_pump(c, c->c_ubev, c->c_cbev);
 			tunnel_pump(c, c->c_cbev, c->c_ubev);
 			return 0;
 		}
+		before = evbuffer_get_length(out);
 		conn_response_head(c, h);
-		x->x_out += headlen;
+		x->x_out += evbuffer_get_length(out) - before;
 		evbuffer_drain(in, headlen);
 		if (h->h_body == HTTP1_BODY_NONE) {
 			conn_exchange_done(c);
@@ -1179,10 +1188,11 @@ conn_pump_response(struct conn *c)
 		}
 		if (x->x_dechunk)
 			evbuffer_drain(in, (size_t)n);
-		else
+		else {
 			evbuffer_remove_buffer(in, x->x_hold != NULL ?
 			    x->x_hold : out, (size_t)n);
-		x->x_out += (uint64_t)n;
+			x->x_out += (uint64_t)n;
+		}
 		if (http1_message_done(c->c_resp)) {
 			conn_response_complete(c);
 			return;

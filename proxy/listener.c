@@ -145,7 +145,7 @@ listener_adopt(struct proxy *px, int fd, char *err, size_t errlen)
 	} else
 		snprintf(l->l_name, sizeof(l->l_name), "fd %d", fd);
 	l->l_ev = evconnlistener_new(px->px_base, accept_cb, l,
-	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1, fd);
+	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 0, fd);
 	if (l->l_ev == NULL) {
 		snprintf(err, errlen, "passed socket %d: cannot listen", fd);
 		free(l);
