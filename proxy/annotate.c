@@ -33,8 +33,11 @@ annotate_header(const char *name, const struct annotation *a)
 	evbuffer_add_printf(b, "%s: ", name);
 	if (sfv_annotation(b, a->an_code, annotate_lang_name(a->an_lang),
 	    text != NULL ? text : a->an_hint->hi_text, a->an_hint->hi_doc,
-	    a->an_cause != NULL ? &cause : NULL, a->an_cause != NULL) == -1)
-		goto out;
+	    a->an_cause != NULL ? &cause : NULL, a->an_cause != NULL) == -1 &&
+	    (text == NULL || sfv_annotation(b, a->an_code,
+	    annotate_lang_name(a->an_lang), a->an_hint->hi_text,
+	    a->an_hint->hi_doc, NULL, 0) == -1))
+		goto out;	/* the diagnosis could not be encoded: generic */
 	n = evbuffer_get_length(b);
 	if ((line = malloc(n + 1)) == NULL)
 		goto out;

@@ -195,6 +195,41 @@ config_proxy_auth_ok(const struct config *cf, const char *v, size_t len)
 }
 
 int
+config_token_host(const struct config *cf, const char *host)
+{
+	size_t	i, n, hl = strlen(host);
+
+	for (i = 0; i < cf->cf_token_endpoints.sl_n; i++) {
+		n = strcspn(cf->cf_token_endpoints.sl_v[i], "/");
+		if (n == hl && strncasecmp(cf->cf_token_endpoints.sl_v[i],
+		    host, n) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+int
+config_token_endpoint(const struct config *cf, const char *host,
+    const char *path, size_t plen)
+{
+	static const char	 github[] = "/login/oauth/access_token";
+	size_t			 i, n, hl = strlen(host);
+
+	for (i = 0; i < cf->cf_token_endpoints.sl_n; i++) {
+		const char	*e = cf->cf_token_endpoints.sl_v[i];
+		const char	*p;
+
+		n = strcspn(e, "/");
+		if (n != hl || strncasecmp(e, host, n) != 0)
+			continue;
+		p = e[n] == '/' ? e + n : github;
+		if (strlen(p) == plen && memcmp(p, path, plen) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+int
 config_connect_port_ok(const struct config *cf, uint16_t port)
 {
 	size_t	i;
@@ -369,6 +404,21 @@ ok_hostname(const char *s)
 	return 1;
 }
 
+/* "host" or "host/path/to/token". */
+static int
+ok_endpoint(const char *s)
+{
+	char	host[256];
+	size_t	n = strcspn(s, "/");
+
+	if (n == 0 || n >= sizeof(host))
+		return 0;
+	memcpy(host, s, n);
+	host[n] = '\0';
+	return ok_hostname(host) && host[0] != '*' && (s[n] == '\0' ||
+	    strcspn(s + n, " ?#\t") == strlen(s + n));
+}
+
 static int
 set_lang(const char *s, enum lang *out)
 {
@@ -429,8 +479,8 @@ apply_key(struct cfgerr *e, struct config *cf, const struct json *j)
 		return get_strings(e, j, &cf->cf_intercept, ok_hostname,
 		    "a host name");
 	if (strcmp(k, "token_endpoints") == 0)
-		return get_strings(e, j, &cf->cf_token_endpoints, ok_hostname,
-		    "a host name");
+		return get_strings(e, j, &cf->cf_token_endpoints, ok_endpoint,
+		    "a host name, or host/path");
 	if (strcmp(k, "allow") == 0) {
 		if (get_strings(e, j, &tmp, ok_cidr, "a CIDR") == -1)
 			goto fail;

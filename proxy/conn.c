@@ -632,17 +632,6 @@ conn_tls_failed(struct conn *c, unsigned long err)
 	logrec_end(&lr);
 }
 
-static int
-token_host(const struct config *cf, const char *host)
-{
-	size_t	i;
-
-	for (i = 0; i < cf->cf_token_endpoints.sl_n; i++)
-		if (strcasecmp(cf->cf_token_endpoints.sl_v[i], host) == 0)
-			return 1;
-	return 0;
-}
-
 /* Feed the flow memory: authorize requests, and callback requests that
  * deliver a code. Only keyed hashes of codes and states are kept. */
 static void
@@ -657,7 +646,7 @@ conn_observe_request(struct conn *c, const struct http1_target *t)
 	plen = (size_t)(q - t->t_path.s_ptr);
 	qlen = t->t_path.s_len - plen - 1;
 	q++;
-	if (token_host(c->c_cfg, t->t_host) && plen == 22 &&
+	if (config_token_host(c->c_cfg, t->t_host) && plen == 22 &&
 	    memcmp(t->t_path.s_ptr, "/login/oauth/authorize", 22) == 0) {
 		c->c_x->x_authorize = 1;
 		diag_authorize(c->c_px->px_flow, q, qlen, util_now_ms());

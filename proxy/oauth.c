@@ -18,7 +18,6 @@
 #include "status.h"
 #include "util.h"
 
-#define TOKEN_PATH	"/login/oauth/access_token"
 #define REQ_BODY_MAX	16384
 
 struct oauth_x {
@@ -33,17 +32,6 @@ struct oauth_x {
 	int			 o_req_json;	/* request body is JSON */
 	char			*o_line;	/* owned: the header line */
 };
-
-static int
-host_listed(const struct config *cf, const char *host)
-{
-	size_t	i;
-
-	for (i = 0; i < cf->cf_token_endpoints.sl_n; i++)
-		if (strcasecmp(cf->cf_token_endpoints.sl_v[i], host) == 0)
-			return 1;
-	return 0;
-}
 
 /* --lang auto: the first of ja/en by q-value in Accept-Language. */
 static enum lang
@@ -129,13 +117,12 @@ oauth_request(const struct config *cf, const struct http1_head *h,
 	const struct slice	*ct;
 	size_t			 plen = t->t_path.s_len;
 
-	if (strcmp(h->h_method, "POST") != 0 || !host_listed(cf, t->t_host))
+	if (strcmp(h->h_method, "POST") != 0 || t->t_path.s_ptr == NULL)
 		return NULL;
-	q = t->t_path.s_ptr ? memchr(t->t_path.s_ptr, '?', plen) : NULL;
+	q = memchr(t->t_path.s_ptr, '?', plen);
 	if (q != NULL)
 		plen = (size_t)(q - t->t_path.s_ptr);
-	if (t->t_path.s_ptr == NULL || plen != sizeof(TOKEN_PATH) - 1 ||
-	    memcmp(t->t_path.s_ptr, TOKEN_PATH, plen) != 0)
+	if (!config_token_endpoint(cf, t->t_host, t->t_path.s_ptr, plen))
 		return NULL;
 	if ((o = calloc(1, sizeof(*o))) == NULL)
 		return NULL;
@@ -357,7 +344,12 @@ render_cause(const char *tmpl, const struct diag_result *d,
 			out[o++] = *tmpl++;
 			continue;
 		}
-		n = strlen(val);
+		/* Request text (a redirect_uri) is shown, not trusted: only
+		 * printable ASCII goes into the sentence. */
+		for (n = 0; val[n] != '\0'; n++)
+			if ((unsigned char)val[n] < 0x20 ||
+			    (unsigned char)val[n] > 0x7e)
+				val[n] = '?';
 		if (n > outlen - 1 - o)
 			n = outlen - 1 - o;
 		memcpy(out + o, val, n);
