@@ -72,6 +72,10 @@ annotate_log(const struct annotation *a)
 		logrec_str(&lr, "cause", a->an_cause);
 		logrec_str(&lr, "diagnosis", a->an_diagnosis);
 	}
+	if (a->an_context != NULL)
+		logrec_str(&lr, "context", a->an_context);
+	if (a->an_interval != NULL)
+		logrec_str(&lr, "interval", a->an_interval);
 	if (a->an_retry_of != 0)
 		logrec_int(&lr, "retry_of", (long long)a->an_retry_of);
 	if (a->an_hint != NULL) {

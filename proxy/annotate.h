@@ -26,6 +26,8 @@ struct annotation {
 	const char	*an_cause;		/* diagnosed cause token, or NULL */
 	const char	*an_diagnosis;		/* its sentence, in an_lang */
 	uint64_t	 an_retry_of;		/* earlier request of a retry */
+	const char	*an_interval;		/* slow_down: the new interval */
+	const char	*an_context;		/* "authorize" for redirects */
 };
 
 /* The header line "name: value" for a (an_hint set), malloc'd; NULL when

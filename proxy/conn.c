@@ -67,6 +67,8 @@ struct exchange {
 	struct upstream_req	*x_ureq;	/* pending connect */
 	struct oauth_x		*x_oauth;	/* owned: token exchange */
 	struct evbuffer		*x_hold;	/* owned: held response */
+	char			*x_extra;	/* owned: header line to add */
+	enum lang		 x_lang;
 	size_t			 x_hold_head;	/* its head's length */
 	unsigned		 x_connect:1, x_upgrade:1, x_is_head:1,
 				 x_client_ka:1, x_http10:1, x_req_done:1,
@@ -108,6 +110,7 @@ static void	 conn_client_event_cb(struct bufferevent *, short, void *);
 static void	 conn_up_read_cb(struct bufferevent *, void *);
 static void	 conn_up_write_cb(struct bufferevent *, void *);
 static void	 conn_up_event_cb(struct bufferevent *, short, void *);
+static void	 oauth_ctx_fill(struct conn *, struct oauth_ctx *);
 static void	 conn_upstream_ready(struct bufferevent *, enum upstream_fail,
 		    const char *, void *);
 
@@ -165,6 +168,7 @@ exchange_free(struct exchange *x)
 		return;
 	upstream_cancel(x->x_ureq);
 	oauth_free(x->x_oauth);
+	free(x->x_extra);
 	if (x->x_hold != NULL)
 		evbuffer_free(x->x_hold);
 	if (x->x_head != NULL)
@@ -497,8 +501,7 @@ conn_guess_runtime(struct conn *c, const struct http1_head *h)
 /* CONNECT to a host on the intercept list: answer 200 ourselves, then
  * terminate the client's TLS with a minted certificate once it is sent. */
 static void
-conn_intercept(struct conn *c, const struct http1_head *h,
-    const struct http1_target *t)
+conn_intercept(struct conn *c, const struct http1_target *t)
 {
 	static const char established[] =
 	    "HTTP/1.1 200 Connection established\r\n\r\n";
@@ -506,7 +509,6 @@ conn_intercept(struct conn *c, const struct http1_head *h,
 
 	c->c_mitm_host = xstrdup(t->t_host);
 	c->c_mitm_port = t->t_port;
-	conn_guess_runtime(c, h);
 	x->x_status = 200;
 	x->x_resp_done = 1;
 	exchange_log(c, x);
@@ -652,6 +654,16 @@ conn_observe_request(struct conn *c, const struct http1_target *t)
 		diag_authorize(c->c_px->px_flow, q, qlen, util_now_ms());
 	} else if (memmem(q, qlen, "code=", 5) != NULL)
 		diag_code_issued(c->c_px->px_flow, q, qlen, util_now_ms());
+	else if (memmem(q, qlen, "error=", 6) != NULL &&
+	    memmem(q, qlen, "state=", 6) != NULL) {
+		/* The browser brings an authorization error to the
+		 * callback: say so on the app's answer. */
+		struct oauth_ctx ctx;
+
+		oauth_ctx_fill(c, &ctx);
+		c->c_x->x_extra = oauth_redirect_error(c->c_cfg,
+		    c->c_x->x_lang, q, qlen, &ctx);
+	}
 }
 
 /* An authorize response that redirects to the callback with a code. */
@@ -661,14 +673,25 @@ conn_observe_response(struct conn *c, const struct http1_head *h)
 	const struct slice	*loc;
 	const char		*q;
 
+	struct oauth_ctx	 ctx;
+	size_t			 qlen;
+
+	if (c->c_x->x_oauth != NULL)
+		oauth_clock(c->c_px, h);
 	if (!c->c_x->x_authorize || c->c_px->px_flow == NULL ||
 	    h->h_status / 100 != 3 ||
 	    (loc = http1_header(h, "location")) == NULL ||
 	    (q = memchr(loc->s_ptr, '?', loc->s_len)) == NULL)
 		return;
 	q++;
-	diag_code_issued(c->c_px->px_flow, q,
-	    (size_t)(loc->s_ptr + loc->s_len - q), util_now_ms());
+	qlen = (size_t)(loc->s_ptr + loc->s_len - q);
+	if (memmem(q, qlen, "error=", 6) != NULL && c->c_x->x_extra == NULL) {
+		oauth_ctx_fill(c, &ctx);
+		c->c_x->x_extra = oauth_redirect_error(c->c_cfg,
+		    c->c_x->x_lang, q, qlen, &ctx);
+		return;
+	}
+	diag_code_issued(c->c_px->px_flow, q, qlen, util_now_ms());
 }
 
 /* Act on a parsed request head; the head's bytes are still in input. */
@@ -730,6 +753,10 @@ conn_dispatch(struct conn *c, const struct http1_head *h, size_t headlen)
 	snprintf(x->x_host, sizeof(x->x_host), "%s", t.t_host);
 	x->x_port = t.t_port;
 	if (t.t_form == 'c') {
+		if (c->c_px->px_mitm != NULL && c->c_mitm_host == NULL &&
+		    config_connect_port_ok(c->c_cfg, t.t_port) &&
+		    mitm_intercepts(&c->c_cfg->cf_intercept, t.t_host))
+			conn_guess_runtime(c, h);	/* h lives in input */
 		evbuffer_drain(in, headlen);
 		if (!config_connect_port_ok(c->c_cfg, t.t_port)) {
 			snprintf(buf, sizeof(buf), "CONNECT to port %u is not "
@@ -739,7 +766,7 @@ conn_dispatch(struct conn *c, const struct http1_head *h, size_t headlen)
 		}
 		if (c->c_px->px_mitm != NULL && c->c_mitm_host == NULL &&
 		    mitm_intercepts(&c->c_cfg->cf_intercept, t.t_host)) {
-			conn_intercept(c, h, &t);
+			conn_intercept(c, &t);
 			return;
 		}
 		conn_get_upstream(c);
@@ -751,6 +778,7 @@ conn_dispatch(struct conn *c, const struct http1_head *h, size_t headlen)
 		return;
 	}
 	x->x_oauth = oauth_request(c->c_cfg, h, &t);
+	x->x_lang = oauth_lang(c->c_cfg, h);
 	conn_observe_request(c, &t);
 	http1_write_request_head(x->x_head, h, &t,
 	    (x->x_upgrade ? HTTP1_W_UPGRADE : 0) |
@@ -1061,7 +1089,7 @@ conn_response_head(struct conn *c, const struct http1_head *h)
 		}
 	}
 	http1_write_response_head(bufferevent_get_output(c->c_cbev), h, flags,
-	    NULL);
+	    x->x_extra);
 }
 
 /* Read one response head; 1 when the body may follow, 0 to wait. */

@@ -15,7 +15,7 @@
 
 #define KEYLEN		16
 
-enum flow_kind { FL_FREE, FL_AUTHORIZE, FL_ISSUED, FL_EXCHANGED };
+enum flow_kind { FL_FREE, FL_AUTHORIZE, FL_ISSUED, FL_EXCHANGED, FL_POLL };
 
 struct flow {
 	enum flow_kind	 f_kind;
@@ -27,6 +27,8 @@ struct flow {
 	uint64_t	 f_req;
 	char		 f_client_id[96];	/* FL_AUTHORIZE, FL_EXCHANGED */
 	char		 f_redirect_uri[512];	/* FL_AUTHORIZE */
+	char		 f_scope[256];		/* FL_AUTHORIZE */
+	unsigned	 f_interval;		/* FL_POLL: seconds */
 };
 
 struct flowmem {
@@ -142,6 +144,7 @@ diag_authorize(struct flowmem *fm, const char *query, size_t len,
 	    sizeof(f->f_client_id));
 	param(query, len, "redirect_uri", f->f_redirect_uri,
 	    sizeof(f->f_redirect_uri));
+	param(query, len, "scope", f->f_scope, sizeof(f->f_scope));
 	OPENSSL_cleanse(state, sizeof(state));
 }
 
@@ -466,4 +469,51 @@ diag_explain(struct flowmem *fm, const char *error,
 		explain_credentials(r, res);
 	else if (strcmp(error, "redirect_uri_mismatch") == 0)
 		explain_redirect(fm, r, client_id, res);
+}
+
+void
+diag_requested_scope(struct flowmem *fm, const struct diag_request *r,
+    char *buf, size_t len)
+{
+	const char	*cid = nonempty(r->dr_client_id) ? r->dr_client_id :
+			    r->dr_basic_id;
+	struct flow	*a = flow_authorize(fm, r, cid);
+
+	snprintf(buf, len, "%s", a != NULL ? a->f_scope : "");
+}
+
+int
+diag_device_poll(struct flowmem *fm, const char *device_code, uint64_t now,
+    uint64_t *elapsed_ms, unsigned *interval_s)
+{
+	unsigned char	 key[KEYLEN];
+	struct flow	*f;
+	int		 fast = 0;
+
+	keyed(fm, "device", device_code, key);
+	*interval_s = 5;
+	*elapsed_ms = 0;
+	if ((f = flow_find(fm, FL_POLL, key, NULL, now)) != NULL) {
+		*interval_s = f->f_interval;
+		*elapsed_ms = now - f->f_ms;
+		fast = *elapsed_ms < (uint64_t)f->f_interval * 1000;
+		f->f_ms = now;
+		return fast;
+	}
+	f = flow_add(fm, FL_POLL, now);
+	memcpy(f->f_key, key, KEYLEN);
+	f->f_interval = 5;
+	return 0;
+}
+
+void
+diag_device_interval(struct flowmem *fm, const char *device_code,
+    unsigned interval_s, uint64_t now)
+{
+	unsigned char	 key[KEYLEN];
+	struct flow	*f;
+
+	keyed(fm, "device", device_code, key);
+	if ((f = flow_find(fm, FL_POLL, key, NULL, now)) != NULL)
+		f->f_interval = interval_s;
 }

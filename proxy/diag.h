@@ -28,6 +28,7 @@ struct diag_request {
 	const char	*dr_basic_secret;	/* from Basic auth */
 	const char	*dr_redirect_uri;
 	const char	*dr_grant_type;
+	const char	*dr_device_code;
 };
 
 /* A diagnosis: a cause token and the values its sentence needs. */
@@ -65,6 +66,21 @@ void		 diag_explain(struct flowmem *fm, const char *error,
 /* Remember an exchange of r's code (after any outcome), for code_reused. */
 void		 diag_exchanged(struct flowmem *fm, const struct diag_request *r,
 		    int ok);
+
+/* The scope the flow's authorize request asked for, into buf ("" when
+ * unknown). */
+void		 diag_requested_scope(struct flowmem *fm,
+		    const struct diag_request *r, char *buf, size_t len);
+
+/* A device-flow poll with device_code: 1 when it comes sooner after the
+ * previous poll than the interval (5 s, or the last slow_down's), with
+ * the time since it and the interval; 0 otherwise. Remembers this poll. */
+int		 diag_device_poll(struct flowmem *fm, const char *device_code,
+		    uint64_t now_ms, uint64_t *elapsed_ms, unsigned *interval_s);
+
+/* A slow_down answer raised the interval for device_code. */
+void		 diag_device_interval(struct flowmem *fm,
+		    const char *device_code, unsigned interval_s, uint64_t now_ms);
 
 /* Compare a sent redirect_uri with the registered (or authorize-time) one
  * under GitHub's rules: host and port equal (port free for loopback), path

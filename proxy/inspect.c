@@ -41,11 +41,14 @@ enum inspect_fid {
 	INSPECT_F_DESCRIPTION,
 	INSPECT_F_URI,
 	INSPECT_F_TOKEN,
+	INSPECT_F_SCOPE,
+	INSPECT_F_INTERVAL,
 	INSPECT_F_COUNT
 };
 
 static const char *const inspect_names[INSPECT_F_COUNT] = {
-	"error", "error_description", "error_uri", "access_token"
+	"error", "error_description", "error_uri", "access_token", "scope",
+	"interval"
 };
 
 /* One value being collected: the latest occurrence of its key wins. */
@@ -371,6 +374,13 @@ inspect_json_bool(void *ctx, int v)
 static int
 inspect_json_number(void *ctx, const char *s, size_t len)
 {
+	struct inspect *in = ctx;
+
+	/* Device flow: "interval" is a number in JSON bodies. */
+	if (in->i_jcur == &in->i_fields[INSPECT_F_INTERVAL]) {
+		inspect_field_begin(in->i_jcur);
+		inspect_field_add(in->i_jcur, (const unsigned char *)s, len);
+	}
 	return inspect_json_value(ctx);
 }
 
@@ -690,6 +700,10 @@ inspect_new(const char *content_type, size_t ct_len,
 	inspect_field_init(&in->i_fields[INSPECT_F_URI], r->error_uri,
 	    sizeof(r->error_uri));
 	inspect_field_init(&in->i_fields[INSPECT_F_TOKEN], NULL, 0);
+	inspect_field_init(&in->i_fields[INSPECT_F_SCOPE], r->scope,
+	    sizeof(r->scope));
+	inspect_field_init(&in->i_fields[INSPECT_F_INTERVAL], r->interval,
+	    sizeof(r->interval));
 	switch (in->i_fmt) {
 	case INSPECT_FMT_JSON:
 		if ((in->i_json = yajl_alloc(&inspect_json_cb, NULL,

@@ -22,6 +22,8 @@ struct inspect_result {
 	char	error[64];
 	char	error_description[256];
 	char	error_uri[512];
+	char	scope[256];		/* granted scopes, on success */
+	char	interval[16];		/* device flow slow_down */
 	int	has_error;		/* "error" present and non-empty */
 	int	has_access_token;	/* "access_token" present, non-empty */
 };

@@ -263,6 +263,10 @@ json_parse(const char *buf, size_t len, const char *name, char *err,
 			why = msg != NULL ? (const char *)msg : "syntax error";
 		}
 		snprintf(err, errlen, "%s:%u:%u: %s", name, line, col, why);
+		/* yajl's messages end with a newline. */
+		for (size_t n = strlen(err); n > 0 && (err[n - 1] == '\n' ||
+		    err[n - 1] == ' '); n--)
+			err[n - 1] = '\0';
 		if (msg != NULL)
 			yajl_free_error(b.b_yajl, msg);
 		yajl_free(b.b_yajl);

@@ -425,19 +425,26 @@ send_journal(const struct logrec *lr)
 	}
 	puts_(msg, "MESSAGE=");
 	if (hint != NULL && error != NULL) {
+		const char	*sep = "";
+
 		for (i = 0; i < lr->lr_nfields; i++) {
 			const struct logfield *f = &lr->lr_fields[i];
 
 			if (strcmp(f->lf_key, "error") == 0 ||
+			    strcmp(f->lf_key, "diagnosis") == 0 ||
 			    strcmp(f->lf_key, "hint") == 0 ||
 			    strcmp(f->lf_key, "doc") == 0) {
+				puts_(msg, sep);
 				put_escaped(msg, lr->lr_values + f->lf_off,
 				    f->lf_len, 0);
-				puts_(msg, strcmp(f->lf_key, "error") == 0 ?
-				    ": " : " ");
+				sep = strcmp(f->lf_key, "error") == 0 ? ": " :
+				    " ";
 			}
 		}
-	} else
+	} else if (strcmp(lr->lr_event, "message") == 0 &&
+	    lr->lr_nfields == 1)
+		put_escaped(msg, lr->lr_values, lr->lr_fields[0].lf_len, 0);
+	else
 		render_fields(msg, lr, 0);
 	iov[n].iov_base = msg->l_buf;
 	iov[n++].iov_len = msg->l_len;

@@ -1,6 +1,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <event2/buffer.h>
 #include <openssl/evp.h>
@@ -127,7 +128,7 @@ oauth_request(const struct config *cf, const struct http1_head *h,
 	if ((o = calloc(1, sizeof(*o))) == NULL)
 		return NULL;
 	o->o_cf = cf;
-	o->o_lang = cf->cf_lang == LANG_AUTO ? pick_lang(h) : cf->cf_lang;
+	o->o_lang = oauth_lang(cf, h);
 	o->o_req = evbuffer_new();
 	ct = http1_header(h, "content-type");
 	o->o_req_json = ct != NULL && ct->s_len >= 16 &&
@@ -359,10 +360,85 @@ render_cause(const char *tmpl, const struct diag_result *d,
 	out[o] = '\0';
 }
 
+/* A device-flow poll sooner than the interval: GitHub answers slow_down
+ * and adds 5 seconds each time. */
+static void
+device_poll(struct flowmem *fm, const struct diag_request *r,
+    const struct oauth_ctx *ctx)
+{
+	struct logrec	lr;
+	uint64_t	elapsed;
+	unsigned	interval;
+
+	if (!diag_device_poll(fm, r->dr_device_code, r->dr_now_ms, &elapsed,
+	    &interval))
+		return;
+	logrec_begin(&lr, LL_WARN, "oauth-device-poll");
+	logrec_int(&lr, "req", (long long)ctx->oc_req);
+	logrec_str(&lr, "client", ctx->oc_client);
+	logrec_str(&lr, "host", ctx->oc_host);
+	logrec_int(&lr, "elapsed_ms", (long long)elapsed);
+	logrec_int(&lr, "interval", interval);
+	logrec_str(&lr, "msg", "the client polls the token endpoint faster "
+	    "than the device flow's interval; wait at least interval seconds "
+	    "between polls (slow_down raises it by 5)");
+	logrec_end(&lr);
+}
+
+static int
+scope_has(const char *list, const char *s, size_t n)
+{
+	const char	*p = list;
+
+	while (*p != '\0') {
+		size_t	l;
+
+		p += strspn(p, " ,");
+		l = strcspn(p, " ,");
+		if (l == n && strncmp(p, s, n) == 0)
+			return 1;
+		p += l;
+	}
+	return 0;
+}
+
+/* The token grants fewer scopes than the authorize request asked for. */
+static void
+scope_check(struct flowmem *fm, const struct diag_request *r,
+    const struct inspect_result *res, const struct oauth_ctx *ctx)
+{
+	struct logrec	 lr;
+	char		 want[256];
+	const char	*p;
+	int		 missing = 0;
+
+	diag_requested_scope(fm, r, want, sizeof(want));
+	for (p = want; *p != '\0';) {
+		size_t	l;
+
+		p += strspn(p, " ,");
+		l = strcspn(p, " ,");
+		if (l > 0 && !scope_has(res->scope, p, l))
+			missing = 1;
+		p += l;
+	}
+	if (!missing)
+		return;
+	logrec_begin(&lr, LL_INFO, "oauth-scope");
+	logrec_int(&lr, "req", (long long)ctx->oc_req);
+	logrec_str(&lr, "host", ctx->oc_host);
+	logrec_str(&lr, "requested", want);
+	logrec_str(&lr, "granted", res->scope);
+	logrec_str(&lr, "msg", "the token grants fewer scopes than the "
+	    "authorization request asked for (the user or an organization "
+	    "policy narrowed them)");
+	logrec_end(&lr);
+}
+
 /* The request's parameters, for the diagnosis and the log record. */
 struct params {
 	char	code[512], client_id[256], client_secret[256];
-	char	redirect_uri[1024], grant_type[128];
+	char	redirect_uri[1024], grant_type[128], device_code[256];
 };
 
 static void
@@ -379,6 +455,7 @@ fill_request(struct oauth_x *o, struct params *p, struct diag_request *r,
 	r->dr_client_secret = P(client_secret);
 	r->dr_redirect_uri = P(redirect_uri);
 	r->dr_grant_type = P(grant_type);
+	r->dr_device_code = P(device_code);
 #undef P
 	r->dr_basic_id = o->o_basic_id[0] ? o->o_basic_id : NULL;
 	r->dr_basic_secret = o->o_basic_secret[0] ? o->o_basic_secret : NULL;
@@ -409,11 +486,25 @@ oauth_response_end(struct oauth_x *o, const struct oauth_ctx *ctx)
 	if ((p = calloc(1, sizeof(*p))) == NULL)
 		return NULL;
 	fill_request(o, p, &r, ctx);
+	if (fm != NULL && r.dr_device_code != NULL)
+		device_poll(fm, &r, ctx);
 	if (!res.has_error) {
-		if (fm != NULL && res.has_access_token)
+		if (fm != NULL && res.has_access_token) {
 			diag_exchanged(fm, &r, 1);
+			scope_check(fm, &r, &res, ctx);
+		}
 		goto out;
 	}
+	if (strcmp(res.error, "authorization_pending") == 0) {
+		/* The normal answer while the user has not approved yet. */
+		log_debug("req %llu: device flow: authorization_pending",
+		    (unsigned long long)ctx->oc_req);
+		goto out;
+	}
+	if (strcmp(res.error, "slow_down") == 0 && fm != NULL &&
+	    r.dr_device_code != NULL && res.interval[0] != '\0')
+		diag_device_interval(fm, r.dr_device_code,
+		    (unsigned)strtoul(res.interval, NULL, 10), r.dr_now_ms);
 	memset(&a, 0, sizeof(a));
 	a.an_req = ctx->oc_req;
 	a.an_client = ctx->oc_client;
@@ -423,6 +514,7 @@ oauth_response_end(struct oauth_x *o, const struct oauth_ctx *ctx)
 	a.an_client_id = r.dr_client_id ? r.dr_client_id : r.dr_basic_id;
 	a.an_redirect_uri = r.dr_redirect_uri;
 	a.an_hint = catalog_lookup(o->o_cf->cf_catalog, res.error, o->o_lang);
+	a.an_interval = res.interval[0] != '\0' ? res.interval : NULL;
 	if (fm != NULL) {
 		diag_explain(fm, res.error, &r, &d);
 		tmpl = d.dg_cause[0] ? catalog_cause(o->o_cf->cf_catalog,
@@ -445,6 +537,67 @@ out:
 	OPENSSL_cleanse(p, sizeof(*p));
 	free(p);
 	return o->o_line;
+}
+
+enum lang
+oauth_lang(const struct config *cf, const struct http1_head *h)
+{
+	return cf->cf_lang == LANG_AUTO ? pick_lang(h) : cf->cf_lang;
+}
+
+char *
+oauth_redirect_error(const struct config *cf, enum lang lang,
+    const char *query, size_t len, const struct oauth_ctx *ctx)
+{
+	struct annotation	a;
+	char			code[64], client_id[128];
+
+	if (inspect_form_get(query, len, "error", code, sizeof(code)) <= 0)
+		return NULL;
+	memset(&a, 0, sizeof(a));
+	a.an_req = ctx->oc_req;
+	a.an_client = ctx->oc_client;
+	a.an_host = ctx->oc_host;
+	a.an_code = code;
+	a.an_lang = lang;
+	a.an_context = "authorize";
+	if (inspect_form_get(query, len, "client_id", client_id,
+	    sizeof(client_id)) >= 0)
+		a.an_client_id = client_id;
+	a.an_hint = catalog_lookup(cf->cf_catalog, code, lang);
+	annotate_log(&a);
+	if (a.an_hint == NULL)
+		return NULL;
+	if (ctx->oc_px != NULL)
+		status_record(ctx->oc_px, &a);
+	return annotate_header(cf->cf_header_name, &a);
+}
+
+void
+oauth_clock(struct proxy *px, const struct http1_head *h)
+{
+	const struct slice	*d = http1_header(h, "date");
+	struct tm		 tm;
+	char			 buf[64];
+	time_t			 theirs, ours = time(NULL);
+	long long		 skew;
+
+	if (px->px_clock_warned || d == NULL || d->s_len >= sizeof(buf))
+		return;
+	memcpy(buf, d->s_ptr, d->s_len);
+	buf[d->s_len] = '\0';
+	memset(&tm, 0, sizeof(tm));
+	if (strptime(buf, "%a, %d %b %Y %H:%M:%S GMT", &tm) == NULL)
+		return;
+	theirs = timegm(&tm);
+	skew = (long long)ours - (long long)theirs;
+	if (skew >= -60 && skew <= 60)
+		return;
+	px->px_clock_warned = 1;
+	log_warnx("this machine's clock is %lld seconds %s the token "
+	    "endpoint's (Date: %s): reasoning about code expiry is off; fix the "
+	    "clock (timedatectl, NTP)", skew < 0 ? -skew : skew,
+	    skew < 0 ? "behind" : "ahead of", buf);
 }
 
 void

@@ -13,6 +13,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "config.h"
+
 struct config;
 struct http1_head;
 struct http1_target;
@@ -55,6 +57,21 @@ void		 oauth_abandon(struct oauth_x *o, const struct oauth_ctx *ctx,
  * otherwise returns NULL (other error codes are logged at info). */
 const char	*oauth_response_end(struct oauth_x *o,
 		    const struct oauth_ctx *ctx);
+
+/* The hint language for a request under cf (--lang auto reads its
+ * Accept-Language). */
+enum lang	 oauth_lang(const struct config *cf, const struct http1_head *h);
+
+/* An authorization error carried by a redirect's query (the authorize
+ * response's Location, or the browser's request to the callback): logs it
+ * and returns the header line for the response that carries it
+ * (malloc'd), or NULL when the query holds no error. */
+char		*oauth_redirect_error(const struct config *cf, enum lang lang,
+		    const char *query, size_t len, const struct oauth_ctx *ctx);
+
+/* Warn once when a token endpoint's Date is more than a minute from our
+ * clock (expiry reasoning would be off). */
+void		 oauth_clock(struct proxy *px, const struct http1_head *h);
 
 /* Free a tracker (NULL ok). */
 void		 oauth_free(struct oauth_x *o);

@@ -70,6 +70,7 @@ struct proxy {
 	uint64_t		 px_next_req;
 	uint64_t		 px_next_conn;
 	int			 px_draining;
+	int			 px_clock_warned;
 	struct event		*px_drain_timer;	/* owned */
 	struct event		*px_accept_timer;	/* owned: back-off */
 	struct event		*px_watchdog;		/* owned */
