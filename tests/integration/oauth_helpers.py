@@ -444,15 +444,22 @@ def cert_info(pem, tmpdir):
 
 
 def s_client(proxy_port, host, port=443, servername=None, cafile=None,
-             timeout=20):
+             timeout=10):
     """openssl s_client through the proxy's CONNECT: (returncode, stdout
-    text, [PEM certs the server sent])."""
+    text, [PEM certs the server sent]). (OpenSSL 3.0's s_client spins
+    when the proxy closes the CONNECT without an answer: the timeout
+    bounds that.)"""
     args = ["s_client", "-proxy", "127.0.0.1:%d" % proxy_port,
             "-connect", "%s:%d" % (host, port),
             "-servername", servername or host, "-showcerts"]
     if cafile:
         args += ["-CAfile", cafile, "-verify_return_error"]
-    r = openssl(*args, input=b"", timeout=timeout * SLOW, check=False)
+    try:
+        r = openssl(*args, input=b"", timeout=timeout * SLOW, check=False)
+    except subprocess.TimeoutExpired as e:
+        return None, "openssl s_client did not finish within %gs: %s" % (
+            timeout * SLOW, (e.stdout or b"")[-2000:].decode(
+                errors="replace")), []
     out = r.stdout.decode(errors="replace")
     return r.returncode, out + r.stderr.decode(errors="replace"), \
         pem_certs(out)
@@ -530,12 +537,13 @@ class OAuthTestCase(harness.ProxyTestCase):
                                   age)
 
     def authorize_code(self, redirect_uri=CALLBACK, state="xyz",
-                       proxy=None):
+                       proxy=None, client_id=None):
         """A code obtained the way a browser does: GET /login/oauth/
         authorize through the proxy (curl); the code is in the 302's
         Location, which is not followed."""
         import urllib.parse
-        q = urllib.parse.urlencode({"client_id": self.app.client_id,
+        q = urllib.parse.urlencode({"client_id": client_id or
+                                    self.app.client_id,
                                     "redirect_uri": redirect_uri,
                                     "scope": "repo,gist", "state": state})
         r = harness.curl("https://github.com/login/oauth/authorize?" + q,

@@ -150,6 +150,41 @@ class CurlExchange(oh.OAuthTestCase):
                           "incorrect_client_credentials"])
 
 
+    # -- diagnosed causes ----------------------------------------------------
+    def test_diagnosed_causes(self):
+        # Where one thing is wrong and the proxy saw what it needs (the
+        # authorize redirect, the earlier exchange, the request itself),
+        # the header and the record name the cause (catalog "_causes").
+        cid, secret = self.app.client_id, self.app.client_secret
+        other = self.gh.add_app(callback=oh.CALLBACK)
+
+        def run(params, code, cause, auth=None, **kw):
+            with self.subTest(cause=cause):
+                m, r, rec = self.exchange(params, auth=auth)
+                self.assert_annotated(r.headers, r.body, rec, code, mark=m,
+                                      cause=cause, **kw)
+
+        code = self.fresh_code()
+        self.exchange(self.params(code))
+        run(self.params(code), "bad_verification_code", "code_reused")
+        code = self.authorize_code(oh.CALLBACK, state="d-1")
+        run(self.params(code, redirect_uri=oh.WRONG_REDIRECT),
+            "redirect_uri_mismatch", "redirect_differs",
+            redirect_uri=oh.WRONG_REDIRECT)
+        code = self.authorize_code(oh.CALLBACK, state="d-2",
+                                   client_id=other.client_id)
+        run(self.params(code), "bad_verification_code", "code_other_client")
+        run([("client_id", cid), ("code", self.fresh_code()),
+             ("redirect_uri", oh.CALLBACK)],
+            "incorrect_client_credentials", "missing_secret")
+        run(self.params(self.fresh_code(), secret="abc123"),
+            "incorrect_client_credentials", "secret_shape")
+        run(self.params(self.fresh_code(), secret=secret + " "),
+            "incorrect_client_credentials", "whitespace")
+        run(self.params(self.fresh_code(), secret="9" * 40),
+            "incorrect_client_credentials", "both_auth",
+            auth=(cid, secret))
+
     # -- the fake's own controls, used through the proxy ------------------
     def test_fake_issue_control_log_endpoints(self):
         import json
