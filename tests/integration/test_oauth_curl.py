@@ -224,18 +224,18 @@ class CurlExchange(oh.OAuthTestCase):
         self.assertEqual((rec.chunked, rec.content_encoding), (False, None))
         # Query flags on the token endpoint.
         m = self.mark()
-        r2 = harness.curl(oh.TOKEN_URL + "?__error=unverified_user_email&"
+        r2 = harness.curl(oh.TOKEN_URL + "?__error=oauthlens_test_unknown&"
                           "__chunked=1", self.proxy, ca + ["-d", "code=1"],
                           tmpdir=self.tmp)
         rec = self.one_record_since(m["gh"])
         self.assertEqual((rec.outcome, rec.chunked),
-                         ("unverified_user_email", True))
+                         ("oauthlens_test_unknown", True))
         self.assert_untouched(r2.headers, r2.body, rec)
         # /__log lists every token request.
         r = harness.curl(base + "/__log", self.proxy, ca, tmpdir=self.tmp)
         log = r.json()
         self.assertEqual(len(log), self.gh.token_request_count)
-        self.assertEqual(log[-1]["outcome"], "unverified_user_email")
+        self.assertEqual(log[-1]["outcome"], "oauthlens_test_unknown")
 
     def test_fake_github_standalone(self):
         # tests/servers/fake_github.py as a script (plain HTTP, direct).

@@ -169,23 +169,44 @@ class Formats(oh.OAuthTestCase):
                               mark=m)
 
     # -- other codes, big bodies -------------------------------------------------
+    UNKNOWN = "oauthlens_test_unknown_error"
+
     def test_unknown_error_code_untouched_info_record(self):
-        self.gh.set_variant(force_error="unverified_user_email")
+        # A code no catalog has: relayed untouched, one info record with
+        # the code and no hint.
+        self.assertNotIn(self.UNKNOWN, self.catalog)
+        self.gh.set_variant(force_error=self.UNKNOWN)
         for fmt, accept in FORMATS[1:]:
             with self.subTest(format=fmt):
                 m, r, rec = self.exchange(self.params(self.fresh_code()),
                                           accept=accept)
-                self.assertEqual(rec.outcome, "unverified_user_email")
-                self.assert_untouched(r.headers, r.body, rec)
-                recs = self.new_log_records(m)
-                self.assertEqual(len(recs), 1, recs)
-                x = recs[0]
-                self.assertEqual(x.get("level"), "info", x)
-                self.assertEqual(x.get("error"), "unverified_user_email", x)
-                self.assertEqual(x.get("client_id"), self.app.client_id, x)
-                for k in ("lang", "hint", "doc", "title"):
-                    self.assertNotIn(k, x, x)
-                self.assert_no_secrets(json.dumps(x), "the info record")
+                self.assertEqual(rec.outcome, self.UNKNOWN)
+                self.check_info_only(m, r, rec, self.UNKNOWN)
+
+    def check_info_only(self, m, r, rec, code):
+        self.assert_untouched(r.headers, r.body, rec)
+        recs = self.new_log_records(m)
+        self.assertEqual(len(recs), 1, recs)
+        x = recs[0]
+        self.assertEqual(x.get("level"), "info", x)
+        self.assertEqual(x.get("error"), code, x)
+        self.assertEqual(x.get("client_id"), self.app.client_id, x)
+        for k in ("lang", "hint", "doc", "title"):
+            self.assertNotIn(k, x, x)
+        self.assert_no_secrets(json.dumps(x), "the info record")
+
+    def test_other_github_code(self):
+        # unverified_user_email (GitHub documents it): annotated from the
+        # catalog once the catalog has it, else relayed with an info record.
+        code = "unverified_user_email"
+        self.gh.set_variant(force_error=code)
+        m, r, rec = self.exchange(self.params(self.fresh_code()),
+                                  accept="application/json")
+        self.assertEqual(rec.outcome, code)
+        if code in self.catalog:
+            self.assert_annotated(r.headers, r.body, rec, code, mark=m)
+        else:
+            self.check_info_only(m, r, rec, code)
 
     def test_oversized_error_uninspected(self):
         for chunked in (False, True):
