@@ -306,9 +306,11 @@ explain_credentials(const struct diag_request *r, struct diag_result *res)
 			    fields[i][0]);
 			return;
 		}
+	/* The device flow needs no secret; the web flow (a code) does. */
 	if (!nonempty(secret)) {
-		snprintf(res->dg_cause, sizeof(res->dg_cause),
-		    "missing_secret");
+		if (nonempty(r->dr_code) && r->dr_device_code == NULL)
+			snprintf(res->dg_cause, sizeof(res->dg_cause),
+			    "missing_secret");
 		return;
 	}
 	if (all_of(id, "0123456789") || (id != NULL && strlen(id) == 40 &&
@@ -475,11 +477,32 @@ void
 diag_requested_scope(struct flowmem *fm, const struct diag_request *r,
     char *buf, size_t len)
 {
-	const char	*cid = nonempty(r->dr_client_id) ? r->dr_client_id :
-			    r->dr_basic_id;
-	struct flow	*a = flow_authorize(fm, r, cid);
+	/* Only through this code's own flow: a newest-authorize guess
+	 * could compare unrelated flows. */
+	struct flow	*a = r->dr_code != NULL ? flow_authorize(fm, r, NULL) :
+			    NULL;
 
 	snprintf(buf, len, "%s", a != NULL ? a->f_scope : "");
+}
+
+int
+diag_authorize_of(struct flowmem *fm, const char *query, size_t len,
+    uint64_t now, char *client_id, size_t cidlen, char *redirect_uri,
+    size_t rulen)
+{
+	char		 state[512];
+	unsigned char	 key[KEYLEN];
+	struct flow	*a;
+
+	if (param(query, len, "state", state, sizeof(state)) == -1)
+		return -1;
+	keyed(fm, "state", state, key);
+	OPENSSL_cleanse(state, sizeof(state));
+	if ((a = flow_find(fm, FL_AUTHORIZE, key, NULL, now)) == NULL)
+		return -1;
+	snprintf(client_id, cidlen, "%s", a->f_client_id);
+	snprintf(redirect_uri, rulen, "%s", a->f_redirect_uri);
+	return 0;
 }
 
 int

@@ -72,6 +72,12 @@ void		 diag_exchanged(struct flowmem *fm, const struct diag_request *r,
 void		 diag_requested_scope(struct flowmem *fm,
 		    const struct diag_request *r, char *buf, size_t len);
 
+/* The client_id and redirect_uri of the authorize request whose state
+ * the query carries. 0, or -1 when that request was not seen. */
+int		 diag_authorize_of(struct flowmem *fm, const char *query,
+		    size_t len, uint64_t now_ms, char *client_id, size_t cidlen,
+		    char *redirect_uri, size_t rulen);
+
 /* A device-flow poll with device_code: 1 when it comes sooner after the
  * previous poll than the interval (5 s, or the last slow_down's), with
  * the time since it and the interval; 0 otherwise. Remembers this poll. */

@@ -190,28 +190,82 @@ http1_head_end(const char *buf, size_t len, size_t *scan, size_t *headlen,
 	return 0;
 }
 
-/* Mark the fields named by Connection, and the fixed hop-by-hop set. */
-static void
-mark_hop_by_hop(struct http1_head *h)
-{
-	static const char *const fixed[] = { "connection", "proxy-connection",
-		"keep-alive", "te", "trailer", "upgrade",
-		"proxy-authorization", "proxy-authenticate", NULL };
-	size_t	i, j, k;
+enum hname { HN_OTHER, HN_HOP, HN_CONNECTION, HN_HOST, HN_EXPECT };
 
-	for (i = 0; i < h->h_nhdrs; i++)
-		for (k = 0; fixed[k] != NULL; k++)
-			if (util_slice_ieq(h->h_hdrs[i].hd_name.s_ptr,
-			    h->h_hdrs[i].hd_name.s_len, fixed[k]))
-				h->h_hdrs[i].hd_hop = 1;
+/* Classify a field name with one comparison at most: by length first. */
+static enum hname
+hname_class(const char *p, size_t n)
+{
+	switch (n) {
+	case 2:
+		return util_slice_ieq(p, n, "te") ? HN_HOP : HN_OTHER;
+	case 4:
+		return util_slice_ieq(p, n, "host") ? HN_HOST : HN_OTHER;
+	case 6:
+		return util_slice_ieq(p, n, "expect") ? HN_EXPECT : HN_OTHER;
+	case 7:
+		return util_slice_ieq(p, n, "upgrade") ||
+		    util_slice_ieq(p, n, "trailer") ? HN_HOP : HN_OTHER;
+	case 10:
+		if ((p[0] | 0x20) == 'c')
+			return util_slice_ieq(p, n, "connection") ?
+			    HN_CONNECTION : HN_OTHER;
+		return util_slice_ieq(p, n, "keep-alive") ? HN_HOP : HN_OTHER;
+	case 16:
+		return util_slice_ieq(p, n, "proxy-connection") ?
+		    HN_CONNECTION : HN_OTHER;
+	case 18:
+		return util_slice_ieq(p, n, "proxy-authenticate") ? HN_HOP :
+		    HN_OTHER;
+	case 19:
+		return util_slice_ieq(p, n, "proxy-authorization") ? HN_HOP :
+		    HN_OTHER;
+	default:
+		return HN_OTHER;
+	}
+}
+
+/* One pass over the fields: Host, Expect, the fixed hop-by-hop set; then,
+ * only when there is a Connection field, the fields it names. */
+static void
+classify_fields(struct http1_head *h)
+{
+	size_t	i, j;
+	int	conn = 0;
+
+	h->h_host = -1;
+	for (i = 0; i < h->h_nhdrs; i++) {
+		struct http1_hdr *hd = &h->h_hdrs[i];
+
+		switch (hname_class(hd->hd_name.s_ptr, hd->hd_name.s_len)) {
+		case HN_HOP:
+			hd->hd_hop = 1;
+			break;
+		case HN_CONNECTION:
+			hd->hd_hop = 1;
+			conn = 1;
+			break;
+		case HN_HOST:
+			if (h->h_host == -1)
+				h->h_host = (int)i;
+			break;
+		case HN_EXPECT:
+			if (util_slice_ieq(hd->hd_value.s_ptr,
+			    hd->hd_value.s_len, "100-continue"))
+				h->h_expect = 1;
+			break;
+		default:
+			break;
+		}
+	}
+	if (!conn)
+		return;
 	for (i = 0; i < h->h_nhdrs; i++) {
 		const char	*cur, *end, *tok;
 		size_t		 toklen;
 
-		if (!util_slice_ieq(h->h_hdrs[i].hd_name.s_ptr,
-		    h->h_hdrs[i].hd_name.s_len, "connection") &&
-		    !util_slice_ieq(h->h_hdrs[i].hd_name.s_ptr,
-		    h->h_hdrs[i].hd_name.s_len, "proxy-connection"))
+		if (hname_class(h->h_hdrs[i].hd_name.s_ptr,
+		    h->h_hdrs[i].hd_name.s_len) != HN_CONNECTION)
 			continue;
 		cur = h->h_hdrs[i].hd_value.s_ptr;
 		end = cur + h->h_hdrs[i].hd_value.s_len;
@@ -278,14 +332,18 @@ static void
 fill_head(struct http1_parser *hp, struct http1_head *h)
 {
 	http_parser	*p = &hp->hp_p;
-	size_t		 i;
 
 	h->h_major = p->http_major;
 	h->h_minor = p->http_minor;
 	h->h_keepalive = http_should_keep_alive(p) ? 1 : 0;
 	if (hp->hp_kind == HTTP1_REQUEST) {
-		snprintf(h->h_method, sizeof(h->h_method), "%s",
-		    http_method_str((enum http_method)p->method));
+		const char *m = http_method_str((enum http_method)p->method);
+		size_t	    ml = strlen(m);
+
+		if (ml >= sizeof(h->h_method))
+			ml = sizeof(h->h_method) - 1;
+		memcpy(h->h_method, m, ml);
+		h->h_method[ml] = '\0';
 		h->h_connect = p->method == HTTP_CONNECT;
 		h->h_is_head = p->method == HTTP_HEAD;
 		h->h_upgrade = p->upgrade && !h->h_connect;
@@ -302,19 +360,7 @@ fill_head(struct http1_parser *hp, struct http1_head *h)
 		h->h_length = p->content_length;
 	} else
 		h->h_body = HTTP1_BODY_EOF;
-	h->h_host = -1;
-	for (i = 0; i < h->h_nhdrs; i++) {
-		const struct http1_hdr *hd = &h->h_hdrs[i];
-
-		if (h->h_host == -1 && util_slice_ieq(hd->hd_name.s_ptr,
-		    hd->hd_name.s_len, "host"))
-			h->h_host = (int)i;
-		if (util_slice_ieq(hd->hd_name.s_ptr, hd->hd_name.s_len,
-		    "expect") && util_slice_ieq(hd->hd_value.s_ptr,
-		    hd->hd_value.s_len, "100-continue"))
-			h->h_expect = 1;
-	}
-	mark_hop_by_hop(h);
+	classify_fields(h);
 }
 
 int
@@ -472,28 +518,85 @@ http1_parse_target(const struct http1_head *h, struct http1_target *t,
 	return 0;
 }
 
+/*
+ * Heads are assembled in a stack buffer and handed to the output evbuffer
+ * in one evbuffer_add(): every add to a bufferevent's output runs its
+ * callbacks and re-arms its write event, which per header field cost more
+ * than the rest of the relay.
+ */
+struct hb {
+	struct evbuffer	*hb_out;
+	size_t		 hb_len;
+	char		 hb_buf[8192];
+};
+
 static void
-add_slice(struct evbuffer *out, const struct slice *s)
+hb_flush(struct hb *b)
 {
-	evbuffer_add(out, s->s_ptr, s->s_len);
+	if (b->hb_len > 0)
+		evbuffer_add(b->hb_out, b->hb_buf, b->hb_len);
+	b->hb_len = 0;
 }
 
 static void
-write_host(struct evbuffer *out, const struct http1_target *t)
+hb_add(struct hb *b, const void *p, size_t n)
+{
+	if (n > sizeof(b->hb_buf) - b->hb_len) {
+		hb_flush(b);
+		if (n > sizeof(b->hb_buf)) {
+			evbuffer_add(b->hb_out, p, n);
+			return;
+		}
+	}
+	memcpy(b->hb_buf + b->hb_len, p, n);
+	b->hb_len += n;
+}
+
+static void
+hb_str(struct hb *b, const char *s)
+{
+	hb_add(b, s, strlen(s));
+}
+
+static void
+hb_uint(struct hb *b, unsigned v)
+{
+	char	buf[12];
+	size_t	i = sizeof(buf);
+
+	do {
+		buf[--i] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v != 0);
+	hb_add(b, buf + i, sizeof(buf) - i);
+}
+
+static void
+add_slice(struct hb *out, const struct slice *s)
+{
+	hb_add(out, s->s_ptr, s->s_len);
+}
+
+static void
+write_host(struct hb *out, const struct http1_target *t)
 {
 	int	v6 = strchr(t->t_host, ':') != NULL;
 
-	evbuffer_add_printf(out, "Host: %s%s%s", v6 ? "[" : "", t->t_host,
-	    v6 ? "]" : "");
-	if (t->t_port != (t->t_tls ? 443 : 80))
-		evbuffer_add_printf(out, ":%u", t->t_port);
-	evbuffer_add(out, "\r\n", 2);
+	hb_add(out, "Host: [", v6 ? 7 : 6);
+	hb_str(out, t->t_host);
+	if (v6)
+		hb_add(out, "]", 1);
+	if (t->t_port != (t->t_tls ? 443 : 80)) {
+		hb_add(out, ":", 1);
+		hb_uint(out, t->t_port);
+	}
+	hb_add(out, "\r\n", 2);
 }
 
 /* Accept-Encoding without codings the inspector cannot decode (br, zstd,
  * compress, "*"); dropped entirely when nothing is left. */
 static void
-write_decodable(struct evbuffer *out, const struct http1_hdr *hd)
+write_decodable(struct hb *out, const struct http1_hdr *hd)
 {
 	const char	*cur = hd->hd_value.s_ptr, *end = cur + hd->hd_value.s_len;
 	const char	*tok;
@@ -512,29 +615,33 @@ write_decodable(struct evbuffer *out, const struct http1_hdr *hd)
 			continue;
 		if (kept++ == 0) {
 			add_slice(out, &hd->hd_name);
-			evbuffer_add(out, ": ", 2);
+			hb_add(out, ": ", 2);
 		} else
-			evbuffer_add(out, ", ", 2);
-		evbuffer_add(out, tok, toklen);
+			hb_add(out, ", ", 2);
+		hb_add(out, tok, toklen);
 	}
 	if (kept > 0)
-		evbuffer_add(out, "\r\n", 2);
+		hb_add(out, "\r\n", 2);
 }
 
 void
-http1_write_request_head(struct evbuffer *out, const struct http1_head *h,
+http1_write_request_head(struct evbuffer *evout, const struct http1_head *h,
     const struct http1_target *t, unsigned flags)
 {
-	int	upgrade = (flags & HTTP1_W_UPGRADE) != 0;
-	size_t	i;
+	int		upgrade = (flags & HTTP1_W_UPGRADE) != 0;
+	size_t		i;
+	struct hb	hb, *out = &hb;
 
-	evbuffer_add(out, h->h_method, strlen(h->h_method));
-	evbuffer_add(out, " ", 1);
+	hb.hb_out = evout;
+	hb.hb_len = 0;
+
+	hb_add(out, h->h_method, strlen(h->h_method));
+	hb_add(out, " ", 1);
 	/* "http://h?q" has an empty path: it is "/?q" in origin form. */
 	if (t->t_path.s_len == 0 || t->t_path.s_ptr[0] == '?')
-		evbuffer_add(out, "/", 1);
+		hb_add(out, "/", 1);
 	add_slice(out, &t->t_path);
-	evbuffer_add(out, " HTTP/1.1\r\n", 11);
+	hb_add(out, " HTTP/1.1\r\n", 11);
 	/* RFC 9112 3.2.2: the target's authority replaces any Host. */
 	if (h->h_host == -1)
 		write_host(out, t);
@@ -557,25 +664,31 @@ http1_write_request_head(struct evbuffer *out, const struct http1_head *h,
 			continue;
 		}
 		add_slice(out, &hd->hd_name);
-		evbuffer_add(out, ": ", 2);
+		hb_add(out, ": ", 2);
 		add_slice(out, &hd->hd_value);
-		evbuffer_add(out, "\r\n", 2);
+		hb_add(out, "\r\n", 2);
 	}
 	if (upgrade)
-		evbuffer_add(out, "Connection: Upgrade\r\n", 21);
-	evbuffer_add(out, "Via: " VIA_VALUE "\r\n\r\n",
+		hb_add(out, "Connection: Upgrade\r\n", 21);
+	hb_add(out, "Via: " VIA_VALUE "\r\n\r\n",
 	    sizeof("Via: " VIA_VALUE "\r\n\r\n") - 1);
+	hb_flush(out);
 }
 
 void
-http1_write_response_head(struct evbuffer *out, const struct http1_head *h,
+http1_write_response_head(struct evbuffer *evout, const struct http1_head *h,
     unsigned flags, const char *extra)
 {
-	size_t	i;
+	size_t		i;
+	struct hb	hb, *out = &hb;
 
-	evbuffer_add_printf(out, "HTTP/1.1 %d ", h->h_status);
+	hb.hb_out = evout;
+	hb.hb_len = 0;
+	hb_add(out, "HTTP/1.1 ", 9);
+	hb_uint(out, (unsigned)h->h_status);
+	hb_add(out, " ", 1);
 	add_slice(out, &h->h_reason);
-	evbuffer_add(out, "\r\n", 2);
+	hb_add(out, "\r\n", 2);
 	for (i = 0; i < h->h_nhdrs; i++) {
 		const struct http1_hdr *hd = &h->h_hdrs[i];
 
@@ -587,22 +700,23 @@ http1_write_response_head(struct evbuffer *out, const struct http1_head *h,
 		    hd->hd_name.s_ptr, hd->hd_name.s_len, "transfer-encoding"))
 			continue;
 		add_slice(out, &hd->hd_name);
-		evbuffer_add(out, ": ", 2);
+		hb_add(out, ": ", 2);
 		add_slice(out, &hd->hd_value);
-		evbuffer_add(out, "\r\n", 2);
+		hb_add(out, "\r\n", 2);
 	}
 	if (flags & HTTP1_W_UPGRADE)
-		evbuffer_add(out, "Connection: Upgrade\r\n", 21);
+		hb_add(out, "Connection: Upgrade\r\n", 21);
 	else if (flags & HTTP1_W_CLOSE)
-		evbuffer_add(out, "Connection: close\r\n", 19);
+		hb_add(out, "Connection: close\r\n", 19);
 	else if (flags & HTTP1_W_KEEPALIVE)
-		evbuffer_add(out, "Connection: keep-alive\r\n", 24);
+		hb_add(out, "Connection: keep-alive\r\n", 24);
 	if (extra != NULL) {
-		evbuffer_add(out, extra, strlen(extra));
-		evbuffer_add(out, "\r\n", 2);
+		hb_add(out, extra, strlen(extra));
+		hb_add(out, "\r\n", 2);
 	}
-	evbuffer_add(out, "Via: " VIA_VALUE "\r\n\r\n",
+	hb_add(out, "Via: " VIA_VALUE "\r\n\r\n",
 	    sizeof("Via: " VIA_VALUE "\r\n\r\n") - 1);
+	hb_flush(out);
 }
 
 const char *

@@ -150,6 +150,18 @@ logrec_int(struct logrec *lr, const char *key, long long val)
 	add_field(lr, key, buf, (size_t)n, 1);
 }
 
+static int
+hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
 int
 log_secret_key(const char *key, size_t len)
 {
@@ -166,6 +178,32 @@ log_secret_key(const char *key, size_t len)
 		if (util_slice_ieq(key, len, secrets[i]))
 			return 1;
 	return 0;
+}
+
+/* A query parameter name, percent-decoded, that names a secret. */
+static int
+secret_param(const char *p, size_t n)
+{
+	char	name[64];
+	size_t	i, o = 0;
+
+	for (i = 0; i < n && o < sizeof(name); i++) {
+		int hi, lo;
+
+		if (p[i] == '%') {
+			hi = i + 1 < n ? hexval(p[i + 1]) : -1;
+			lo = i + 2 < n ? hexval(p[i + 2]) : -1;
+			if (hi >= 0 && lo >= 0) {
+				name[o++] = (char)(hi << 4 | lo);
+				i += 2;
+				continue;
+			}
+		}
+		name[o++] = p[i] == '+' ? ' ' : p[i];
+	}
+	if (i < n)
+		return 1;	/* too long to judge: mask it */
+	return log_secret_key(name, o);
 }
 
 void
@@ -199,7 +237,7 @@ logrec_target(struct logrec *lr, const char *key, const char *target,
 		if (amp == NULL)
 			amp = end;
 		eq = memchr(p, '=', (size_t)(amp - p));
-		if (eq != NULL && log_secret_key(p, (size_t)(eq - p))) {
+		if (eq != NULL && secret_param(p, (size_t)(eq - p))) {
 			EMIT(p, (size_t)(eq - p) + 1);
 			EMIT("***", 3);
 		} else

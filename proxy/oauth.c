@@ -512,6 +512,10 @@ oauth_response_end(struct oauth_x *o, const struct oauth_ctx *ctx)
 	a.an_code = res.error;
 	a.an_lang = o->o_lang;
 	a.an_client_id = r.dr_client_id ? r.dr_client_id : r.dr_basic_id;
+	/* A client_id that is really a secret (swapped) is not shown. */
+	if (a.an_client_id != NULL && strlen(a.an_client_id) == 40 &&
+	    strspn(a.an_client_id, "0123456789abcdefABCDEF") == 40)
+		a.an_client_id = "*** (40 hex characters: a client secret?)";
 	a.an_redirect_uri = r.dr_redirect_uri;
 	a.an_hint = catalog_lookup(o->o_cf->cf_catalog, res.error, o->o_lang);
 	a.an_interval = res.interval[0] != '\0' ? res.interval : NULL;
@@ -550,7 +554,7 @@ oauth_redirect_error(const struct config *cf, enum lang lang,
     const char *query, size_t len, const struct oauth_ctx *ctx)
 {
 	struct annotation	a;
-	char			code[64], client_id[128];
+	char			code[64], client_id[128], redirect_uri[512];
 
 	if (inspect_form_get(query, len, "error", code, sizeof(code)) <= 0)
 		return NULL;
@@ -561,7 +565,17 @@ oauth_redirect_error(const struct config *cf, enum lang lang,
 	a.an_code = code;
 	a.an_lang = lang;
 	a.an_context = "authorize";
-	if (inspect_form_get(query, len, "client_id", client_id,
+	/* The redirect names neither: the authorize request of its state
+	 * did. */
+	if (ctx->oc_px != NULL && ctx->oc_px->px_flow != NULL &&
+	    diag_authorize_of(ctx->oc_px->px_flow, query, len, util_now_ms(),
+	    client_id, sizeof(client_id), redirect_uri,
+	    sizeof(redirect_uri)) == 0) {
+		if (client_id[0] != '\0')
+			a.an_client_id = client_id;
+		if (redirect_uri[0] != '\0')
+			a.an_redirect_uri = redirect_uri;
+	} else if (inspect_form_get(query, len, "client_id", client_id,
 	    sizeof(client_id)) >= 0)
 		a.an_client_id = client_id;
 	a.an_hint = catalog_lookup(cf->cf_catalog, code, lang);

@@ -66,7 +66,8 @@ struct proxy {
 	const struct config_cli	*px_cli;	/* borrowed: for reloads */
 	TAILQ_HEAD(, listener)	 px_listeners;
 	TAILQ_HEAD(, conn)	 px_conns;
-	unsigned		 px_nconns;
+	unsigned		 px_nconns;	/* served connections */
+	unsigned		 px_nrejecting;	/* being refused */
 	uint64_t		 px_next_req;
 	uint64_t		 px_next_conn;
 	int			 px_draining;

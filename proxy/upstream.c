@@ -25,9 +25,8 @@
 #include "upstream.h"
 #include "util.h"
 
-#define POOL_MAX_PER_KEY	32
-#define POOL_MAX		512
-#define POOL_IDLE_SEC		30
+#define POOL_MAX_PER_KEY	512
+#define POOL_MAX		4096
 #define MAX_ADDRS		8
 
 struct pooled {
@@ -481,9 +480,9 @@ upstream_pool_take(struct upstream *up, const char *host, uint16_t port,
 	pl = TAILQ_FIRST(&pk->pk_idle);
 	bev = pl->pl_bev;
 	pl->pl_bev = NULL;
+	/* Timeouts, watermarks and enabled events stay as the first user
+	 * set them: re-arming events costs more than a small request. */
 	bufferevent_setcb(bev, NULL, NULL, NULL, NULL);
-	bufferevent_set_timeouts(bev, NULL, NULL);
-	bufferevent_disable(bev, EV_READ);
 	TAILQ_REMOVE(&pk->pk_idle, pl, pl_entry);
 	pk->pk_n--;
 	up->up_pooled--;
@@ -501,7 +500,6 @@ upstream_pool_put(struct upstream *up, const char *host, uint16_t port,
 {
 	struct pool_key	*pk = pool_find(up, host, port, tls);
 	struct pooled	*pl;
-	struct timeval	 tv = { POOL_IDLE_SEC, 0 };
 	size_t		 hl = strlen(host);
 
 	if (up->up_pooled >= POOL_MAX || (pk != NULL &&
@@ -525,10 +523,10 @@ upstream_pool_put(struct upstream *up, const char *host, uint16_t port,
 	TAILQ_INSERT_HEAD(&pk->pk_idle, pl, pl_entry);
 	pk->pk_n++;
 	up->up_pooled++;
-	bufferevent_setcb(bev, NULL, NULL, NULL, NULL);
-	bufferevent_setwatermark(bev, EV_READ | EV_WRITE, 0, 0);
-	bufferevent_set_timeouts(bev, &tv, NULL);
-	bufferevent_enable(bev, EV_READ);
+	/* Reading stays enabled, so a close or stray bytes free it; its
+	 * read timeout (timeouts.idle) ends an idle connection. */
+	if (!(bufferevent_get_enabled(bev) & EV_READ))
+		bufferevent_enable(bev, EV_READ);
 	bufferevent_setcb(bev, pool_read_cb, NULL, pool_event_cb, pl);
 }
 

@@ -50,7 +50,7 @@ struct upstream_req *upstream_connect(struct upstream *up,
 void		 upstream_cancel(struct upstream_req *req);
 
 /* An idle pooled connection to host:port, or NULL. Ownership passes;
- * callbacks and timeouts are cleared. */
+ * callbacks are cleared, timeouts and watermarks kept. */
 struct bufferevent *upstream_pool_take(struct upstream *up, const char *host,
 		    uint16_t port, int tls);
 

@@ -87,7 +87,7 @@ test_credentials(void)
 	r = req(1, 1000, NULL, "123456", good);
 	diag_explain(fm, "incorrect_client_credentials", &r, &d);
 	CHECK_STR(d.dg_cause, "id_shape");
-	r = req(1, 1000, NULL, "Iv1.8a61f9b3a7aba766", NULL);
+	r = req(1, 1000, "somecode", "Iv1.8a61f9b3a7aba766", NULL);
 	diag_explain(fm, "incorrect_client_credentials", &r, &d);
 	CHECK_STR(d.dg_cause, "missing_secret");
 	r = req(1, 1000, NULL, "Iv1.8a61f9b3a7aba766", good);
