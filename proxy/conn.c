@@ -1446,10 +1446,16 @@ bev_write_now(struct bufferevent *bev)
 {
 	struct evbuffer	*out = bufferevent_get_output(bev);
 	size_t		 before = evbuffer_get_length(out), low, high;
+	int		 n;
 
 	if (before == 0 || bufferevent_openssl_get_ssl(bev) != NULL)
 		return 0;
-	if (evbuffer_write(out, bufferevent_getfd(bev)) <= 0)
+	/* A bufferevent keeps its output's front frozen but while it
+	 * writes itself; do as it does. */
+	evbuffer_unfreeze(out, 1);
+	n = evbuffer_write(out, bufferevent_getfd(bev));
+	evbuffer_freeze(out, 1);
+	if (n <= 0)
 		return 0;	/* EAGAIN or an error: libevent finds out */
 	bufferevent_getwatermark(bev, EV_WRITE, &low, &high);
 	return evbuffer_get_length(out) <= low;
