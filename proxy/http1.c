@@ -541,6 +541,8 @@ hb_flush(struct hb *b)
 static void
 hb_add(struct hb *b, const void *p, size_t n)
 {
+	if (n == 0)
+		return;
 	if (n > sizeof(b->hb_buf) - b->hb_len) {
 		hb_flush(b);
 		if (n > sizeof(b->hb_buf)) {
