@@ -150,25 +150,6 @@ timer_set(struct conn *c, unsigned ms)
 }
 
 static void
-peer_string(const struct sockaddr *sa, char *buf, size_t len)
-{
-	char	a[INET6_ADDRSTRLEN] = "?";
-
-	if (sa->sa_family == AF_INET6) {
-		const struct sockaddr_in6 *s6 = (const void *)sa;
-
-		inet_ntop(AF_INET6, &s6->sin6_addr, a, sizeof(a));
-		snprintf(buf, len, "[%s]:%u", a, ntohs(s6->sin6_port));
-	} else if (sa->sa_family == AF_INET) {
-		const struct sockaddr_in *s4 = (const void *)sa;
-
-		inet_ntop(AF_INET, &s4->sin_addr, a, sizeof(a));
-		snprintf(buf, len, "%s:%u", a, ntohs(s4->sin_port));
-	} else
-		snprintf(buf, len, "local");
-}
-
-static void
 exchange_free(struct exchange *x)
 {
 	if (x == NULL)
@@ -368,7 +349,7 @@ conn_accept(struct proxy *px, evutil_socket_t fd, const struct sockaddr *sa,
 	c->c_cfg = config_ref(px->px_cfg);
 	c->c_id = ++px->px_next_conn;
 	c->c_reject = reject;
-	peer_string(sa, c->c_peer, sizeof(c->c_peer));
+	util_sockaddr_str(sa, c->c_peer, sizeof(c->c_peer));
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	c->c_cbev = bufferevent_socket_new(px->px_base, fd,
 	    BEV_OPT_CLOSE_ON_FREE);

@@ -119,7 +119,6 @@ listener_adopt(struct proxy *px, int fd, char *err, size_t errlen)
 	struct sockaddr_storage	 ss;
 	socklen_t		 sslen = sizeof(ss);
 	struct listener		*l;
-	char			 a[INET6_ADDRSTRLEN] = "?";
 
 	memset(&ss, 0, sizeof(ss));
 	if (getsockname(fd, (struct sockaddr *)&ss, &sslen) == -1) {
@@ -130,19 +129,10 @@ listener_adopt(struct proxy *px, int fd, char *err, size_t errlen)
 	evutil_make_socket_nonblocking(fd);
 	l = xcalloc(1, sizeof(*l));
 	l->l_px = px;
-	if (ss.ss_family == AF_INET6) {
-		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
-
-		inet_ntop(AF_INET6, &s6->sin6_addr, a, sizeof(a));
-		snprintf(l->l_name, sizeof(l->l_name), "[%s]:%u", a,
-		    ntohs(s6->sin6_port));
-	} else if (ss.ss_family == AF_INET) {
-		struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
-
-		inet_ntop(AF_INET, &s4->sin_addr, a, sizeof(a));
-		snprintf(l->l_name, sizeof(l->l_name), "%s:%u", a,
-		    ntohs(s4->sin_port));
-	} else
+	if (ss.ss_family == AF_INET || ss.ss_family == AF_INET6)
+		util_sockaddr_str((struct sockaddr *)&ss, l->l_name,
+		    sizeof(l->l_name));
+	else
 		snprintf(l->l_name, sizeof(l->l_name), "fd %d", fd);
 	l->l_ev = evconnlistener_new(px->px_base, accept_cb, l,
 	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 0, fd);

@@ -205,6 +205,38 @@ metric(struct evbuffer *b, const char *name, const char *type,
 	    type);
 }
 
+/* The single-value families, in the order page_metrics() fills them. */
+struct scalar {
+	const char	*s_name;
+	const char	*s_type;
+	const char	*s_help;
+};
+
+static const struct scalar scalars[] = {
+	{ "oauthlens_open_connections", "gauge",
+	    "Client connections open now." },
+	{ "oauthlens_pooled_upstream_connections", "gauge",
+	    "Idle upstream connections kept for reuse." },
+	{ "oauthlens_received_bytes_total", "counter",
+	    "Bytes received from clients." },
+	{ "oauthlens_sent_bytes_total", "counter", "Bytes sent to clients." },
+	{ "oauthlens_tunnels_total", "counter",
+	    "Blind CONNECT and Upgrade tunnels." },
+	{ "oauthlens_intercepted_total", "counter",
+	    "CONNECT tunnels whose TLS was intercepted." },
+	{ "oauthlens_tls_client_failures_total", "counter",
+	    "Client TLS handshakes that failed." },
+	{ "oauthlens_certificates_minted_total", "counter",
+	    "Leaf certificates minted." },
+	{ "oauthlens_certificate_cache_hits_total", "counter",
+	    "Leaf certificates served from the cache." },
+	{ "oauthlens_rejected_connections_total", "counter",
+	    "Connections refused by allow or max_connections." },
+	{ "oauthlens_proxy_errors_total", "counter",
+	    "Error responses oauthlens made itself (4xx/5xx)." },
+	{ "oauthlens_uptime_seconds", "gauge", "Seconds since start." },
+};
+
 static void
 page_metrics(struct proxy *px, struct evbuffer *b)
 {
@@ -230,55 +262,31 @@ page_metrics(struct proxy *px, struct evbuffer *b)
 		evbuffer_add_printf(b, "oauthlens_oauth_errors_annotated_total"
 		    "{code=\"%s\"} %llu\n", st->st_codes[i].sc_code,
 		    (unsigned long long)st->st_codes[i].sc_count);
-	metric(b, "oauthlens_open_connections", "gauge", "Client connections "
-	    "open now.");
-	evbuffer_add_printf(b, "oauthlens_open_connections %u\n",
-	    px->px_nconns);
-	metric(b, "oauthlens_pooled_upstream_connections", "gauge",
-	    "Idle upstream connections kept for reuse.");
-	evbuffer_add_printf(b, "oauthlens_pooled_upstream_connections %u\n",
-	    upstream_pool_size(px->px_up));
-	metric(b, "oauthlens_received_bytes_total", "counter", "Bytes received "
-	    "from clients.");
-	evbuffer_add_printf(b, "oauthlens_received_bytes_total %llu\n",
-	    (unsigned long long)st->st_bytes_in);
-	metric(b, "oauthlens_sent_bytes_total", "counter", "Bytes sent to "
-	    "clients.");
-	evbuffer_add_printf(b, "oauthlens_sent_bytes_total %llu\n",
-	    (unsigned long long)st->st_bytes_out);
-	metric(b, "oauthlens_tunnels_total", "counter", "Blind CONNECT and "
-	    "Upgrade tunnels.");
-	evbuffer_add_printf(b, "oauthlens_tunnels_total %llu\n",
-	    (unsigned long long)st->st_tunnels);
-	metric(b, "oauthlens_intercepted_total", "counter", "CONNECT tunnels "
-	    "whose TLS was intercepted.");
-	evbuffer_add_printf(b, "oauthlens_intercepted_total %llu\n",
-	    (unsigned long long)st->st_intercepted);
-	metric(b, "oauthlens_tls_client_failures_total", "counter", "Client "
-	    "TLS handshakes that failed.");
-	evbuffer_add_printf(b, "oauthlens_tls_client_failures_total %llu\n",
-	    (unsigned long long)st->st_tls_failed);
 	if (px->px_ca != NULL)
 		ca_stats(px->px_ca, &minted, &hits);
-	metric(b, "oauthlens_certificates_minted_total", "counter",
-	    "Leaf certificates minted.");
-	evbuffer_add_printf(b, "oauthlens_certificates_minted_total %lu\n",
-	    minted);
-	metric(b, "oauthlens_certificate_cache_hits_total", "counter",
-	    "Leaf certificates served from the cache.");
-	evbuffer_add_printf(b, "oauthlens_certificate_cache_hits_total %lu\n",
-	    hits);
-	metric(b, "oauthlens_rejected_connections_total", "counter",
-	    "Connections refused by allow or max_connections.");
-	evbuffer_add_printf(b, "oauthlens_rejected_connections_total %llu\n",
-	    (unsigned long long)st->st_rejected);
-	metric(b, "oauthlens_proxy_errors_total", "counter", "Error responses "
-	    "oauthlens made itself (4xx/5xx).");
-	evbuffer_add_printf(b, "oauthlens_proxy_errors_total %llu\n",
-	    (unsigned long long)st->st_errors);
-	metric(b, "oauthlens_uptime_seconds", "gauge", "Seconds since start.");
-	evbuffer_add_printf(b, "oauthlens_uptime_seconds %llu\n",
-	    (unsigned long long)((util_now_ms() - px->px_start_ms) / 1000));
+	for (i = 0; i < sizeof(scalars) / sizeof(scalars[0]); i++) {
+		unsigned long long	v;
+
+		switch (i) {
+		case 0: v = px->px_nconns; break;
+		case 1: v = upstream_pool_size(px->px_up); break;
+		case 2: v = st->st_bytes_in; break;
+		case 3: v = st->st_bytes_out; break;
+		case 4: v = st->st_tunnels; break;
+		case 5: v = st->st_intercepted; break;
+		case 6: v = st->st_tls_failed; break;
+		case 7: v = minted; break;
+		case 8: v = hits; break;
+		case 9: v = st->st_rejected; break;
+		case 10: v = st->st_errors; break;
+		default:
+			v = (util_now_ms() - px->px_start_ms) / 1000;
+			break;
+		}
+		metric(b, scalars[i].s_name, scalars[i].s_type,
+		    scalars[i].s_help);
+		evbuffer_add_printf(b, "%s %llu\n", scalars[i].s_name, v);
+	}
 }
 
 int

@@ -112,24 +112,6 @@ upstream_free(struct upstream *up)
 }
 
 static void
-addr_string(const struct sockaddr *sa, char *buf, size_t len)
-{
-	char	a[INET6_ADDRSTRLEN];
-
-	if (sa->sa_family == AF_INET6) {
-		const struct sockaddr_in6 *s6 = (const void *)sa;
-
-		inet_ntop(AF_INET6, &s6->sin6_addr, a, sizeof(a));
-		snprintf(buf, len, "[%s]:%u", a, ntohs(s6->sin6_port));
-	} else {
-		const struct sockaddr_in *s4 = (const void *)sa;
-
-		inet_ntop(AF_INET, &s4->sin_addr, a, sizeof(a));
-		snprintf(buf, len, "%s:%u", a, ntohs(s4->sin_port));
-	}
-}
-
-static void
 req_free(struct upstream_req *ur)
 {
 	if (ur->ur_dns != NULL)
@@ -196,7 +178,7 @@ connect_event_cb(struct bufferevent *bev, short what, void *arg)
 	int			 err = EVUTIL_SOCKET_ERROR();
 	unsigned long		 sslerr = 0;
 
-	addr_string((struct sockaddr *)&ur->ur_addrs[ur->ur_next - 1], addr,
+	util_sockaddr_str((struct sockaddr *)&ur->ur_addrs[ur->ur_next - 1], addr,
 	    sizeof(addr));
 	if (what & BEV_EVENT_CONNECTED) {
 		int one = 1;

@@ -35,6 +35,12 @@ int	 util_list_next(const char **cur, const char *end, const char **tok,
  * rel under the working directory when readable; NULL otherwise. */
 const char *util_tree_path(const char *rel, char *buf, size_t len);
 
+struct sockaddr;
+
+/* "a.b.c.d:port" or "[v6]:port" for an IPv4/IPv6 socket address, else
+ * "local". */
+void	 util_sockaddr_str(const struct sockaddr *sa, char *buf, size_t len);
+
 /* Monotonic milliseconds since an arbitrary origin. */
 uint64_t util_now_ms(void);
 
