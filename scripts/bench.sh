@@ -292,12 +292,15 @@ children_ticks() {
 # wait_quiet max_secs: waits (within QUIET_BUDGET) until other processes
 # leave both cores under QUIET_MAX %; sets U0 U1, their last sample.
 wait_quiet() {
-	local a0 a1 b0 b1 waited=0
+	local a0 a1 b0 b1 w0 w waited=0
 	for (( ; ; )); do
-		a0=$(core_ticks 0) a1=$(core_ticks 1)
+		a0=$(core_ticks 0) a1=$(core_ticks 1) w0=$EPOCHREALTIME
 		sleep 1
-		b0=$(core_ticks 0) b1=$(core_ticks 1)
-		U0=$(((b0 - a0) * 100 / HZ)) U1=$(((b1 - a1) * 100 / HZ))
+		b0=$(core_ticks 0) b1=$(core_ticks 1) w=$EPOCHREALTIME
+		read -r U0 U1 < <(awk -v a="$((b0 - a0))" -v b="$((b1 - a1))" \
+		    -v w="$w" -v w0="$w0" -v h="$HZ" 'BEGIN {
+			s = (w - w0) * h / 100
+			printf "%d %d\n", a / s, b / s }')
 		[ "$U0" -le "$QUIET_MAX" ] && [ "$U1" -le "$QUIET_MAX" ] && return
 		if [ "$waited" -ge "$1" ] || [ "$QUIET_BUDGET" -le 0 ]; then
 			say "other processes still use core 0: $U0%," \
