@@ -10,7 +10,7 @@
 #
 # Usage: scripts/bench.sh [--quick] [--reps N] [--duration SECS]
 #            [--conns N] [--idle N] [--only LIST] [--quiet-wait SECS]
-#            [--no-build] [--keep]
+#            [--nice N] [--no-build] [--keep]
 set -uo pipefail
 SELF=$(readlink -f "$0")
 cd "$(dirname "$SELF")/.."
@@ -18,7 +18,7 @@ ROOT=$PWD
 . scripts/deps.sh
 
 REPS=3 DUR=5 CONNS=50 IDLE=1000 WARM=2 ONLY= BUILD=1 KEEP=0
-QUIET_MAX=10 QUIET_WAIT=30 QUIET_BUDGET=180 RETRIES=20
+QUIET_MAX=10 QUIET_WAIT=30 QUIET_BUDGET=180 RETRIES=20 NICE=0
 ALL_TARGETS="direct oauthlens squid tinyproxy mitmdump"
 
 usage() {
@@ -37,6 +37,9 @@ usage() {
 	                   (default $QUIET_WAIT, $QUIET_BUDGET in all; the machine
 	                   may be shared); a run that others disturbed anyway
 	                   is repeated (up to 3 times, $RETRIES repeats in all)
+	  --nice N         run everything at this nice value (e.g. -10 as root):
+	                   on a busy shared machine it keeps neighbours from
+	                   taking the cores mid-run; they slow down meanwhile
 	  --keep           keep the temporary directory (configs, logs)
 	Environment: OAUTHLENS_BIN overrides build/oauthlens.
 	EOF
@@ -53,6 +56,7 @@ while [ $# -gt 0 ]; do
 	--idle) IDLE=${2:?}; shift ;;
 	--only) ONLY=${2:?}; shift ;;
 	--no-build) BUILD=0 ;;
+	--nice) NICE=${2:?}; shift ;;
 	--keep) KEEP=1 ;;
 	-h|--help) usage 0 ;;
 	*) echo "bench: unknown option $1" >&2; usage 2 >&2 ;;
@@ -61,6 +65,11 @@ while [ $# -gt 0 ]; do
 done
 
 say() { printf 'bench: %s\n' "$*" >&2; }
+
+if [ "$NICE" != 0 ]; then	# inherited by every process started below
+	renice -n "$NICE" -p $$ >/dev/null ||
+	    { say "cannot renice to $NICE"; exit 2; }
+fi
 
 # ---- dependencies ----------------------------------------------------------
 # One package at a time, so one that fails to install costs only its target.
@@ -582,7 +591,8 @@ versions() {
 		esac
 	done
 	echo "settings: $REPS repetition(s), ${DUR}s per run after a ${WARM}s" \
-	    "warm-up, $CONNS connections, $IDLE idle; took ${ELAPSED}s"
+	    "warm-up, $CONNS connections, $IDLE idle, nice $NICE;" \
+	    "took ${ELAPSED}s"
 	echo "configs: scripts/bench/{nginx,squid,tinyproxy}.conf.in with this" \
 	    "run's ports; oauthlens: $(cat "$WORK/oauthlens.conf")"
 }
