@@ -22,7 +22,7 @@ QUIET_MAX=10 QUIET_WAIT=30 QUIET_BUDGET=180 RETRIES=20 NICE=0
 ALL_TARGETS="direct oauthlens squid tinyproxy mitmdump"
 
 usage() {
-	sed -n '2,14p' "$SELF" | sed 's/^# \{0,1\}//'
+	sed -n '2,13p' "$SELF" | sed 's/^# \{0,1\}//'
 	cat <<-EOF
 
 	  --quick          one repetition of 2-second runs (for iteration)
