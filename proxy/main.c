@@ -59,15 +59,14 @@ drain_tick_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct proxy	*px = arg;
 	struct timeval	 tv = { 0, DRAIN_TICK_MS * 1000 };
-	static unsigned	 elapsed;
 
-	elapsed += DRAIN_TICK_MS;
+	px->px_drain_ms += DRAIN_TICK_MS;
 	conn_drain_all(px);
 	if (TAILQ_EMPTY(&px->px_conns)) {
 		event_base_loopexit(px->px_base, NULL);
 		return;
 	}
-	if (elapsed >= px->px_cfg->cf_to_drain_ms) {
+	if (px->px_drain_ms >= px->px_cfg->cf_to_drain_ms) {
 		log_warnx("drain timeout: closing %u connections",
 		    px->px_nconns);
 		conn_close_all(px);
@@ -362,140 +361,170 @@ cli_clear(struct config_cli *cli)
 	strlist_clear(&cli->cc_intercept);
 }
 
+/* Free whatever setup made; safe on a partly built proxy. */
+static void
+proxy_free(struct proxy *px)
+{
+	size_t	i;
+
+	listener_close_all(px);
+	conn_close_all(px);
+	if (px->px_base != NULL)
+		event_base_loop(px->px_base, EVLOOP_NONBLOCK); /* deferred frees */
+	notify_stop(px);
+	status_free(px);
+	flowmem_free(px->px_flow);
+	upstream_free(px->px_up);
+	mitm_free(px->px_mitm);
+	ca_free(px->px_ca);
+	for (i = 0; i < sizeof(px->px_sig) / sizeof(px->px_sig[0]); i++)
+		if (px->px_sig[i] != NULL)
+			event_free(px->px_sig[i]);
+	if (px->px_drain_timer != NULL)
+		event_free(px->px_drain_timer);
+	if (px->px_accept_timer != NULL)
+		event_free(px->px_accept_timer);
+	if (px->px_dns != NULL)
+		evdns_base_free(px->px_dns, 0);
+	if (px->px_base != NULL)
+		event_base_free(px->px_base);
+	config_unref(px->px_cfg);
+}
+
+/* Listen where systemd says (socket activation) or where configured. */
+static int
+listen_all(struct proxy *px, char *err, size_t errlen)
+{
+	int	nfds, i;
+	size_t	j;
+
+	if ((nfds = notify_listen_fds()) > 0) {
+		for (i = 0; i < nfds; i++)
+			if (listener_adopt(px, notify_listen_fd_start() + i,
+			    err, errlen) == -1)
+				return -1;
+		return 0;
+	}
+	for (j = 0; j < px->px_cfg->cf_listen.sl_n; j++)
+		if (listener_open(px, px->px_cfg->cf_listen.sl_v[j], err,
+		    errlen) == -1)
+			return -1;
+	return 0;
+}
+
+/* Set up the CA and the TLS contexts; 0, or -1 with err. */
+static int
+tls_setup(struct proxy *px, const struct config_cli *cli, char *bundle,
+    size_t blen, char *err, size_t errlen)
+{
+	char		 certsbuf[PATH_MAX];
+	const char	*certs;
+	size_t		 i;
+
+	certs = certs_dir(px->px_cfg, certsbuf, sizeof(certsbuf));
+	px->px_ca = ca_open(certs, px->px_cfg->cf_ca_name_constraints ?
+	    &px->px_cfg->cf_intercept : NULL, cli->cc_new_ca, err, errlen);
+	if (px->px_ca == NULL)
+		return -1;
+	if (write_bundle(px->px_ca, certs, bundle, blen) == -1)
+		snprintf(bundle, blen, "%s", ca_cert_path(px->px_ca));
+	for (i = 0; i < px->px_cfg->cf_intercept.sl_n; i++)
+		if (!ca_permits(px->px_ca, px->px_cfg->cf_intercept.sl_v[i]))
+			log_warnx("intercept host %s is outside the name "
+			    "constraints of %s, so clients will reject its "
+			    "certificates; run oauthlens --new-ca once to make "
+			    "a CA for the current intercept list (then trust "
+			    "the new ca.pem)", px->px_cfg->cf_intercept.sl_v[i],
+			    ca_cert_path(px->px_ca));
+	px->px_mitm = mitm_new(px->px_ca, px->px_cfg->cf_upstream_ca, err,
+	    errlen);
+	return px->px_mitm == NULL ? -1 : 0;
+}
+
+/* Everything between the command line and the event loop; the exit
+ * status, or -1 to run the loop. */
+static int
+setup(struct proxy *px, struct config_cli *cli, int check)
+{
+	char		 err[512], bundle[PATH_MAX];
+	struct listener	*l;
+	static const int sigs[] = { SIGINT, SIGTERM, SIGHUP };
+	size_t		 i;
+
+	if ((px->px_cfg = config_load(cli, err, sizeof(err))) == NULL) {
+		fprintf(stderr, "oauthlens: %s\n", err);
+		return 2;
+	}
+	if (check) {
+		printf("%s: ok\n", cli->cc_config ? cli->cc_config :
+		    "built-in defaults");
+		return 0;
+	}
+	log_setup(px->px_cfg->cf_log_level, px->px_cfg->cf_log_format,
+	    px->px_cfg->cf_log_target);
+	if (tls_setup(px, cli, bundle, sizeof(bundle), err,
+	    sizeof(err)) == -1) {
+		fprintf(stderr, "oauthlens: %s\n", err);
+		return 1;
+	}
+	if (cli->cc_print_ca || cli->cc_env) {
+		print_trust(px->px_cfg, px->px_ca, bundle, cli->cc_env);
+		return 0;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	raise_nofile();
+	if ((px->px_base = base_new()) == NULL ||
+	    (px->px_dns = dns_setup(px->px_base)) == NULL) {
+		log_errorx("cannot set up the event loop");
+		return 1;
+	}
+	px->px_up = upstream_new(px->px_base, px->px_dns);
+	px->px_flow = flowmem_new(px->px_cfg->cf_flow_max_entries,
+	    px->px_cfg->cf_flow_max_age_s, px->px_cfg->cf_code_lifetime_s);
+	if (listen_all(px, err, sizeof(err)) == -1) {
+		log_errorx("%s", err);
+		return 1;
+	}
+	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
+		px->px_sig[i] = evsignal_new(px->px_base, sigs[i],
+		    sigs[i] == SIGHUP ? reload_cb : stop_cb, px);
+		if (px->px_sig[i] == NULL ||
+		    evsignal_add(px->px_sig[i], NULL) == -1) {
+			log_errorx("cannot handle signal %d", sigs[i]);
+			return 1;
+		}
+	}
+	TAILQ_FOREACH(l, &px->px_listeners, l_entry)
+		log_info("listening on %s", l->l_name);
+	px->px_start_ms = util_now_ms();
+	notify_start(px);
+	notify_ready(px);
+	return -1;
+}
+
 int
 main(int argc, char **argv)
 {
 	struct config_cli	 cli;
 	struct proxy		 px;
-	struct event		*ev_int, *ev_term, *ev_hup;
-	char			 err[512], cfgbuf[PATH_MAX];
-	char			 certsbuf[PATH_MAX], bundle[PATH_MAX];
-	const char		*certs;
-	struct listener		*l;
-	int			 nfds;
-	size_t			 i;
-	int			 check = 0;
+	char			 cfgbuf[PATH_MAX];
+	int			 check = 0, rc;
 
 	memset(&cli, 0, sizeof(cli));
 	parse_args(argc, argv, &cli, &check);
 	if (cli.cc_config == NULL)
 		cli.cc_config = util_tree_path("conf/oauthlens.conf", cfgbuf,
 		    sizeof(cfgbuf));
-
 	memset(&px, 0, sizeof(px));
 	TAILQ_INIT(&px.px_listeners);
 	TAILQ_INIT(&px.px_conns);
 	px.px_cli = &cli;
-	if ((px.px_cfg = config_load(&cli, err, sizeof(err))) == NULL) {
-		fprintf(stderr, "oauthlens: %s\n", err);
-		cli_clear(&cli);
-		return 2;
+	if ((rc = setup(&px, &cli, check)) == -1) {
+		event_base_dispatch(px.px_base);
+		log_info("stopped");
+		rc = 0;
 	}
-	if (check) {
-		printf("%s: ok\n", cli.cc_config ? cli.cc_config :
-		    "built-in defaults");
-		config_unref(px.px_cfg);
-		cli_clear(&cli);
-		return 0;
-	}
-	log_setup(px.px_cfg->cf_log_level, px.px_cfg->cf_log_format,
-	    px.px_cfg->cf_log_target);
-	certs = certs_dir(px.px_cfg, certsbuf, sizeof(certsbuf));
-	px.px_ca = ca_open(certs, px.px_cfg->cf_ca_name_constraints ?
-	    &px.px_cfg->cf_intercept : NULL, cli.cc_new_ca, err, sizeof(err));
-	if (px.px_ca == NULL) {
-		fprintf(stderr, "oauthlens: %s\n", err);
-		config_unref(px.px_cfg);
-		cli_clear(&cli);
-		return 1;
-	}
-	if (write_bundle(px.px_ca, certs, bundle, sizeof(bundle)) == -1)
-		snprintf(bundle, sizeof(bundle), "%s", ca_cert_path(px.px_ca));
-	if (cli.cc_print_ca || cli.cc_env) {
-		print_trust(px.px_cfg, px.px_ca, bundle, cli.cc_env);
-		ca_free(px.px_ca);
-		config_unref(px.px_cfg);
-		cli_clear(&cli);
-		return 0;
-	}
-	for (i = 0; i < px.px_cfg->cf_intercept.sl_n; i++)
-		if (!ca_permits(px.px_ca, px.px_cfg->cf_intercept.sl_v[i]))
-			log_warnx("intercept host %s is outside the name "
-			    "constraints of %s, so clients will reject its "
-			    "certificates; run oauthlens --new-ca once to make "
-			    "a CA for the current intercept list (then trust "
-			    "the new ca.pem)", px.px_cfg->cf_intercept.sl_v[i],
-			    ca_cert_path(px.px_ca));
-	px.px_mitm = mitm_new(px.px_ca, px.px_cfg->cf_upstream_ca, err,
-	    sizeof(err));
-	if (px.px_mitm == NULL) {
-		fprintf(stderr, "oauthlens: %s\n", err);
-		ca_free(px.px_ca);
-		config_unref(px.px_cfg);
-		cli_clear(&cli);
-		return 1;
-	}
-	signal(SIGPIPE, SIG_IGN);
-	raise_nofile();
-
-	if ((px.px_base = base_new()) == NULL ||
-	    (px.px_dns = dns_setup(px.px_base)) == NULL) {
-		log_errorx("cannot set up the event loop");
-		return 1;
-	}
-	px.px_up = upstream_new(px.px_base, px.px_dns);
-	px.px_flow = flowmem_new(px.px_cfg->cf_flow_max_entries,
-	    px.px_cfg->cf_flow_max_age_s, px.px_cfg->cf_code_lifetime_s);
-	if ((nfds = notify_listen_fds()) > 0) {
-		/* Socket activation: serve what systemd passed. */
-		for (i = 0; i < (size_t)nfds; i++)
-			if (listener_adopt(&px, notify_listen_fd_start() +
-			    (int)i, err, sizeof(err)) == -1) {
-				log_errorx("%s", err);
-				return 1;
-			}
-	} else
-		for (i = 0; i < px.px_cfg->cf_listen.sl_n; i++)
-			if (listener_open(&px, px.px_cfg->cf_listen.sl_v[i],
-			    err, sizeof(err)) == -1) {
-				log_errorx("%s", err);
-				return 1;
-			}
-	ev_int = evsignal_new(px.px_base, SIGINT, stop_cb, &px);
-	ev_term = evsignal_new(px.px_base, SIGTERM, stop_cb, &px);
-	ev_hup = evsignal_new(px.px_base, SIGHUP, reload_cb, &px);
-	evsignal_add(ev_int, NULL);
-	evsignal_add(ev_term, NULL);
-	evsignal_add(ev_hup, NULL);
-	TAILQ_FOREACH(l, &px.px_listeners, l_entry)
-		log_info("listening on %s", l->l_name);
-	px.px_start_ms = util_now_ms();
-	notify_start(&px);
-	notify_ready(&px);
-
-	event_base_dispatch(px.px_base);
-
-	log_info("stopped");
-	listener_close_all(&px);
-	conn_close_all(&px);
-	/* Let deferred frees run. */
-	event_base_loop(px.px_base, EVLOOP_NONBLOCK);
-	notify_stop(&px);
-	status_free(&px);
-	flowmem_free(px.px_flow);
-	upstream_free(px.px_up);
-	mitm_free(px.px_mitm);
-	ca_free(px.px_ca);
-	event_free(ev_int);
-	event_free(ev_term);
-	event_free(ev_hup);
-	if (px.px_drain_timer != NULL)
-		event_free(px.px_drain_timer);
-	if (px.px_accept_timer != NULL)
-		event_free(px.px_accept_timer);
-	evdns_base_free(px.px_dns, 0);
-	event_base_free(px.px_base);
-	config_unref(px.px_cfg);
+	proxy_free(&px);
 	cli_clear(&cli);
-	return 0;
+	return rc;
 }

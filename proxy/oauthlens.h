@@ -75,6 +75,8 @@ struct proxy {
 	struct event		*px_drain_timer;	/* owned */
 	struct event		*px_accept_timer;	/* owned: back-off */
 	struct event		*px_watchdog;		/* owned */
+	struct event		*px_sig[3];		/* owned: INT TERM HUP */
+	unsigned		 px_drain_ms;		/* draining so far */
 	struct proxy_stats	 px_stats;
 	struct status_recent	*px_recent;	/* owned: ring of errors */
 	struct flowmem		*px_flow;	/* owned: diagnosis memory */
