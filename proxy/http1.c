@@ -269,25 +269,37 @@ classify_fields(struct http1_head *h)
 			continue;
 		cur = h->h_hdrs[i].hd_value.s_ptr;
 		end = cur + h->h_hdrs[i].hd_value.s_len;
-		while (util_list_next(&cur, end, &tok, &toklen))
+		while (util_list_next(&cur, end, &tok, &toklen)) {
+			/* Framing and Host go through whatever Connection
+			 * says: dropping them would desynchronise hops. */
+			if (util_slice_ieq(tok, toklen, "content-length") ||
+			    util_slice_ieq(tok, toklen, "transfer-encoding") ||
+			    util_slice_ieq(tok, toklen, "host"))
+				continue;
 			for (j = 0; j < h->h_nhdrs; j++)
 				if (h->h_hdrs[j].hd_name.s_len == toklen &&
 				    strncasecmp(h->h_hdrs[j].hd_name.s_ptr,
 				    tok, toklen) == 0)
 					h->h_hdrs[j].hd_hop = 1;
+		}
 	}
 }
 
-/* Refuse obsolete line folding: a line that starts with SP or HTAB. */
+/* Refuse obsolete line folding (a line that starts with SP or HTAB) and
+ * a CR that does not end a line: http-parser would read either one
+ * differently from the next hop. 1 for folding, 2 for a bare CR. */
 static int
 has_obs_fold(const char *buf, size_t len)
 {
 	size_t	i;
 
-	for (i = 0; i + 1 < len; i++)
+	for (i = 0; i + 1 < len; i++) {
 		if (buf[i] == '\n' && (buf[i + 1] == ' ' ||
 		    buf[i + 1] == '\t'))
 			return 1;
+		if (buf[i] == '\r' && buf[i + 1] != '\n')
+			return 2;
+	}
 	return 0;
 }
 
@@ -363,6 +375,35 @@ fill_head(struct http1_parser *hp, struct http1_head *h)
 	classify_fields(h);
 }
 
+/* Whether our reading of Transfer-Encoding (the last coding of the last
+ * field, whitespace trimmed) disagrees with http-parser's framing: a
+ * "chunked<TAB>" that one reads as chunked and the other not. */
+static int
+te_disagrees(const struct http1_head *h)
+{
+	const char	*cur, *end, *tok = NULL, *t;
+	size_t		 toklen = 0, tl, i;
+	int		 seen = 0;
+
+	for (i = 0; i < h->h_nhdrs; i++) {
+		if (!util_slice_ieq(h->h_hdrs[i].hd_name.s_ptr,
+		    h->h_hdrs[i].hd_name.s_len, "transfer-encoding"))
+			continue;
+		seen = 1;
+		cur = h->h_hdrs[i].hd_value.s_ptr;
+		end = cur + h->h_hdrs[i].hd_value.s_len;
+		while (util_list_next(&cur, end, &t, &tl)) {
+			tok = t;
+			toklen = tl;
+		}
+	}
+	if (!seen)
+		return 0;
+	return (tok != NULL && util_slice_ieq(tok, toklen, "chunked")) !=
+	    (h->h_body == HTTP1_BODY_CHUNKED ||
+	    (h->h_body == HTTP1_BODY_NONE && h->h_kind == HTTP1_RESPONSE));
+}
+
 int
 http1_parse_head(struct http1_parser *hp, const char *buf, size_t len,
     int req_head, struct http1_head *h, struct http1_error *err)
@@ -375,8 +416,12 @@ http1_parse_head(struct http1_parser *hp, const char *buf, size_t len,
 	reset(hp);
 	hp->hp_head = h;
 	hp->hp_skip_body = req_head;
-	if (has_obs_fold(buf, len)) {
+	switch (has_obs_fold(buf, len)) {
+	case 1:
 		set_error(err, 400, "obsolete line folding in a header%s", "");
+		return -1;
+	case 2:
+		set_error(err, 400, "bare CR in the message head%s", "");
 		return -1;
 	}
 	n = http_parser_execute(&hp->hp_p, &settings, buf, len);
@@ -403,6 +448,17 @@ http1_parse_head(struct http1_parser *hp, const char *buf, size_t len,
 		return -1;
 	}
 	fill_head(hp, h);
+	if (h->h_kind == HTTP1_RESPONSE && (h->h_status < 100 ||
+	    h->h_status > 999)) {
+		set_error(err, 400, "malformed status line: %s",
+		    "the status code is not three digits");
+		return -1;
+	}
+	if (te_disagrees(h)) {
+		set_error(err, 400, "malformed message head: %s",
+		    "Transfer-Encoding that does not end in chunked as read");
+		return -1;
+	}
 	return 0;
 }
 

@@ -208,15 +208,57 @@ inspect_field_add(struct inspect_field *f, const void *buf, size_t len)
 	f->f_total += len;
 }
 
-/* NUL-terminate, dropping a character split by truncation. */
+/* Length (1-4) of the well-formed UTF-8 sequence at p, or 0: no
+ * overlongs, no surrogates, nothing above U+10FFFF. */
+static size_t
+inspect_utf8_seq(const unsigned char *p, size_t len)
+{
+	size_t		need, i;
+	unsigned	lo = 0x80, hi = 0xbf;
+
+	if (p[0] < 0x80)
+		return 1;
+	if (p[0] >= 0xc2 && p[0] <= 0xdf)
+		need = 2;
+	else if (p[0] >= 0xe0 && p[0] <= 0xef) {
+		need = 3;
+		if (p[0] == 0xe0)
+			lo = 0xa0;
+		else if (p[0] == 0xed)
+			hi = 0x9f;
+	} else if (p[0] >= 0xf0 && p[0] <= 0xf4) {
+		need = 4;
+		if (p[0] == 0xf0)
+			lo = 0x90;
+		else if (p[0] == 0xf4)
+			hi = 0x8f;
+	} else
+		return 0;
+	if (len < need || p[1] < lo || p[1] > hi)
+		return 0;
+	for (i = 2; i < need; i++)
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+	return need;
+}
+
+/* NUL-terminate, dropping a character split by truncation; bytes that
+ * are not UTF-8 become '?' so that every result string is text. */
 static void
 inspect_field_end(struct inspect_field *f)
 {
+	unsigned char	*p = (unsigned char *)f->f_buf;
+	size_t		 i, n;
+
 	if (f->f_buf == NULL)
 		return;
 	if (f->f_total > f->f_len)
-		f->f_len = inspect_utf8_cut((unsigned char *)f->f_buf,
-		    f->f_len);
+		f->f_len = inspect_utf8_cut(p, f->f_len);
+	for (i = 0; i < f->f_len; i += n)
+		if ((n = inspect_utf8_seq(p + i, f->f_len - i)) == 0) {
+			p[i] = '?';
+			n = 1;
+		}
 	f->f_buf[f->f_len] = '\0';
 }
 
@@ -349,7 +391,7 @@ inspect_form_get(const char *body, size_t len, const char *key, char *out,
 		return -1;
 	if (!f.f_seen || f.f_nul || f.f_total > f.f_cap || f.f_len > INT_MAX)
 		return -1;
-	out[f.f_len] = '\0';
+	inspect_field_end(&f);		/* text, as the inspector's fields */
 	return (int)f.f_len;
 }
 

@@ -22,6 +22,7 @@ struct builder {
 	char		*b_key;		/* pending member name */
 	unsigned	 b_kline, b_kcol;
 	int		 b_depth;
+	int		 b_completing;	/* in yajl_complete_parse() */
 	const char	*b_err;
 };
 
@@ -50,11 +51,16 @@ token_start(struct builder *b)
 {
 	size_t	i = b->b_prev, end = yajl_get_bytes_consumed(b->b_yajl);
 
+	/* yajl_complete_parse() counts from zero again: a top-level
+	 * number ends the document. */
+	if (b->b_completing || end < i)
+		end = b->b_len;
 	while (i < end) {
 		char	c = b->b_buf[i];
 
+		/* yajl's whitespace includes \v and \f. */
 		if (c == ' ' || c == '\t' || c == '\r' || c == '\n' ||
-		    c == ',' || c == ':')
+		    c == '\v' || c == '\f' || c == ',' || c == ':')
 			i++;
 		else if (c == '/' && i + 1 < end && b->b_buf[i + 1] == '/') {
 			while (i < end && b->b_buf[i] != '\n')
@@ -240,8 +246,10 @@ json_parse(const char *buf, size_t len, const char *name, char *err,
 	}
 	yajl_config(b.b_yajl, yajl_allow_comments, 1);
 	st = yajl_parse(b.b_yajl, (const unsigned char *)buf, len);
-	if (st == yajl_status_ok)
+	if (st == yajl_status_ok) {
+		b.b_completing = 1;
 		st = yajl_complete_parse(b.b_yajl);
+	}
 	if (st != yajl_status_ok) {
 		size_t		 off = yajl_get_bytes_consumed(b.b_yajl);
 		const char	*why = b.b_err;
