@@ -27,5 +27,12 @@ DEPS_BUILD=(build-essential cmake pkg-config libevent-dev libssl-dev
 # What the test suite needs on top: real clients and the sanitizer/fuzzer
 # toolchain.
 DEPS_TEST=(curl python3 python3-requests python3-requests-oauthlib
-    python3-websockets clang libclang-rt-14-dev clang-tidy cppcheck nodejs
-    npm systemd chromium)
+    python3-websockets clang libclang-rt-14-dev clang-tidy cppcheck systemd
+    chromium valgrind iproute2)
+
+# Node may come from another source than Debian (whose npm conflicts with
+# such a nodejs): install Debian's only where the commands are missing.
+deps_node() {
+	command -v node >/dev/null 2>&1 || deps_apt nodejs
+	command -v npm >/dev/null 2>&1 || deps_apt npm
+}

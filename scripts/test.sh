@@ -12,7 +12,8 @@ cd "$(dirname "$0")/.."
 
 mode=${1:-all}
 deps_apt "${DEPS_BUILD[@]}" "${DEPS_TEST[@]}"
-[ -x tests/node/install.sh ] && tests/node/install.sh
+deps_node
+tests/node/install.sh
 
 jobs=$(nproc)
 run_suite() {
