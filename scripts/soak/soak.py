@@ -19,7 +19,11 @@ Load, all on loopback, for --minutes:
   faults     a thread cycling through paths meant to fail (502 refused,
              reset, malformed status; 400 CL+TE; 431; 403 CONNECT port;
              504 after timeouts.idle; client leaving mid-download and
-             mid-upload) and a blind CONNECT tunnel that must work.
+             mid-upload) and a blind CONNECT tunnel that must work;
+  idle reuse a thread that leaves an upstream connection (to a second
+             origin) in the pool for timeouts.idle - 2 s, then asks for
+             an answer that takes 3 s: it must get 200, the whole
+             timeout being the origin's again.
 
 Measured: RSS and descriptors every 2 s; RSS at the start (after a
 warm-up of min(60, max(10, 10% of the run)) seconds), the middle and the
@@ -297,21 +301,11 @@ class Soak:
         with open(os.path.join(SRC, "conf", "messages.json")) as f:
             self.catalog_codes = sorted(k for k in json.load(f)
                                         if not k.startswith("_"))
-        ready = os.path.join(self.tmp, "origin.port")
-        self.origin = subprocess.Popen(
-            [sys.executable, os.path.join(SRC, "tests", "servers",
-                                          "origin.py"),
-             "--port", "0", "--ready-file", ready],
-            stdout=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
-        self.procs.append(self.origin)
-        deadline = time.monotonic() + 20
-        while not os.path.exists(ready):
-            if time.monotonic() > deadline or self.origin.poll() is not None:
-                raise RuntimeError("the test origin did not start")
-            time.sleep(0.05)
-        with open(ready) as f:
-            self.origin_port = int(f.read())
+        self.origin_port = self.start_origin("origin")
         self.origin_auth = "127.0.0.1:%d" % self.origin_port
+        # A second origin only the idle-reuse check talks to: its pooled
+        # connection is the one that check left there.
+        self.origin2_auth = "127.0.0.1:%d" % self.start_origin("origin2")
         self.certs = os.path.join(self.tmp, "certs")
         cfg = {"connect_ports": [443, self.origin_port],
                "timeouts": {"idle": IDLE_S}, "max_connections": 1024}
@@ -319,13 +313,31 @@ class Soak:
                 "--resolve", "github.com:443:127.0.0.1:%d" % self.gh.port,
                 "--resolve", "github.com:80:127.0.0.1:%d" %
                 self.gh_plain.port]
-        self.proxy = harness.Proxy(self.tmp, cfg, args, log_level="warn",
+        self.proxy = harness.Proxy(self.tmp, cfg, args,
+                                   log_level=self.a.log_level,
                                    log_format="json", name="proxy")
         self.proxy.start(timeout=20)
         self.port = self.proxy.port
         self.ca_pem = os.path.join(self.certs, "ca.pem")
         self.ctx = ssl.create_default_context(cafile=self.ca_pem)
         self.closed_port = harness.closed_port()
+
+    def start_origin(self, name):
+        """tests/servers/origin.py as a process; its port."""
+        ready = os.path.join(self.tmp, name + ".port")
+        p = subprocess.Popen(
+            [sys.executable, os.path.join(SRC, "tests", "servers",
+                                          "origin.py"),
+             "--port", "0", "--ready-file", ready],
+            stdout=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+        self.procs.append(p)
+        deadline = time.monotonic() + 20
+        while not os.path.exists(ready):
+            if time.monotonic() > deadline or p.poll() is not None:
+                raise RuntimeError("the test origin did not start")
+            time.sleep(0.05)
+        with open(ready) as f:
+            return int(f.read())
 
     def teardown(self):
         for p in self.procs:
@@ -623,6 +635,42 @@ class Soak:
                 except (OSError, EOFError, ValueError) as e:
                     self.fail.add("fault", "504: %r" % e)
 
+    def idler(self):
+        """A pooled upstream connection reused after idling for most of
+        timeouts.idle must still give the origin the whole timeout: put
+        one in the pool, wait IDLE_S - 2 s, ask for an answer that takes
+        3 s (more than what is left of the first idle period)."""
+        name = "pooled connection reused after %d s idle (meant to " \
+            "work)" % (IDLE_S - 2)
+        while not self.stop.is_set() and \
+                self.t0 + self.seconds - time.monotonic() > IDLE_S + 3:
+            try:
+                c = Conn.to_proxy(self.port)
+                c.send(self.http("GET", "/echo?idler=1",
+                                 [("Connection", "close")],
+                                 host=self.origin2_auth))
+                st, _, _ = c.response()
+                c.close()
+                if st != 200:
+                    self.fail.add("idle-reuse", "first request: %s" % st)
+                if self.stop.wait(IDLE_S - 2):
+                    break
+                t = time.monotonic()
+                c = Conn.to_proxy(self.port, IDLE_S + 10)
+                c.send(self.http("GET", "/slow?delay=3",
+                                 [("Connection", "close")],
+                                 host=self.origin2_auth))
+                st, _, _ = c.response()
+                c.close()
+                if st != 200:
+                    self.fail.add("idle-reuse", "%s: status %s after "
+                                  "%.2f s (the origin answers in 3 s)" % (
+                                      name, st, time.monotonic() - t))
+                with self.lock:
+                    self.faults[name] += 1
+            except (OSError, EOFError, ValueError) as e:
+                self.fail.add("idle-reuse", "%r" % e)
+
     # -- sampling ----------------------------------------------------------
     def sampler(self):
         pid = self.proxy.pid
@@ -701,7 +749,8 @@ class Soak:
         wrk = self.run_wrk(int(round(self.seconds)))
         self.procs.append(wrk)
         threads = [threading.Thread(target=self.sampler, daemon=True),
-                   threading.Thread(target=self.faulter, daemon=True)]
+                   threading.Thread(target=self.faulter, daemon=True),
+                   threading.Thread(target=self.idler, daemon=True)]
         threads += [threading.Thread(target=self.exchanger,
                                      args=(i, cycle), daemon=True)
                     for i in range(self.a.exchangers)]
@@ -760,11 +809,12 @@ class Soak:
             with self.fail.lock:
                 self.fail.by_kind["wrk"] += wrk_bad - 1
         # Descriptors back: every client and pooled upstream connection
-        # gone once timeouts.idle has passed.
+        # gone once timeouts.idle (or a pool's own limit, 30 s in some
+        # versions) has passed.
         alive = self.proxy.alive()
         end_b = None
         if alive:
-            deadline = time.monotonic() + IDLE_S + 20
+            deadline = time.monotonic() + max(IDLE_S, 30) + 20
             while time.monotonic() < deadline:
                 end_b = fd_breakdown(self.proxy.pid, self.port)
                 if end_b["total"] <= base:
@@ -833,7 +883,7 @@ class Soak:
                           "by_scenario": dict(self.exchanges),
                           "annotated_seen_by_clients":
                           dict(self.annotated)}
-        r["faults_meant"] = dict(self.faults)
+        r["faults_and_checks"] = dict(self.faults)
         r["unexpected_failures"] = {"total": self.fail.total,
                                     "by_kind": dict(self.fail.by_kind),
                                     "examples": self.fail.examples}
@@ -848,8 +898,26 @@ class Soak:
             problems.append("the proxy exited with status %s on SIGTERM"
                             % rc)
         text = self.proxy.stderr_text()
-        r["proxy_log_warnings"] = collections.Counter(
-            rec.get("event", "?") for rec in self.proxy.log_records())
+        warn = collections.Counter()
+        # Answers the proxy made itself with 5xx, by reason (the faults'
+        # are among them).
+        r5xx = collections.Counter()
+        for line in text.splitlines():
+            if '"level":"warn"' not in line and \
+                    '"level":"error"' not in line:
+                continue
+            try:
+                rec = json.loads(line)
+            except ValueError:
+                warn["?"] += 1
+                continue
+            warn[rec.get("event", "?")] += 1
+            if rec.get("event") == "proxy-error" and \
+                    int(rec.get("status", 0)) >= 500:
+                r5xx["%s %s" % (rec.get("status"), re.sub(
+                    r"\d+", "N", str(rec.get("reason"))))] += 1
+        r["proxy_log_warnings"] = warn
+        r["proxy_5xx_by_reason"] = r5xx
         for m in self.harness.SANITIZER_MARKERS:
             if m in text:
                 problems.append("sanitizer report in the proxy's stderr")
@@ -877,7 +945,7 @@ class Soak:
             "exchanges %d, faults %d; proxy /metrics requests_total %d" % (
                 w.get("requests", 0), w.get("requests", 0) / dur,
                 w.get("p50_us", 0) / 1e3, w.get("p99_us", 0) / 1e3,
-                ex["total"], sum(r["faults_meant"].values()),
+                ex["total"], sum(r["faults_and_checks"].values()),
                 m["requests_total"]),
             "wrk statuses %s; socket errors connect %d read %d write %d "
             "timeout %d; non-2xx/3xx %d" % (
@@ -890,8 +958,8 @@ class Soak:
             "minted %d" % (m["proxy_errors_total"], m["intercepted_total"],
                            m["tunnels_total"],
                            m["certificates_minted_total"]),
-            "faults meant to fail: %s" % ", ".join(
-                "%s x%d" % kv for kv in sorted(r["faults_meant"].items())),
+            "faults and checks: %s" % ", ".join(
+                "%s x%d" % kv for kv in sorted(r["faults_and_checks"].items())),
             "RSS KiB: before load %s, start (after %.0f s warm-up) %s, "
             "middle %s, end %s, max %s; middle->end %+.2f%%" % (
                 rs.get("before_load"), r["warmup_s"], rs.get("start"),
@@ -911,6 +979,8 @@ class Soak:
             lines.append("  " + e)
         lines.append("proxy log records (level warn and above) by event: "
                      "%s" % dict(r["proxy_log_warnings"]))
+        for reason, n in sorted(r["proxy_5xx_by_reason"].items()):
+            lines.append("  5xx made by the proxy x%d: %s" % (n, reason))
         lines.append("proxy exit status on SIGTERM: %s" %
                      r["proxy_exit_status"])
         for p in r["problems"]:
@@ -926,6 +996,9 @@ def main(argv=None):
     ap.add_argument("--wrk-threads", type=int, default=1)
     ap.add_argument("--exchangers", type=int, default=3)
     ap.add_argument("--report", help="write the JSON report here")
+    ap.add_argument("--log-level", default="warn",
+                    help="the proxy's --log-level (info logs every "
+                    "request: large)")
     ap.add_argument("--keep", action="store_true",
                     help="keep the temporary directory")
     a = ap.parse_args(argv)
