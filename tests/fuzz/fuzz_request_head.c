@@ -144,7 +144,12 @@ rh_check_target(const struct slice *out, const struct http1_target *t)
 		    memcmp(out->s_ptr, t->t_path.s_ptr, want) == 0);
 }
 
-/* What the origin sees: parse the rewritten head as the origin would. */
+/*
+ * What the origin sees: parse the rewritten head as the origin would.
+ * The daemon keeps Upgrade exactly when the request is an upgrade
+ * (conn_dispatch); with the other choice the head need not parse again
+ * (an upgrade may carry a Transfer-Encoding only an upgrade excuses).
+ */
 static void
 rh_check_rewrite(const struct http1_head *h, const struct http1_target *t,
     unsigned flags, struct evbuffer *out)
@@ -155,7 +160,9 @@ rh_check_rewrite(const struct http1_head *h, const struct http1_target *t,
 	char			 auth[300];
 	size_t			 len, scan = 0, headlen = 0, i, nhost = 0;
 	size_t			 nconn = 0;
+	int			 as_daemon;
 
+	as_daemon = ((flags & HTTP1_W_UPGRADE) != 0) == h->h_upgrade;
 	len = evbuffer_get_length(out);
 	buf = (const char *)evbuffer_pullup(out, -1);
 	FZ_ASSERT(len >= 4 && buf != NULL);
@@ -166,7 +173,11 @@ rh_check_rewrite(const struct http1_head *h, const struct http1_target *t,
 	FZ_ASSERT(headlen == len);	/* no empty line smuggled inside */
 	hp = http1_parser_new(HTTP1_REQUEST);
 	FZ_ASSERT(hp != NULL);
-	FZ_ASSERT(http1_parse_head(hp, buf, len, 0, &rh_out, &err) == 0);
+	if (http1_parse_head(hp, buf, len, 0, &rh_out, &err) == -1) {
+		FZ_ASSERT(!as_daemon);
+		http1_parser_free(hp);
+		return;
+	}
 	http1_parser_free(hp);
 	FZ_ASSERT(strcmp(rh_out.h_method, h->h_method) == 0);
 	FZ_ASSERT(rh_out.h_major == 1 && rh_out.h_minor == 1);

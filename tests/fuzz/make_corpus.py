@@ -68,6 +68,8 @@ req("upgrade-websocket", "GET http://example.com/chat HTTP/1.1\n"
     "Host: example.com\nUpgrade: websocket\nConnection: Upgrade\n"
     "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\nSec-WebSocket-Version: 13\n\n"
     "\x81\x05hello")
+req("upgrade-te-not-chunked", "GET http://e/ HTTP/1.1\nHost: e\nUpgrade: x\n"
+    "Connection: Upgrade\nTransfer-Encoding: gzip\n\n")
 req("connect", "CONNECT github.com:443 HTTP/1.1\nHost: github.com:443\n"
     "Proxy-Authorization: Basic dTpw\n\n\x16\x03\x01\x00\x05hello")
 req("connect-no-port", "CONNECT github.com HTTP/1.1\nHost: github.com\n\n")
