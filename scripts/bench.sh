@@ -37,9 +37,8 @@ usage() {
 	                   (default $QUIET_WAIT, $QUIET_BUDGET in all; the machine
 	                   may be shared); a run that others disturbed anyway
 	                   is repeated (up to 3 times, $RETRIES repeats in all)
-	  --nice N         run everything at this nice value (e.g. -10 as root):
-	                   on a busy shared machine it keeps neighbours from
-	                   taking the cores mid-run; they slow down meanwhile
+	  --nice N         run everything at this nice value (e.g. -10 as root),
+	                   ahead of neighbours at nice 0 on a shared machine
 	  --keep           keep the temporary directory (configs, logs)
 	Environment: OAUTHLENS_BIN overrides build/oauthlens.
 	EOF
@@ -330,51 +329,77 @@ background() {
 	record "$1" "$2" bg1_pct "$U1"
 }
 
-# measured target cmd...: runs a load command (at most 3 times while other
-# processes take over QUIET_MAX % of a core we use during it, and RETRIES
-# times in all, to bound the run).  Sets OUT (its
-# output), PTICKS (the proxy's CPU ticks), OTHER0 and OTHER1 (% of core 0
-# and core 1 that other processes took).
+# sched_wait_ms pid: how long the process's threads have waited, runnable,
+# for a CPU (/proc/PID/task/*/schedstat, second field, ns).
+sched_wait_ms() {
+	cat "/proc/$1/task/"*/schedstat 2>/dev/null |
+	    awk '{s += $2} END {printf "%d", s / 1e6}'
+}
+
+# measured target cmd...: runs a load command, and again (at most 3 times,
+# RETRIES in all) when other processes disturbed it: when the proxy waited
+# for its core more than QUIET_MAX % of the run (a neighbour's share of
+# time the proxy left idle does no harm), or for direct, when others took
+# more than QUIET_MAX % of core 1, which wrk and nginx saturate.  Sets OUT
+# (the output), PTICKS (the proxy's CPU ticks), WAIT0 (% of the run the
+# proxy waited), OTHER0 and OTHER1 (% of each core other processes used).
 measured() {
 	local t=$1; shift
-	local try k0 k1 n0 p0 c0 w0 k0b k1b n0b p0b c0b w
+	local try k0 k1 n0 p0 c0 w0 q0 k0b k1b n0b p0b c0b w q0b bad
 	for try in 1 2 3; do
 		k0=$(core_ticks 0) k1=$(core_ticks 1) n0=$(cpu_ticks "$ORIGIN_PID")
-		p0=0
-		[ "$t" != direct ] && p0=$(cpu_ticks "$TPID")
+		p0=0 q0=0
+		[ "$t" != direct ] && p0=$(cpu_ticks "$TPID") \
+		    q0=$(sched_wait_ms "$TPID")
 		children_ticks
 		c0=$CT w0=$EPOCHREALTIME
 		OUT=$("$@" 2>&1)
 		w=$EPOCHREALTIME
 		children_ticks
 		c0b=$CT
-		p0b=0
-		[ "$t" != direct ] && p0b=$(cpu_ticks "$TPID")
+		p0b=0 q0b=0
+		[ "$t" != direct ] && p0b=$(cpu_ticks "$TPID") \
+		    q0b=$(sched_wait_ms "$TPID")
 		k0b=$(core_ticks 0) k1b=$(core_ticks 1)
 		n0b=$(cpu_ticks "$ORIGIN_PID")
 		PTICKS=$((p0b - p0))
-		read -r OTHER0 OTHER1 < <(awk -v w="$w" -v w0="$w0" -v h="$HZ" \
-		    -v a="$((k0b - k0 - PTICKS))" \
-		    -v b="$((k1b - k1 - (n0b - n0) - (c0b - c0)))" 'BEGIN {
+		read -r OTHER0 OTHER1 WAIT0 < <(awk -v w="$w" -v w0="$w0" \
+		    -v h="$HZ" -v a="$((k0b - k0 - PTICKS))" \
+		    -v b="$((k1b - k1 - (n0b - n0) - (c0b - c0)))" \
+		    -v q="$((q0b - q0))" 'BEGIN {
 			s = (w - w0) * h / 100
-			printf "%d %d\n", (a > 0 ? a / s : 0), (b > 0 ? b / s : 0)
+			printf "%d %d %d\n", (a > 0 ? a / s : 0),
+			    (b > 0 ? b / s : 0), q / 10 / (w - w0)
 		}')
-		[ "$t" = direct ] && OTHER0=0
-		[ "$OTHER0" -le "$QUIET_MAX" ] && [ "$OTHER1" -le "$QUIET_MAX" ] &&
-		    return
+		if [ "$t" = direct ]; then
+			OTHER0=0 bad=$OTHER1
+		else
+			bad=$WAIT0
+		fi
+		[ "$bad" -le "$QUIET_MAX" ] && return
 		[ "$try" = 3 ] || [ "$RETRIES" -le 0 ] && break
 		RETRIES=$((RETRIES - 1))
-		say "other processes took ${OTHER0}% of core 0, ${OTHER1}% of" \
-		    "core 1 during that run: again"
-		wait_quiet 20
+		say "disturbed: $(disturbance $t): again"
+		wait_quiet $((QUIET_WAIT < 20 ? QUIET_WAIT : 20))
 	done
-	say "other processes took ${OTHER0}% of core 0, ${OTHER1}% of core 1" \
-	    "during that run; kept"
+	say "disturbed: $(disturbance "$t"); kept"
+}
+
+disturbance() {
+	if [ "$1" = direct ]; then
+		echo "other processes took ${OTHER1}% of core 1"
+	else
+		echo "the proxy waited for core 0 ${WAIT0}% of the run" \
+		    "(others used ${OTHER0}% of core 0, ${OTHER1}% of core 1)"
+	fi
 }
 
 # record_other rep target: what measured() saw, for the report.
 record_other() {
-	[ "$2" != direct ] && record "$1" "$2" other0_pct "$OTHER0"
+	if [ "$2" != direct ]; then
+		record "$1" "$2" other0_pct "$OTHER0"
+		record "$1" "$2" wait0_pct "$WAIT0"
+	fi
 	record "$1" "$2" other1_pct "$OTHER1"
 }
 

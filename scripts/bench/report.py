@@ -72,31 +72,38 @@ def table(rows, header):
 
 
 def load_report(runs, targets):
-    """Other processes' CPU: the machine may be shared, and a busy
-    neighbour on core 0 (the proxy's) or core 1 (load and origin) skews
-    every figure."""
+    """Other processes' CPU: the machine may be shared.  What harms a
+    figure is the proxy waiting for its core (core 0) and, for direct, a
+    neighbour's share of core 1; a neighbour's use of time our processes
+    left idle does little harm."""
     rows = []
     worst = 0
     for t in targets:
         row = [t]
-        for key in ("bg0_pct", "bg1_pct", "other0_pct", "other1_pct"):
+        for key in ("bg0_pct", "bg1_pct", "other0_pct", "other1_pct",
+                    "wait0_pct"):
             vals = [v for _, v, _ in runs.get((t, key), [])]
             if not vals:
                 row.append("-")
                 continue
-            worst = max(worst, max(vals))
+            if key == "wait0_pct" or (t == "direct" and key == "other1_pct"):
+                worst = max(worst, max(vals))
             row.append("%.0f / %.0f" % (statistics.median(vals), max(vals)))
         rows.append(row)
     print()
-    print("CPU taken by other processes, % of one core (median / max)")
+    print("Other processes on this machine, % (median / max)")
     print(table(rows, ["target", "core 0 before", "core 1 before",
-                       "core 0 in runs", "core 1 in runs"]))
-    print("(before: sampled before each target's block, after waiting for "
-          "quiet; in runs: a run\ndisturbed by more than 10% is repeated, "
-          "up to 3 times, and the last one kept)")
+                       "core 0 in runs", "core 1 in runs",
+                       "proxy waited"]))
+    print("before: their share of each core before the target's block; in "
+          "runs: their share\nduring the load runs (much of it time our "
+          "processes left idle); proxy waited:\nshare of a run the proxy "
+          "was runnable but not running.  A run where the proxy\nwaited "
+          "(direct: others took core 1) over 10% was repeated, up to 3 "
+          "times.")
     if worst > 10:
-        print("WARNING: other processes used up to %.0f%% of a core; "
-              "figures are skewed (run again on a quiet machine)" % worst)
+        print("WARNING: runs were disturbed by up to %.0f%%; figures are "
+              "skewed (run again on a\nquiet machine)" % worst)
 
 
 def main(argv):
