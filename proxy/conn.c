@@ -731,13 +731,12 @@ conn_dispatch(struct conn *c, const struct http1_head *h, size_t headlen)
 		t.t_port = c->c_mitm_port;
 		t.t_tls = 1;
 	}
-	if (!log_enabled(LL_INFO))
-		x->x_target = NULL;	/* only the access record needs it */
-	else if (t.t_form == 'c')
+	/* Only the access record needs the target. */
+	if (log_enabled(LL_INFO) && t.t_form == 'c')
 		x->x_target = xstrndup(h->h_target.s_ptr, h->h_target.s_len);
-	else if (asprintf(&x->x_target, "%s%.*s", t.t_path.s_len == 0 ||
-	    t.t_path.s_ptr[0] == '?' ? "/" : "", (int)t.t_path.s_len,
-	    t.t_path.s_ptr ? t.t_path.s_ptr : "") == -1)
+	else if (log_enabled(LL_INFO) && asprintf(&x->x_target, "%s%.*s",
+	    t.t_path.s_len == 0 || t.t_path.s_ptr[0] == '?' ? "/" : "",
+	    (int)t.t_path.s_len, t.t_path.s_ptr ? t.t_path.s_ptr : "") == -1)
 		x->x_target = NULL;
 	x->x_target_len = x->x_target ? strlen(x->x_target) : 0;
 	if (t.t_form == 'o') {

@@ -6,7 +6,8 @@
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
+#include <openssl/core_names.h>
+#include <openssl/params.h>
 #include <openssl/rand.h>
 
 #include "diag.h"
@@ -33,6 +34,7 @@ struct flow {
 
 struct flowmem {
 	unsigned char	 fm_hkey[32];	/* random per run */
+	EVP_MAC		*fm_mac;	/* owned: HMAC */
 	struct flow	*fm_ring;	/* owned */
 	unsigned	 fm_max, fm_next;
 	uint64_t	 fm_max_age_ms;
@@ -50,8 +52,9 @@ flowmem_new(unsigned max, unsigned max_age_s, unsigned code_lifetime_s)
 	fm->fm_max = max;
 	fm->fm_max_age_ms = (uint64_t)max_age_s * 1000;
 	fm->fm_lifetime_ms = (uint64_t)code_lifetime_s * 1000;
-	if (RAND_bytes(fm->fm_hkey, sizeof(fm->fm_hkey)) != 1)
-		abort();	/* no CSPRNG: nothing is safe */
+	if (RAND_bytes(fm->fm_hkey, sizeof(fm->fm_hkey)) != 1 ||
+	    (fm->fm_mac = EVP_MAC_fetch(NULL, "HMAC", NULL)) == NULL)
+		abort();	/* no CSPRNG or HMAC: nothing is safe */
 	return fm;
 }
 
@@ -61,28 +64,32 @@ flowmem_free(struct flowmem *fm)
 	if (fm == NULL)
 		return;
 	OPENSSL_cleanse(fm->fm_hkey, sizeof(fm->fm_hkey));
+	EVP_MAC_free(fm->fm_mac);
 	free(fm->fm_ring);
 	free(fm);
 }
 
 /* Keyed hash of a code or state: the value itself is never kept. The
- * kind is mixed in so that a state and a code never collide. */
+ * kind goes in first (with its NUL) so a state and a code never collide. */
 static void
 keyed(const struct flowmem *fm, const char *what, const char *v,
     unsigned char out[KEYLEN])
 {
-	unsigned char	md[EVP_MAX_MD_SIZE], buf[600];
-	unsigned int	mdlen = 0;
-	size_t		wl = strlen(what) + 1, vl = strlen(v);
+	unsigned char	 md[EVP_MAX_MD_SIZE];
+	size_t		 mdlen = 0;
+	EVP_MAC_CTX	*ctx = EVP_MAC_CTX_new(fm->fm_mac);
+	OSSL_PARAM	 params[] = {
+		OSSL_PARAM_construct_utf8_string("digest", (char *)"SHA256", 0),
+		OSSL_PARAM_construct_end()
+	};
 
-	if (vl > sizeof(buf) - wl)
-		vl = sizeof(buf) - wl;
-	memcpy(buf, what, wl);
-	memcpy(buf + wl, v, vl);
-	if (HMAC(EVP_sha256(), fm->fm_hkey, sizeof(fm->fm_hkey), buf, wl + vl,
-	    md, &mdlen) == NULL)
+	if (ctx == NULL || EVP_MAC_init(ctx, fm->fm_hkey, sizeof(fm->fm_hkey),
+	    params) != 1 || EVP_MAC_update(ctx, (const unsigned char *)what,
+	    strlen(what) + 1) != 1 || EVP_MAC_update(ctx,
+	    (const unsigned char *)v, strlen(v)) != 1 ||
+	    EVP_MAC_final(ctx, md, &mdlen, sizeof(md)) != 1)
 		memset(md, 0, sizeof(md));
-	OPENSSL_cleanse(buf, sizeof(buf));
+	EVP_MAC_CTX_free(ctx);
 	memcpy(out, md, KEYLEN);
 }
 
