@@ -921,12 +921,15 @@ conn_upstream_attach(struct bufferevent *bev, enum upstream_fail why,
 	bufferevent_setcb(bev, conn_up_read_cb, conn_up_write_cb,
 	    conn_up_event_cb, c);
 	if (!x->x_reused) {
-		/* A pooled connection keeps what it was given here. */
+		/* A pooled connection keeps its watermarks. */
 		bufferevent_setwatermark(bev, EV_READ, 0, READ_HIGH);
 		bufferevent_setwatermark(bev, EV_WRITE, OUT_LOW, 0);
-		bufferevent_set_timeouts(bev, &tv, &tv);
 		bufferevent_enable(bev, EV_READ);
 	}
+	/* Re-armed for every exchange: a pooled connection's deadline
+	 * must not count the time it sat idle (only a timer-heap update:
+	 * the socket stays registered). */
+	bufferevent_set_timeouts(bev, &tv, &tv);
 	if (x->x_connect) {
 		static const char established[] =
 		    "HTTP/1.1 200 Connection established\r\n\r\n";

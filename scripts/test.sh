@@ -6,6 +6,8 @@
 #   scripts/test.sh            everything (what CI runs)
 #   scripts/test.sh --quick    the normal build's suite only
 #   scripts/test.sh --lint     static analysis only
+#   scripts/test.sh --valgrind the valgrind memcheck scenario only (it also
+#                              runs in every normal suite, 10-30 s)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/deps.sh
@@ -25,6 +27,13 @@ run_suite() {
 
 if [ "$mode" = --lint ]; then
 	exec scripts/lint.sh
+fi
+if [ "$mode" = --valgrind ]; then
+	cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	cmake --build build -j"$jobs"
+	cd build
+	OAUTHLENS_REQUIRE_VALGRIND=1 exec ctest --output-on-failure \
+	    -R '^integ_test_valgrind$' --timeout 300
 fi
 
 echo "== normal build =="
