@@ -12,9 +12,13 @@
  * config_load and catalog_load fail with the very message json_parse
  * gives for malformed JSON, and otherwise with "file:line:col: reason"
  * naming the config file (or the catalog it names); what loads is
- * complete (listen addresses, every required hint in both languages).
+ * complete (listen addresses, every required hint in both languages) and
+ * its lookups agree with its tables.
  */
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
 
 #include <dirent.h>
 #include <errno.h>
@@ -267,6 +271,41 @@ fc_messages_safe(const struct json *root)
 	    strchr(m->j_str, '/') == NULL;
 }
 
+/* The run-time lookups of a loaded config agree with its tables. */
+static void
+fc_lookups(const struct config *cf)
+{
+	struct sockaddr_in	 s4;
+	struct sockaddr_in6	 s6;
+	struct sockaddr		 sx;
+	size_t			 i;
+	int			 want;
+
+	memset(&s4, 0, sizeof(s4));
+	s4.sin_family = AF_INET;
+	s4.sin_addr.s_addr = htonl(0x7f000001);
+	memset(&s6, 0, sizeof(s6));
+	s6.sin6_family = AF_INET6;
+	s6.sin6_addr.s6_addr[15] = 1;
+	memset(&sx, 0, sizeof(sx));
+	sx.sa_family = AF_UNIX;
+	FZ_ASSERT(!config_allowed(cf, &sx));
+	if (config_allowed(cf, (struct sockaddr *)&s4) ||
+	    config_allowed(cf, (struct sockaddr *)&s6))
+		FZ_ASSERT(cf->cf_nallow > 0);
+	/* ::ffff:127.0.0.1 is judged as 127.0.0.1. */
+	s6.sin6_addr.s6_addr[10] = s6.sin6_addr.s6_addr[11] = 0xff;
+	memcpy(&s6.sin6_addr.s6_addr[12], &s4.sin_addr, 4);
+	if (config_allowed(cf, (struct sockaddr *)&s4))
+		FZ_ASSERT(config_allowed(cf, (struct sockaddr *)&s6));
+	for (want = 0, i = 0; i < cf->cf_nconnect_ports; i++)
+		want |= cf->cf_connect_ports[i] == 443;
+	FZ_ASSERT(config_connect_port_ok(cf, 443) == want);
+	for (i = 0; i < cf->cf_nresolve; i++)
+		FZ_ASSERT(config_resolve(cf, cf->cf_resolve[i].rv_host,
+		    cf->cf_resolve[i].rv_port) != NULL);
+}
+
 static void
 fc_config(const struct json *root, const char *jerr,
     const struct fc_lines *l)
@@ -296,6 +335,7 @@ fc_config(const struct json *root, const char *jerr,
 			FZ_ASSERT(catalog_lookup(cf->cf_catalog,
 			    catalog_required[i], LANG_EN) != NULL);
 		}
+		fc_lookups(cf);
 		config_unref(config_ref(cf));
 		config_unref(cf);
 		return;

@@ -160,6 +160,11 @@ many = "".join(f"X-H{i}: {i}\n" for i in range(126))
 req("headers-126", "GET http://h/ HTTP/1.1\nHost: h\nAccept-Encoding: gzip\n"
     + many + "\n")
 req("headers-129", "GET http://h/ HTTP/1.1\nHost: h\n" + many + "A: 1\nB: 2\n\n")
+# A value that overflows what is left of the head writer's 8 KiB buffer,
+# and one longer than the buffer (this also raises libFuzzer's max_len).
+req("long-values", "POST http://h/ HTTP/1.1\nHost: h\nX-A: " + "a" * 4500 +
+    "\nX-B: " + "b" * 4000 + "\nX-C: " + "c" * 8500 +
+    "\nContent-Length: 1\n\nx")
 req("http09-ish", "GET /\n\n")
 req("version-2", "GET http://h/ HTTP/2.0\nHost: h\n\n")
 
@@ -231,6 +236,9 @@ resp("hop-by-hop", "HTTP/1.1 200 OK\nConnection: X-Private, keep-alive\n"
 resp("gzip-body", b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\n"
      b"Content-Length: %d\r\n\r\n" % len(gzip.compress(ERR_JSON.encode(), mtime=0))
      + gzip.compress(ERR_JSON.encode(), mtime=0), raw=True)
+resp("long-values", "HTTP/1.1 200 OK\nX-A: " + "a" * 4500 + "\nX-B: " +
+     "b" * 4000 + "\nX-C: " + "c" * 8500 + "\nContent-Length: 1\n\nx",
+     opts=0x10)
 resp("status-999", "HTTP/1.1 999 Weird\nContent-Length: 1\n\nx")
 resp("no-reason", "HTTP/1.1 200\nContent-Length: 0\n\n")
 resp("obs-fold", "HTTP/1.1 200 OK\nX: a\n b\nContent-Length: 0\n\n")
