@@ -9,7 +9,8 @@
 # Exits non-zero if the target crashed, leaked, timed out or ran out of
 # memory; each such input is copied into tests/fuzz/corpus/TARGET/ so that
 # the replay test (ctest fuzz_replay_TARGET) keeps failing until the bug is
-# fixed. Extra libFuzzer flags may be given in FUZZ_ARGS.
+# fixed; the run's log stays in build-fuzz/fuzz-run/TARGET.XXXXXX/. Extra
+# libFuzzer flags may be given in FUZZ_ARGS.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -55,14 +56,16 @@ dict_for() {
 # Run one target; returns non-zero on any finding.
 run_one() {
 	local t=$1 bin="$build/fuzz_$1" corpus="tests/fuzz/corpus/$1"
-	local work="$build/fuzz-run/$1" dict rc=0 f found=0 sum same
+	local work dict rc=0 f found=0 sum same
 	local -a args
 
 	if [ ! -x "$bin" ] || [ ! -d "$corpus" ]; then
 		echo "fuzz.sh: no target $t ($bin, $corpus)" >&2
 		return 2
 	fi
-	rm -rf "$work"
+	# A directory of its own: runs may overlap on a shared machine.
+	mkdir -p "$build/fuzz-run"
+	work=$(mktemp -d "$build/fuzz-run/$t.XXXXXX")
 	mkdir -p "$work/corpus" "$work/artifacts"
 	cp "$corpus"/* "$work/corpus/"
 	args=(-max_total_time="$secs" -rss_limit_mb=2048 -timeout=10
@@ -96,6 +99,7 @@ run_one() {
 		return 1
 	fi
 	echo "fuzz.sh: $t: no finding in ${secs}s"
+	rm -rf "$work"
 }
 
 build_fuzzers
@@ -106,9 +110,8 @@ fi
 
 # Every target, FUZZ_JOBS at a time; each leaves its exit status behind.
 jobs=${FUZZ_JOBS:-$(nproc)}
-status="$build/fuzz-run/status"
-rm -rf "$status"
-mkdir -p "$status"
+mkdir -p "$build/fuzz-run"
+status=$(mktemp -d "$build/fuzz-run/status.XXXXXX")
 for src in tests/fuzz/fuzz_*.c; do
 	t=$(basename "$src" .c)
 	t=${t#fuzz_}
@@ -122,4 +125,5 @@ failed=0
 for f in "$status"/*; do
 	[ "$(cat "$f")" = 0 ] || failed=1
 done
+rm -rf "$status"
 exit $failed
