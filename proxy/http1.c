@@ -397,11 +397,11 @@ te_disagrees(const struct http1_head *h)
 			toklen = tl;
 		}
 	}
-	if (!seen)
+	/* Without a body (HEAD, 204, 304, upgrades) framing is moot. */
+	if (!seen || h->h_body == HTTP1_BODY_NONE)
 		return 0;
 	return (tok != NULL && util_slice_ieq(tok, toklen, "chunked")) !=
-	    (h->h_body == HTTP1_BODY_CHUNKED ||
-	    (h->h_body == HTTP1_BODY_NONE && h->h_kind == HTTP1_RESPONSE));
+	    (h->h_body == HTTP1_BODY_CHUNKED);
 }
 
 int

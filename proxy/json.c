@@ -23,24 +23,30 @@ struct builder {
 	unsigned	 b_kline, b_kcol;
 	int		 b_depth;
 	int		 b_completing;	/* in yajl_complete_parse() */
+	size_t		 b_poff;	/* position_at(): scanned so far */
+	unsigned	 b_pline, b_pcol;
 	const char	*b_err;
 };
 
-/* Offset -> 1-based line and column (columns count bytes). */
+/* Offset -> 1-based line and column (columns count bytes). Tokens come
+ * in order, so the scan resumes where the previous one stopped: linear in
+ * the document, not quadratic. */
 static void
-position(const char *buf, size_t off, unsigned *line, unsigned *col)
+position_at(struct builder *b, size_t off, unsigned *line, unsigned *col)
 {
-	size_t	i;
-
-	*line = 1;
-	*col = 1;
-	for (i = 0; i < off; i++) {
-		if (buf[i] == '\n') {
-			(*line)++;
-			*col = 1;
-		} else
-			(*col)++;
+	if (off < b->b_poff) {
+		b->b_poff = 0;
+		b->b_pline = b->b_pcol = 1;
 	}
+	for (; b->b_poff < off; b->b_poff++) {
+		if (b->b_buf[b->b_poff] == '\n') {
+			b->b_pline++;
+			b->b_pcol = 1;
+		} else
+			b->b_pcol++;
+	}
+	*line = b->b_pline;
+	*col = b->b_pcol;
 }
 
 /* Start of the token that ends at the parser's current offset: the first
@@ -85,7 +91,7 @@ add(struct builder *b, enum json_type t)
 
 	j = xcalloc(1, sizeof(*j));
 	j->j_type = t;
-	position(b->b_buf, token_start(b), &j->j_line, &j->j_col);
+	position_at(b, token_start(b), &j->j_line, &j->j_col);
 	if (b->b_cur == NULL) {
 		b->b_root = j;
 		return j;
@@ -182,7 +188,7 @@ cb_map_key(void *ctx, const unsigned char *s, size_t len)
 	struct builder	*b = ctx;
 	struct json	*m;
 
-	position(b->b_buf, token_start(b), &b->b_kline, &b->b_kcol);
+	position_at(b, token_start(b), &b->b_kline, &b->b_kcol);
 	for (m = b->b_cur->j_child; m != NULL; m = m->j_next)
 		if (strlen(m->j_key) == len && memcmp(m->j_key, s, len) == 0) {
 			b->b_err = "duplicate key";
@@ -237,6 +243,7 @@ json_parse(const char *buf, size_t len, const char *name, char *err,
 	unsigned	line, col;
 
 	memset(&b, 0, sizeof(b));
+	b.b_pline = b.b_pcol = 1;
 	b.b_buf = buf;
 	b.b_len = len;
 	b.b_yajl = yajl_alloc(&builder_callbacks, NULL, &b);
@@ -263,7 +270,7 @@ json_parse(const char *buf, size_t len, const char *name, char *err,
 			/* yajl counts the offending byte as consumed. */
 			if (off > len)
 				off = len;
-			position(buf, off > 0 && st == yajl_status_error ?
+			position_at(&b, off > 0 && st == yajl_status_error ?
 			    off - 1 : off, &line, &col);
 		}
 		if (why == NULL) {
