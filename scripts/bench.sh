@@ -338,8 +338,9 @@ sched_wait_ms() {
 
 # measured target cmd...: runs a load command, and again (at most 3 times,
 # RETRIES in all) when other processes disturbed it: when the proxy waited
-# for its core more than QUIET_MAX % of the run (a neighbour's share of
-# time the proxy left idle does no harm), or for direct, when others took
+# for its core more than QUIET_MAX % of the run while others used as much of
+# it (their share of time the proxy left idle does no harm, and the proxy
+# also waits for the kernel's softirq threads), or for direct, when others took
 # more than QUIET_MAX % of core 1, which wrk and nginx saturate.  Sets OUT
 # (the output), PTICKS (the proxy's CPU ticks), WAIT0 (% of the run the
 # proxy waited), OTHER0 and OTHER1 (% of each core other processes used).
@@ -373,8 +374,8 @@ measured() {
 		}')
 		if [ "$t" = direct ]; then
 			OTHER0=0 bad=$OTHER1
-		else
-			bad=$WAIT0
+		else	# the proxy also waits for the kernel's own threads
+			bad=$((WAIT0 < OTHER0 ? WAIT0 : OTHER0))
 		fi
 		[ "$bad" -le "$QUIET_MAX" ] && return
 		[ "$try" = 3 ] || [ "$RETRIES" -le 0 ] && break
