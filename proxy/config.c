@@ -472,9 +472,15 @@ apply_key(struct cfgerr *e, struct config *cf, const struct json *j)
 	double		 v = 0;
 	size_t		 i;
 
-	if (strcmp(k, "listen") == 0)
-		return get_strings(e, j, &cf->cf_listen, ok_hostport,
-		    "an address:port");
+	if (strcmp(k, "listen") == 0) {
+		if (get_strings(e, j, &cf->cf_listen, ok_hostport,
+		    "an address:port") == -1)
+			return -1;
+		if (cf->cf_listen.sl_n == 0)
+			return fail_at(e, j, 0, "\"listen\" needs at least one "
+			    "address");
+		return 0;
+	}
 	if (strcmp(k, "intercept") == 0)
 		return get_strings(e, j, &cf->cf_intercept, ok_hostname,
 		    "a host name");
