@@ -607,9 +607,10 @@ versions() {
 		case $t in
 		oauthlens) echo "oauthlens: $("$OAUTHLENS" --version 2>&1 |
 		    head -n1), $OAUTHLENS built $(date -r "$OAUTHLENS" \
-		    '+%F %T'), tree at $(git rev-parse --short HEAD)$(
+		    '+%F %T')$([ -n "${OAUTHLENS_BIN:-}" ] ||
+		    echo ", tree at $(git rev-parse --short HEAD)$(
 		    git diff --quiet HEAD -- proxy 2>/dev/null ||
-		    echo ' + uncommitted proxy/ changes')" ;;
+		    echo ' + uncommitted proxy/ changes')")" ;;
 		squid) echo "squid: $(squid -v | head -n1)" ;;
 		tinyproxy) echo "tinyproxy: $(tinyproxy -v 2>&1 | head -n1)" ;;
 		mitmdump) echo "mitmdump: $(mitmdump --version 2>&1 |
