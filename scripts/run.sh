@@ -10,12 +10,14 @@ deps_apt "${DEPS_BUILD[@]}"
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build build -j"$(nproc)" >/dev/null
 
-cat >&2 <<MSG
-oauthlens is starting on 127.0.0.1:8080. In the shell that runs your app:
-
-  export HTTP_PROXY=http://127.0.0.1:8080 HTTPS_PROXY=http://127.0.0.1:8080
-  export http_proxy=\$HTTP_PROXY https_proxy=\$HTTPS_PROXY
-
-Stop it with Ctrl-C.
-MSG
+# What to paste in the app's shell: the proxy variables and each runtime's
+# CA variable (this also creates the CA on first run).
+{
+	echo "oauthlens is starting. In the shell that runs your app, paste:"
+	echo
+	build/oauthlens -c conf/oauthlens.conf --env "$@" | sed 's/^/  /'
+	echo
+	echo "(or: eval \"\$(build/oauthlens --env)\"; build/oauthlens --print-ca explains each runtime). Stop with Ctrl-C."
+	echo
+} >&2
 exec build/oauthlens -c conf/oauthlens.conf "$@"
