@@ -619,8 +619,18 @@ oauth_free(struct oauth_x *o)
 {
 	if (o == NULL)
 		return;
-	if (o->o_req != NULL)
+	/* The request body and query hold client_secret and code: wipe
+	 * them before the allocator reuses the memory. */
+	if (o->o_req != NULL) {
+		size_t	 n = evbuffer_get_length(o->o_req);
+		char	*p = (char *)evbuffer_pullup(o->o_req, -1);
+
+		if (p != NULL)
+			OPENSSL_cleanse(p, n);
 		evbuffer_free(o->o_req);
+	}
+	if (o->o_query != NULL)
+		OPENSSL_cleanse(o->o_query, strlen(o->o_query));
 	free(o->o_query);
 	inspect_free(o->o_insp);
 	free(o->o_line);
