@@ -1,5 +1,7 @@
+#include <sys/ioctl.h>
 #include <sys/queue.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <arpa/inet.h>
@@ -1243,11 +1245,64 @@ conn_process(struct conn *c)
 	c->c_in_loop = 0;
 }
 
+/*
+ * libevent 2.1 reads a socket at most EVBUFFER_MAX_READ (4 KiB) at a time,
+ * and each read is followed by a write to the peer: a 1 MiB body took 256
+ * reads and 256 small writes. When a read came back full, take what else
+ * the socket already holds, up to the input's high-water mark. Only bytes
+ * that FIONREAD reports are read, so an EOF or an error is left for
+ * libevent to find on its next read, as before.
+ */
+#define LIBEVENT_MAX_READ	4096
+
+static void
+bev_read_more(struct bufferevent *bev)
+{
+	struct evbuffer		*in = bufferevent_get_input(bev);
+	struct evbuffer_iovec	 v[2];
+	struct iovec		 iov[2];
+	size_t			 len = evbuffer_get_length(in), want, room;
+	ssize_t			 n;
+	int			 avail, nv, i;
+	evutil_socket_t		 fd;
+
+	if (len < LIBEVENT_MAX_READ || len >= READ_HIGH ||
+	    bufferevent_openssl_get_ssl(bev) != NULL)
+		return;
+	fd = bufferevent_getfd(bev);
+	if (fd < 0 || ioctl(fd, FIONREAD, &avail) == -1 || avail <= 0)
+		return;
+	want = READ_HIGH - len;
+	if ((size_t)avail < want)
+		want = (size_t)avail;
+	/* As with the output, a bufferevent keeps its input's end frozen
+	 * but while it reads itself. */
+	evbuffer_unfreeze(in, 0);
+	nv = evbuffer_reserve_space(in, (ev_ssize_t)want, v, 2);
+	for (i = 0, room = 0; i < nv; i++) {
+		iov[i].iov_base = v[i].iov_base;
+		iov[i].iov_len = v[i].iov_len;
+		if (room + iov[i].iov_len > want)
+			iov[i].iov_len = want - room;
+		room += iov[i].iov_len;
+	}
+	n = nv > 0 ? readv(fd, iov, nv) : -1;
+	for (i = 0; i < nv && n > 0; i++) {
+		if ((size_t)n < v[i].iov_len)
+			v[i].iov_len = (size_t)n;
+		n -= (ssize_t)v[i].iov_len;
+	}
+	if (nv > 0)
+		evbuffer_commit_space(in, v, i);	/* none when it failed */
+	evbuffer_freeze(in, 0);
+}
+
 static void
 conn_client_read_cb(struct bufferevent *bev, void *arg)
 {
 	struct conn	*c = arg;
 
+	bev_read_more(bev);
 	switch (c->c_state) {
 	case CS_HEAD:
 		conn_process(c);
@@ -1388,6 +1443,7 @@ conn_up_read_cb(struct bufferevent *bev, void *arg)
 {
 	struct conn	*c = arg;
 
+	bev_read_more(bev);
 	if (c->c_state == CS_RELAY)
 		conn_pump_response(c);
 	else if (c->c_state == CS_TUNNEL)
