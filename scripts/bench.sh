@@ -72,8 +72,8 @@ fi
 
 # ---- dependencies ----------------------------------------------------------
 # One package at a time, so one that fails to install costs only its target.
-for pkg in gcc libc6-dev wrk nginx-light squid tinyproxy mitmproxy \
-    iproute2 procps; do
+for pkg in gcc libc6-dev libssl-dev openssl wrk nginx-light squid tinyproxy \
+    mitmproxy iproute2 procps; do
 	deps_apt "$pkg" || say "could not install $pkg (continuing)"
 done
 for tool in cc wrk nginx taskset ss python3; do
@@ -84,8 +84,8 @@ done
 
 OUTDIR=$ROOT/build-bench
 mkdir -p "$OUTDIR"
-cc -O2 -Wall -Wextra -o "$OUTDIR/connload" scripts/bench/connload.c ||
-    { say "connload does not build"; exit 1; }
+cc -O2 -Wall -Wextra -o "$OUTDIR/connload" scripts/bench/connload.c \
+    -lssl -lcrypto || { say "connload does not build"; exit 1; }
 CONNLOAD=$OUTDIR/connload
 LUA=$ROOT/scripts/bench/proxy.lua
 CHECK=$ROOT/scripts/bench/check.py

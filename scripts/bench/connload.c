@@ -1,8 +1,9 @@
 /*
  * connload: a load client for a forward proxy's CONNECT tunnels, built by
  * scripts/bench.sh (wrk cannot send CONNECT).  One thread, epoll, every
- * socket TCP_NODELAY.  The origin behind the tunnel is plain HTTP/1.1 that
- * answers with a Content-Length (nginx serving a static file).
+ * socket TCP_NODELAY.  The origin behind the tunnel is HTTP/1.1 (plain, or
+ * TLS in the tls modes) that answers with a Content-Length (nginx serving a
+ * static file).
  *
  * Modes:
  *   ka       open -c tunnels (CONNECT host:port, wait for 200); once all are
@@ -13,9 +14,18 @@
  *            tunnels/s.
  *   idleconn open -c client connections that send nothing.
  *   idletun  open -c established tunnels that send nothing.
+ *   tlska    as ka, with a TLS session inside each tunnel: the keep-alive
+ *            GETs go over TLS (an intercepting proxy's minted certificate).
+ *   tlsnew   as new, with a full TLS handshake (the client never resumes a
+ *            session) between the CONNECT answer and the GET.
+ * The tls modes verify the server's certificate against the CA file -C
+ * and the name -n (default: the target's host), sent as SNI; ALPN offers
+ * http/1.1.  A handshake that fails counts as an error; the first few
+ * failures are described on stderr.
  * The idle modes print "ready N" once every connection is up, then hold
  * them until -d seconds have passed or SIGTERM.  -D skips the CONNECT and
- * talks to the target directly (the baseline).
+ * talks to the target directly (the baseline); the target must then be an
+ * IPv4 address, while through a proxy it may be any host name.
  *
  * Output: one line of key=value pairs on stdout; exit 0, or 1 when nothing
  * was measured.
@@ -36,11 +46,16 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+
 #define CL_HEAD_MAX	 8192		/* response head we accept */
 #define CL_PENDING_MAX	 64		/* connects in flight at once */
 #define CL_SETUP_SECS	 30		/* bound on opening connections */
 #define CL_BUCKET_US	 10		/* latency histogram resolution */
 #define CL_BUCKETS	 200000		/* 10 us x 200k = 2 s, then overflow */
+#define CL_TLS_REPORTS	 3		/* handshake failures described */
 
 enum cl_mode { M_KA, M_NEW, M_IDLECONN, M_IDLETUN };
 
@@ -48,6 +63,7 @@ enum cl_state {
 	S_FREE,		/* slot unused */
 	S_CONNECTING,	/* TCP connect in progress */
 	S_TUNNEL,	/* CONNECT sent, waiting for the proxy's answer */
+	S_HANDSHAKE,	/* TLS handshake in progress (tls modes) */
 	S_READY,	/* up and quiet (idle modes, ka before the start) */
 	S_REQUEST,	/* GET sent, reading the response */
 };
@@ -55,6 +71,7 @@ enum cl_state {
 struct cl_conn {
 	int		 c_fd;
 	enum cl_state	 c_state;
+	SSL		*c_ssl;		/* owned; tls modes, once the stream is up */
 	size_t		 c_hlen;	/* bytes in c_head */
 	long long	 c_body_left;	/* -1 while reading the head */
 	uint64_t	 c_t0;		/* request (new: cycle) start, ns */
@@ -67,7 +84,12 @@ struct cl_conn {
 struct cl_ctx {
 	enum cl_mode	  x_mode;
 	int		  x_direct;
+	int		  x_tls;	/* tlska, tlsnew */
 	int		  x_epfd;
+	SSL_CTX		 *x_sslctx;	/* owned; tls modes */
+	const char	 *x_name;	/* borrowed: name verified, SNI */
+	int		  x_name_is_ip;
+	int		  x_tls_reports;	/* failures described so far */
 	struct sockaddr_in x_addr;	/* where we connect */
 	int		  x_nconns;
 	double		  x_secs;
@@ -107,9 +129,9 @@ cl_now(void)
 static void
 cl_usage(void)
 {
-	fprintf(stderr, "usage: connload -m ka|new|idleconn|idletun "
-	    "-p proxy_ip:port -t host:port [-u path] [-c conns] [-d secs] "
-	    "[-D]\n");
+	fprintf(stderr, "usage: connload -m ka|new|idleconn|idletun|tlska|"
+	    "tlsnew -p proxy_ip:port -t host:port [-u path] [-c conns] "
+	    "[-d secs] [-D] [-C cafile] [-n name]\n");
 	exit(2);
 }
 
@@ -153,11 +175,14 @@ cl_watch(struct cl_ctx *x, struct cl_conn *c, uint32_t events, int op)
 static void
 cl_close(struct cl_ctx *x, struct cl_conn *c)
 {
-	if (c->c_state == S_CONNECTING || c->c_state == S_TUNNEL)
+	if (c->c_state == S_CONNECTING || c->c_state == S_TUNNEL ||
+	    c->c_state == S_HANDSHAKE)
 		x->x_pending--;
 	if (x->x_mode != M_NEW &&
 	    (c->c_state == S_READY || c->c_state == S_REQUEST))
 		x->x_ready--;
+	SSL_free(c->c_ssl);
+	c->c_ssl = NULL;
 	close(c->c_fd);	/* also drops it from the epoll set */
 	c->c_fd = -1;
 	c->c_state = S_FREE;
@@ -217,6 +242,94 @@ cl_fill(struct cl_ctx *x)
 	}
 }
 
+/* Says why c's TLS failed (the first few times, while it matters). */
+static void
+cl_tls_fail(struct cl_ctx *x, struct cl_conn *c, const char *what, int err)
+{
+	char buf[256];
+	unsigned long e = ERR_peek_error();
+	long vr = SSL_get_verify_result(c->c_ssl);
+
+	if (x->x_tls_reports < CL_TLS_REPORTS &&
+	    (!x->x_running || cl_now() < x->x_end)) {
+		x->x_tls_reports++;
+		if (e != 0)
+			ERR_error_string_n(e, buf, sizeof(buf));
+		else if (err == SSL_ERROR_SYSCALL)
+			snprintf(buf, sizeof(buf), "%s", errno != 0 ?
+			    strerror(errno) : "connection closed by the peer");
+		else
+			snprintf(buf, sizeof(buf), "SSL error %d", err);
+		fprintf(stderr, "connload: TLS %s failed: %s%s%s\n", what, buf,
+		    vr != X509_V_OK ? "; certificate: " : "",
+		    vr != X509_V_OK ? X509_verify_cert_error_string(vr) : "");
+	}
+	ERR_clear_error();
+}
+
+/*
+ * After an SSL_* call on c returned err: -1 with errno EAGAIN when it must
+ * wait (watching what it waits for), 0 for a clean close, else -1.
+ */
+static ssize_t
+cl_tls_wait(struct cl_ctx *x, struct cl_conn *c, int err, const char *what)
+{
+	switch (err) {
+	case SSL_ERROR_WANT_READ:
+		/* a write waiting for a read is retried on EPOLLIN too */
+		cl_watch(x, c, EPOLLIN, EPOLL_CTL_MOD);
+		errno = EAGAIN;
+		return -1;
+	case SSL_ERROR_WANT_WRITE:
+		cl_watch(x, c, EPOLLIN | EPOLLOUT, EPOLL_CTL_MOD);
+		errno = EAGAIN;
+		return -1;
+	case SSL_ERROR_ZERO_RETURN:
+		return 0;
+	default:
+		cl_tls_fail(x, c, what, err);
+		errno = EPROTO;
+		return -1;
+	}
+}
+
+/* read(2) on c, through its TLS session when it has one. */
+static ssize_t
+cl_io_read(struct cl_ctx *x, struct cl_conn *c, void *buf, size_t len)
+{
+	int n;
+
+	if (c->c_ssl == NULL)
+		return read(c->c_fd, buf, len);
+	ERR_clear_error();
+	n = SSL_read(c->c_ssl, buf, (int)len);
+	if (n > 0)
+		return n;
+	return cl_tls_wait(x, c, SSL_get_error(c->c_ssl, n), "read");
+}
+
+/* write(2) on c, through TLS when it has it; on EAGAIN, watches for it. */
+static ssize_t
+cl_io_write(struct cl_ctx *x, struct cl_conn *c, const void *buf,
+    size_t len)
+{
+	ssize_t n;
+	int r;
+
+	if (c->c_ssl == NULL) {
+		n = write(c->c_fd, buf, len);
+		if (n == -1 && errno == EAGAIN)
+			cl_watch(x, c, EPOLLIN | EPOLLOUT, EPOLL_CTL_MOD);
+		return n;
+	}
+	ERR_clear_error();
+	r = SSL_write(c->c_ssl, buf, (int)len);
+	if (r > 0)
+		return r;
+	n = cl_tls_wait(x, c, SSL_get_error(c->c_ssl, r), "write");
+	return n == 0 ? -1 : n;
+}
+
 /* Writes what is queued on c; 0, or -1 on a dead connection. */
 static int
 cl_flush(struct cl_ctx *x, struct cl_conn *c)
@@ -224,11 +337,9 @@ cl_flush(struct cl_ctx *x, struct cl_conn *c)
 	ssize_t n;
 
 	while (c->c_outlen > 0) {
-		n = write(c->c_fd, c->c_out, c->c_outlen);
-		if (n == -1 && errno == EAGAIN) {
-			cl_watch(x, c, EPOLLIN | EPOLLOUT, EPOLL_CTL_MOD);
-			return 0;
-		}
+		n = cl_io_write(x, c, c->c_out, c->c_outlen);
+		if (n == -1 && errno == EAGAIN)
+			return 0;	/* watching for what it waits for */
 		if (n <= 0)
 			return -1;
 		c->c_out += n;
@@ -255,6 +366,65 @@ cl_send_get(struct cl_ctx *x, struct cl_conn *c)
 	if (x->x_mode == M_KA)
 		c->c_t0 = cl_now();
 	return cl_send(x, c, x->x_get);
+}
+
+/* c talks to the origin (through the tunnel, over TLS if asked). */
+static int
+cl_stream_ready(struct cl_ctx *x, struct cl_conn *c)
+{
+	x->x_pending--;
+	if (x->x_mode == M_NEW)
+		return cl_send_get(x, c);
+	c->c_state = S_READY;
+	x->x_ready++;
+	cl_watch(x, c, EPOLLIN, EPOLL_CTL_MOD);
+	if (x->x_mode == M_KA && x->x_running)
+		return cl_send_get(x, c);
+	return 0;
+}
+
+/* Drives c's TLS handshake; 0 (done, or waiting), -1 when it failed. */
+static int
+cl_handshake(struct cl_ctx *x, struct cl_conn *c)
+{
+	int n;
+
+	ERR_clear_error();
+	n = SSL_connect(c->c_ssl);
+	if (n == 1)
+		return cl_stream_ready(x, c);
+	return cl_tls_wait(x, c, SSL_get_error(c->c_ssl, n), "handshake")
+	    == -1 && errno == EAGAIN ? 0 : -1;
+}
+
+/*
+ * The byte stream to the origin is up on c: starts TLS in the tls modes
+ * (a fresh session: never resumed), else c is ready.
+ */
+static int
+cl_stream_up(struct cl_ctx *x, struct cl_conn *c)
+{
+	SSL *ssl;
+
+	if (!x->x_tls)
+		return cl_stream_ready(x, c);
+	if ((ssl = SSL_new(x->x_sslctx)) == NULL ||
+	    SSL_set_fd(ssl, c->c_fd) != 1) {
+		ERR_print_errors_fp(stderr);
+		exit(1);
+	}
+	c->c_ssl = ssl;
+	if (x->x_name_is_ip)
+		X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), x->x_name);
+	else if (SSL_set_tlsext_host_name(ssl, x->x_name) != 1 ||
+	    SSL_set1_host(ssl, x->x_name) != 1) {
+		ERR_print_errors_fp(stderr);
+		exit(1);
+	}
+	c->c_state = S_HANDSHAKE;
+	c->c_hlen = 0;
+	c->c_body_left = -1;
+	return cl_handshake(x, c);
 }
 
 /*
@@ -302,21 +472,18 @@ cl_complete(struct cl_ctx *x, struct cl_conn *c)
 {
 	uint64_t now = cl_now();
 
-	if (c->c_state == S_TUNNEL) {
-		x->x_pending--;
-		if (x->x_mode == M_NEW)
-			return cl_send_get(x, c);
-		c->c_state = S_READY;
-		x->x_ready++;
-		if (x->x_mode == M_KA && x->x_running)
-			return cl_send_get(x, c);
-		return 0;
-	}
+	if (c->c_state == S_TUNNEL)
+		return cl_stream_up(x, c);
 	if (x->x_running && now < x->x_end) {
 		x->x_done++;
 		cl_record(x, c->c_t0);
 	}
 	if (x->x_mode == M_NEW) {
+		if (c->c_ssl != NULL) {	/* close_notify, as clients do */
+			ERR_clear_error();
+			SSL_shutdown(c->c_ssl);
+			ERR_clear_error();
+		}
 		cl_close(x, c);
 		return 0;
 	}
@@ -337,7 +504,8 @@ cl_read(struct cl_ctx *x, struct cl_conn *c)
 
 	for (;;) {
 		if (c->c_body_left >= 0) {
-			n = read(c->c_fd, x->x_scratch, sizeof(x->x_scratch));
+			n = cl_io_read(x, c, x->x_scratch,
+			    sizeof(x->x_scratch));
 			if (n > 0 && n > c->c_body_left)
 				return -1;	/* bytes nobody asked for */
 			if (n > 0)
@@ -345,7 +513,7 @@ cl_read(struct cl_ctx *x, struct cl_conn *c)
 		} else {
 			if (c->c_hlen == sizeof(c->c_head) - 1)
 				return -1;
-			n = read(c->c_fd, c->c_head + c->c_hlen,
+			n = cl_io_read(x, c, c->c_head + c->c_hlen,
 			    sizeof(c->c_head) - 1 - c->c_hlen);
 			if (n > 0) {
 				c->c_hlen += (size_t)n;
@@ -374,7 +542,8 @@ cl_read(struct cl_ctx *x, struct cl_conn *c)
 		}
 		if (c->c_body_left == 0 && cl_complete(x, c) == -1)
 			return -1;
-		if (c->c_state == S_FREE || c->c_state == S_READY)
+		if (c->c_state == S_FREE || c->c_state == S_READY ||
+		    c->c_state == S_HANDSHAKE)
 			return 0;
 	}
 }
@@ -396,15 +565,7 @@ cl_connected(struct cl_ctx *x, struct cl_conn *c)
 		c->c_state = S_TUNNEL;
 		return cl_send(x, c, x->x_connect);
 	}
-	x->x_pending--;
-	if (x->x_mode == M_NEW)
-		return cl_send_get(x, c);
-	c->c_state = S_READY;
-	x->x_ready++;
-	cl_watch(x, c, EPOLLIN, EPOLL_CTL_MOD);
-	if (x->x_mode == M_KA && x->x_running)
-		return cl_send_get(x, c);
-	return 0;
+	return cl_stream_up(x, c);
 }
 
 static void
@@ -414,10 +575,14 @@ cl_event(struct cl_ctx *x, struct cl_conn *c, uint32_t ev)
 
 	if (c->c_state == S_CONNECTING)
 		rv = cl_connected(x, c);
-	else if ((ev & EPOLLOUT) && c->c_outlen > 0)
-		rv = cl_flush(x, c);
+	else if (c->c_state == S_HANDSHAKE)
+		rv = cl_handshake(x, c);
+	else if (c->c_outlen > 0 && ((ev & EPOLLOUT) || c->c_ssl != NULL))
+		rv = cl_flush(x, c);	/* TLS: a write may wait for a read */
+	/* TLS: a read may wait for a write */
 	if (rv == 0 && c->c_state != S_CONNECTING && c->c_state != S_FREE &&
-	    (ev & (EPOLLIN | EPOLLHUP | EPOLLERR)))
+	    c->c_state != S_HANDSHAKE && ((ev & (EPOLLIN | EPOLLHUP |
+	    EPOLLERR)) || (c->c_ssl != NULL && c->c_outlen == 0)))
 		rv = cl_read(x, c);
 	if (rv < 0) {
 		if (rv == -1 && (!x->x_running || cl_now() < x->x_end))
@@ -505,14 +670,37 @@ cl_hold(struct cl_ctx *x, int up)
 		cl_loop_once(x, 100);
 }
 
+/* The client side of TLS: verifies the server against cafile only. */
+static SSL_CTX *
+cl_tls_ctx(const char *cafile)
+{
+	static const unsigned char alpn[] = "\x08http/1.1";
+	SSL_CTX *ctx;
+
+	if ((ctx = SSL_CTX_new(TLS_client_method())) == NULL ||
+	    SSL_CTX_load_verify_locations(ctx, cafile, NULL) != 1 ||
+	    SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1 ||
+	    SSL_CTX_set_alpn_protos(ctx, alpn, sizeof(alpn) - 1) != 0) {
+		fprintf(stderr, "connload: TLS setup with CA file %s:\n",
+		    cafile);
+		ERR_print_errors_fp(stderr);
+		exit(1);
+	}
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+	/* every handshake is a full one: nothing kept to resume */
+	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+	return ctx;
+}
+
 static void
-cl_init(struct cl_ctx *x, const char *target, const char *path)
+cl_init(struct cl_ctx *x, const char *target, const char *path,
+    const char *host)
 {
 	snprintf(x->x_connect, sizeof(x->x_connect),
 	    "CONNECT %s HTTP/1.1\r\nHost: %s\r\n\r\n", target, target);
 	snprintf(x->x_get, sizeof(x->x_get),
 	    "GET %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: connload\r\n\r\n",
-	    path, target);
+	    path, host);
 	x->x_conns = calloc((size_t)x->x_nconns, sizeof(*x->x_conns));
 	x->x_hist = calloc(CL_BUCKETS + 1, sizeof(*x->x_hist));
 	x->x_epfd = epoll_create1(EPOLL_CLOEXEC);
@@ -528,14 +716,16 @@ main(int argc, char **argv)
 	static struct cl_ctx ctx;
 	struct cl_ctx *x = &ctx;
 	const char *proxy = NULL, *target = NULL, *path = "/small", *mode;
-	struct sockaddr_in dummy;
+	const char *cafile = NULL, *name = NULL, *colon;
+	char host[300], namebuf[256];
+	unsigned char ip[16];
 	double secs;
 	int ch, up;
 
 	mode = "ka";
 	x->x_nconns = 50;
 	x->x_secs = 5;
-	while ((ch = getopt(argc, argv, "m:p:t:u:c:d:D")) != -1) {
+	while ((ch = getopt(argc, argv, "m:p:t:u:c:d:DC:n:")) != -1) {
 		switch (ch) {
 		case 'm': mode = optarg; break;
 		case 'p': proxy = optarg; break;
@@ -544,6 +734,8 @@ main(int argc, char **argv)
 		case 'c': x->x_nconns = atoi(optarg); break;
 		case 'd': x->x_secs = atof(optarg); break;
 		case 'D': x->x_direct = 1; break;
+		case 'C': cafile = optarg; break;
+		case 'n': name = optarg; break;
 		default: cl_usage();
 		}
 	}
@@ -555,18 +747,41 @@ main(int argc, char **argv)
 		x->x_mode = M_IDLECONN;
 	else if (strcmp(mode, "idletun") == 0)
 		x->x_mode = M_IDLETUN;
+	else if (strcmp(mode, "tlska") == 0)
+		x->x_mode = M_KA, x->x_tls = 1;
+	else if (strcmp(mode, "tlsnew") == 0)
+		x->x_mode = M_NEW, x->x_tls = 1;
 	else
 		cl_usage();
-	if (target == NULL || cl_parse_addr(target, &dummy) == -1 ||
-	    x->x_nconns < 1 || x->x_secs <= 0)
+	if (target == NULL || (colon = strrchr(target, ':')) == NULL ||
+	    colon == target || (size_t)(colon - target) >= sizeof(namebuf) ||
+	    x->x_nconns < 1 || x->x_secs <= 0 || (x->x_tls && cafile == NULL))
 		cl_usage();
 	if (cl_parse_addr(x->x_direct ? target : proxy ? proxy : "",
 	    &x->x_addr) == -1)
 		cl_usage();
+	if (name == NULL) {	/* the target's host, [v6] unbracketed */
+		memcpy(namebuf, target, colon - target);
+		namebuf[colon - target] = '\0';
+		name = namebuf;
+		if (name[0] == '[' && colon[-1] == ']') {
+			namebuf[colon - target - 1] = '\0';
+			name++;
+		}
+	}
+	x->x_name = name;
+	x->x_name_is_ip = inet_pton(AF_INET, name, ip) == 1 ||
+	    inet_pton(AF_INET6, name, ip) == 1;
+	/* Host: the name the certificate is checked for, and the port */
+	snprintf(host, sizeof(host), "%s%s%s%s", x->x_name_is_ip &&
+	    strchr(name, ':') ? "[" : "", name, x->x_name_is_ip &&
+	    strchr(name, ':') ? "]" : "", colon);
+	if (x->x_tls)
+		x->x_sslctx = cl_tls_ctx(cafile);
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGTERM, cl_on_signal);
 	signal(SIGINT, cl_on_signal);
-	cl_init(x, target, path);
+	cl_init(x, target, path, host);
 
 	if (x->x_mode == M_IDLECONN || x->x_mode == M_IDLETUN) {
 		up = cl_setup(x);
