@@ -10,10 +10,17 @@ answers the exact requests the load generators will send.
       connection stayed open.
   check.py connect HOST:PORT TARGET_HOST:PORT PATH BODY_BYTES
       sends CONNECT TARGET, expects 2xx, then a GET PATH inside the tunnel.
+  check.py tls HOST:PORT TARGET_HOST:PORT|- NAME CAFILE PATH BODY_BYTES
+      sends CONNECT TARGET and expects 2xx (with "-": talks to HOST:PORT
+      directly), then a TLS handshake that verifies the certificate against
+      CAFILE alone for NAME (sent as SNI, ALPN http/1.1), and two GET PATH
+      in that session.  Prints the TLS version and who issued the
+      certificate: through an intercepting proxy, the proxy's CA.
 
 Exit status 0 when every check passed, 1 otherwise (reason on stdout).
 """
 import socket
+import ssl
 import sys
 
 
@@ -111,6 +118,38 @@ def check_connect(hostport, target, path, want):
     return note
 
 
+def check_tls(hostport, target, name, cafile, path, want):
+    s = connect(hostport)
+    note = ""
+    if target != "-":
+        s.sendall(("CONNECT %s HTTP/1.1\r\nHost: %s\r\n\r\n"
+                   % (target, target)).encode())
+        status, _, _, buf = read_response(s, b"", no_body=True)
+        if not status.split()[1].startswith("2"):
+            raise RuntimeError("CONNECT answered '%s'" % status)
+        if buf:
+            raise RuntimeError("bytes after the CONNECT answer")
+        note = "CONNECT: %s; " % status
+    port = (target if target != "-" else hostport).rpartition(":")[2]
+    ctx = ssl.create_default_context(cafile=cafile)
+    ctx.set_alpn_protocols(["http/1.1"])
+    t = ctx.wrap_socket(s, server_hostname=name)
+    cert = t.getpeercert()
+    issuer = dict(x[0] for x in cert.get("issuer", ()))
+    note += "%s %s, certificate for %s issued by '%s'" % (
+        t.version(), t.selected_alpn_protocol() or "no ALPN",
+        ",".join(v for k, v in cert.get("subjectAltName", ())),
+        issuer.get("commonName", issuer.get("organizationName", "?")))
+    buf = b""
+    for _ in range(2):
+        t.sendall(("GET %s HTTP/1.1\r\nHost: %s:%s\r\n\r\n"
+                   % (path, name, port)).encode())
+        st, hd, length, buf = read_response(t, buf)
+        note += "; inside: " + expect(st, hd, length, want)
+    t.close()
+    return note
+
+
 def main(argv):
     try:
         if argv[1] == "get" and len(argv) == 5:
@@ -118,6 +157,9 @@ def main(argv):
         elif argv[1] == "connect" and len(argv) == 6:
             print("ok: " + check_connect(argv[2], argv[3], argv[4],
                                          int(argv[5])))
+        elif argv[1] == "tls" and len(argv) == 8:
+            print("ok: " + check_tls(argv[2], argv[3], argv[4], argv[5],
+                                     argv[6], int(argv[7])))
         else:
             print(__doc__)
             return 2
