@@ -7,6 +7,10 @@
 # (wrk, or scripts/bench/connload.c for CONNECT tunnels) and the origin (one
 # nginx process serving /small = 100 bytes and /1m = 1 MiB) share core 1.
 # Every target is measured in turn, the order rotating each repetition.
+# Intercepted HTTPS: the origin also serves TLS for "localhost" with a
+# certificate from a CA made for the run; oauthlens and mitmdump intercept
+# CONNECT localhost:PORT with their own CA, which connload trusts and
+# verifies (squid and tinyproxy do not intercept: no figures for them).
 #
 # Usage: scripts/bench.sh [--quick] [--reps N] [--duration SECS]
 #            [--conns N] [--idle N] [--only LIST] [--quiet-wait SECS]
@@ -22,7 +26,7 @@ QUIET_MAX=10 QUIET_WAIT=30 QUIET_BUDGET=180 RETRIES=20 NICE=0
 ALL_TARGETS="direct oauthlens squid tinyproxy mitmdump"
 
 usage() {
-	sed -n '2,13p' "$SELF" | sed 's/^# \{0,1\}//'
+	sed -n '2,/^# .*--keep\]$/p' "$SELF" | sed 's/^# \{0,1\}//'
 	cat <<-EOF
 
 	  --quick          one repetition of 2-second runs (for iteration)
@@ -76,7 +80,7 @@ for pkg in gcc libc6-dev libssl-dev openssl wrk nginx-light squid tinyproxy \
     mitmproxy iproute2 procps; do
 	deps_apt "$pkg" || say "could not install $pkg (continuing)"
 done
-for tool in cc wrk nginx taskset ss python3; do
+for tool in cc wrk nginx taskset ss python3 openssl; do
 	command -v "$tool" >/dev/null ||
 	    { say "$tool is missing: cannot benchmark"; exit 1; }
 done
@@ -145,10 +149,10 @@ MAXFD=$(ulimit -n)
 [ "$MAXFD" -gt $((IDLE * 2 + 200)) ] ||
     say "warning: ulimit -n is $MAXFD, too few for $IDLE idle tunnels"
 
-read -r ORIGIN_PORT TUNNEL_PORT P_oauthlens P_squid P_tinyproxy P_mitmdump \
-    < <(python3 -c '
+read -r ORIGIN_PORT TUNNEL_PORT TLS_PORT P_oauthlens P_squid P_tinyproxy \
+    P_mitmdump < <(python3 -c '
 import socket
-ss = [socket.socket() for _ in range(6)]
+ss = [socket.socket() for _ in range(7)]
 for s in ss:
     s.bind(("127.0.0.1", 0))
 print(*[s.getsockname()[1] for s in ss])')
@@ -158,6 +162,7 @@ fill() {	# template -> stdout with this run's values
 	sed -e "s|@DIR@|$WORK|g" -e "s|@RUN@|$WORK/run|g" \
 	    -e "s|@ORIGIN_PORT@|$ORIGIN_PORT|g" \
 	    -e "s|@TUNNEL_PORT@|$TUNNEL_PORT|g" -e "s|@PORT@|$2|g" \
+	    -e "s|@TLS_PORT@|$TLS_PORT|g" \
 	    -e "s|@MAXFD@|$MAXFD|g" "$1"
 }
 
@@ -166,6 +171,11 @@ logcmd() {	# remembers a command line exactly as run
 	local line
 	printf -v line '%q ' "$@"
 	grep -qxF -- "${line% }" "$CMDS" || printf '%s\n' "${line% }" >>"$CMDS"
+}
+
+logged() {	# cmd... : runs cmd, remembering it
+	logcmd "$@"
+	"$@"
 }
 
 start_bg() {	# name cmd... : starts cmd in the background, sets BGPID
@@ -215,6 +225,29 @@ record() {	# rep target metric value [flag]
 }
 
 # ---- origin ----------------------------------------------------------------
+# The TLS origin's certificate: EC P-256 for "localhost" (as GitHub's is
+# ECDSA P-256), from a CA made for this run, which the proxies trust
+# upstream and connload trusts for the direct baseline.
+make_certs() {
+	local d=$WORK
+	logged openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 \
+	    -nodes -keyout "$d/bench-ca-key.pem" -out "$d/bench-ca.pem" -days 2 \
+	    -subj "/CN=oauthlens bench CA" \
+	    -addext basicConstraints=critical,CA:TRUE \
+	    -addext keyUsage=critical,keyCertSign,cRLSign &&
+	logged openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 \
+	    -nodes -keyout "$d/origin-key.pem" -out "$d/origin.pem" -days 2 \
+	    -subj /CN=localhost -CA "$d/bench-ca.pem" \
+	    -CAkey "$d/bench-ca-key.pem" -addext subjectAltName=DNS:localhost \
+	    -addext basicConstraints=critical,CA:FALSE \
+	    -addext keyUsage=critical,digitalSignature \
+	    -addext extendedKeyUsage=serverAuth
+}
+make_certs >"$WORK/certs.out" 2>&1 ||
+    { say "cannot make the TLS origin's certificate:"; \
+    cat "$WORK/certs.out" >&2; exit 1; }
+BENCH_CA=$WORK/bench-ca.pem TLS_NAME=localhost
+
 mkdir -p "$WORK/www" "$WORK/nginx-body" "$WORK/nginx-proxy"
 head -c 100 /dev/zero | tr '\0' x >"$WORK/www/small"
 head -c 1048576 /dev/urandom >"$WORK/www/1m"
@@ -222,21 +255,35 @@ fill scripts/bench/nginx.conf.in 0 >"$WORK/nginx.conf"
 start_bg nginx taskset -c 1 nginx -e "$WORK/nginx-error.log" -p "$WORK" \
     -c "$WORK/nginx.conf"
 ORIGIN_PID=$BGPID
-wait_listen "$TUNNEL_PORT" "$ORIGIN_PID" ||
+{ wait_listen "$TUNNEL_PORT" "$ORIGIN_PID" &&
+    wait_listen "$TLS_PORT" "$ORIGIN_PID"; } ||
     { say "nginx (origin) did not start:"; cat "$WORK/nginx.out" >&2; exit 1; }
+# The TLS rows need the origin's TLS to verify as connload will check it.
+TLS_OK=1
+if out=$(python3 "$CHECK" tls "127.0.0.1:$TLS_PORT" - "$TLS_NAME" \
+    "$BENCH_CA" /small 100); then
+	say "direct: check tls: $out"
+else
+	TLS_OK=0
+	say "direct: check tls: $out"
+	say "the TLS origin does not work: no intercepted HTTPS figures"
+fi
 
 # ---- the proxies -----------------------------------------------------------
 fill scripts/bench/squid.conf.in "$P_squid" >"$WORK/squid.conf"
 fill scripts/bench/tinyproxy.conf.in "$P_tinyproxy" >"$WORK/tinyproxy.conf"
-printf '{"connect_ports": [443, %s], "max_connections": 20000}\n' \
-    "$TUNNEL_PORT" >"$WORK/oauthlens.conf"
+printf '{"connect_ports": [443, %s, %s], "max_connections": 20000}\n' \
+    "$TUNNEL_PORT" "$TLS_PORT" >"$WORK/oauthlens.conf"
 
 start_target() {	# target : starts it pinned to core 0; sets TPID
 	local t=$1
 	case $t in
 	oauthlens)
+		# its CA is made in ol-certs on the first start
 		start_bg "$t" taskset -c 0 "$OAUTHLENS" -c "$WORK/oauthlens.conf" \
-		    -l "127.0.0.1:$P_oauthlens" --log-level warn ;;
+		    -l "127.0.0.1:$P_oauthlens" --log-level warn \
+		    --certs "$WORK/ol-certs" --intercept "$TLS_NAME" \
+		    --upstream-ca "$BENCH_CA" ;;
 	squid)
 		start_bg "$t" taskset -c 0 squid -N -f "$WORK/squid.conf" ;;
 	tinyproxy)
@@ -245,9 +292,12 @@ start_target() {	# target : starts it pinned to core 0; sets TPID
 	mitmdump)
 		# --ignore-hosts: tunnels to the origin are relayed blind, as
 		# the other proxies do; absolute-form requests are proxied.
+		# CONNECT localhost:TLS_PORT is intercepted (its CA is made in
+		# the confdir on the first start).
 		start_bg "$t" taskset -c 0 mitmdump --mode regular \
 		    --listen-host 127.0.0.1 --listen-port "$P_mitmdump" -q \
-		    --set "confdir=$WORK/mitm" --ignore-hosts '^127\.0\.0\.1$' ;;
+		    --set "confdir=$WORK/mitm" --ignore-hosts '^127\.0\.0\.1$' \
+		    --set "ssl_verify_upstream_trusted_ca=$BENCH_CA" ;;
 	esac
 	TPID=$BGPID
 	local port_var=P_$t
@@ -279,6 +329,32 @@ preflight() {
 	return $ok
 }
 declare -A SHOWN
+
+# tls_ca target: the CA a client trusts for the target's TLS: the origin's
+# for direct, else the proxy's own; nothing for a proxy that does not
+# intercept.
+tls_ca() {
+	case $1 in
+	direct) echo "$BENCH_CA" ;;
+	oauthlens) echo "$WORK/ol-certs/ca.pem" ;;
+	mitmdump) echo "$WORK/mitm/mitmproxy-ca-cert.pem" ;;
+	esac
+}
+
+# preflight_tls target: proves interception works as connload will use it
+# (CONNECT localhost:TLS_PORT, a handshake verified against the proxy's CA,
+# two GETs inside); says so the first time, and on every failure.
+preflight_tls() {
+	local t=$1 port_var=P_$1 out
+	if out=$(python3 "$CHECK" tls "127.0.0.1:${!port_var}" \
+	    "$TLS_NAME:$TLS_PORT" "$TLS_NAME" "$(tls_ca "$t")" /small 100); then
+		[ -n "${SHOWN[$t-tls]:-}" ] || say "$t: check tls: $out"
+		SHOWN[$t-tls]=1
+		return 0
+	fi
+	say "$t: check tls: $out"
+	return 1
+}
 
 # ---- measurements ----------------------------------------------------------
 # The machine may be shared: a neighbour's process on core 0 steals from the
@@ -341,9 +417,12 @@ sched_wait_ms() {
 # for its core more than QUIET_MAX % of the run while others used as much of
 # it (their share of time the proxy left idle does no harm, and the proxy
 # also waits for the kernel's softirq threads), or for direct, when others took
-# more than QUIET_MAX % of core 1, which wrk and nginx saturate.  Sets OUT
-# (the output), PTICKS (the proxy's CPU ticks), WAIT0 (% of the run the
-# proxy waited), OTHER0 and OTHER1 (% of each core other processes used).
+# more than QUIET_MAX % of core 1, which wrk and nginx saturate; with
+# LOAD_BOUND set (the TLS rows: connload's handshakes and nginx's TLS on
+# core 1 are often the limit, not the proxy), also when others took that
+# much of core 1 through a proxy.  Sets OUT (the output), PTICKS (the
+# proxy's CPU ticks), WAIT0 (% of the run the proxy waited), OTHER0 and
+# OTHER1 (% of each core other processes used).
 measured() {
 	local t=$1; shift
 	local try k0 k1 n0 p0 c0 w0 q0 k0b k1b n0b p0b c0b w q0b bad
@@ -376,6 +455,8 @@ measured() {
 			OTHER0=0 bad=$OTHER1
 		else	# the proxy also waits for the kernel's own threads
 			bad=$((WAIT0 < OTHER0 ? WAIT0 : OTHER0))
+			[ -n "${LOAD_BOUND:-}" ] && [ "$OTHER1" -gt "$bad" ] &&
+			    bad=$OTHER1
 		fi
 		[ "$bad" -le "$QUIET_MAX" ] && return
 		[ "$try" = 3 ] || [ "$RETRIES" -le 0 ] && break
@@ -465,11 +546,29 @@ run_wrk() {
 	    echo ", $err_read connections closed by the proxy")"
 }
 
-# run_tunnels rep target ka|new
+# run_tunnels rep target ka|new|tlska|tlsnew|tlslat
+# The tls modes talk TLS to the TLS origin through the tunnel (intercepted),
+# or directly; tlslat is tlsnew one connection at a time: its median is the
+# latency of a new connection, where under -c CONNS it would be mostly
+# queueing (CONNS / rate).
 run_tunnels() {
 	local rep=$1 t=$2 mode=$3 port_var=P_$2 flag= line
-	local cmd=(timeout $((DUR + 60)) taskset -c 1 "$CONNLOAD" -m "$mode"
-	    -t "127.0.0.1:$TUNNEL_PORT" -c "$CONNS" -d "$DUR")
+	local cmode=$mode nconns=$CONNS target=127.0.0.1:$TUNNEL_PORT m=$mode
+	local LOAD_BOUND=	# seen by measured()
+	case $mode in
+	ka) m=tun ;;
+	new) m=newtun ;;
+	tlslat) cmode=tlsnew nconns=1 ;;
+	esac
+	local cmd=(timeout $((DUR + 60)) taskset -c 1 "$CONNLOAD" -m "$cmode"
+	    -c "$nconns" -d "$DUR")
+	if [[ $mode == tls* ]]; then
+		LOAD_BOUND=1
+		cmd+=(-n "$TLS_NAME" -C "$(tls_ca "$t")")
+		target=$TLS_NAME:$TLS_PORT
+		[ "$t" = direct ] && target=127.0.0.1:$TLS_PORT
+	fi
+	cmd+=(-t "$target")
 	if [ "$t" = direct ]; then
 		cmd+=(-D)
 	else
@@ -489,15 +588,43 @@ run_tunnels() {
 		flag='!'
 		say "$t tunnels $mode: errors: $OUT"
 	fi
-	local m=tun
-	[ "$mode" = new ] && m=newtun
-	record "$rep" "$t" "${m}_rate" "$rate" "$flag"
-	[ "$mode" = ka ] && record "$rep" "$t" tun_p99_ms \
-	    "$(awk -v u="$p99_us" 'BEGIN {print u / 1000}')" "$flag"
+	local p50 p99
+	p50=$(awk -v u="$p50_us" 'BEGIN {print u / 1000}')
+	p99=$(awk -v u="$p99_us" 'BEGIN {print u / 1000}')
 	record_other "$rep" "$t"
+	if [ "$mode" = tlslat ]; then	# latency only: the proxy is idle
+		record "$rep" "$t" tlslat_p50_ms "$p50" "$flag"
+		say "$t tunnels $mode: p50 $p50 ms ($rate/s, 1 at a time)"
+		return 0
+	fi
+	record "$rep" "$t" "${m}_rate" "$rate" "$flag"
+	case $mode in
+	ka|tlska) record "$rep" "$t" "${m}_p99_ms" "$p99" "$flag" ;;
+	tlsnew) record "$rep" "$t" tlsnew_p50_ms "$p50" "$flag" ;;
+	esac
 	say "$t tunnels $mode: $rate/s"
 	[ "$t" != direct ] &&
 	    record_cpu "$rep" "$t" "$m" "$count" "$secs" "$flag"
+}
+
+# bench_tls rep target: the intercepted HTTPS rows (direct: TLS to the
+# origin), for the targets that intercept; a target whose interception
+# fails its check gets no figures and a mark saying so.
+bench_tls() {
+	local rep=$1 t=$2 m
+	if [ -z "$(tls_ca "$t")" ]; then
+		record "$rep" "$t" tls_na 1
+		return 0
+	fi
+	[ "$TLS_OK" = 1 ] || return 0
+	if [ "$t" != direct ] && ! preflight_tls "$t"; then
+		say "$t: intercepted HTTPS does not work: no TLS figures"
+		record "$rep" "$t" tls_failed 1
+		return 1
+	fi
+	for m in tlska tlsnew tlslat; do
+		run_tunnels "$rep" "$t" "$m"
+	done
 }
 
 # measure_idle rep target idleconn|idletun : RSS per idle connection
@@ -549,6 +676,7 @@ bench_direct() {
 	run_wrk "$rep" direct /1m 1048576 1
 	run_tunnels "$rep" direct ka
 	run_tunnels "$rep" direct new
+	bench_tls "$rep" direct
 }
 
 bench_proxy() {
@@ -569,6 +697,7 @@ bench_proxy() {
 	run_wrk "$rep" "$t" /1m 1048576 1
 	run_tunnels "$rep" "$t" ka
 	run_tunnels "$rep" "$t" new
+	bench_tls "$rep" "$t"
 	if ! kill -0 "$TPID" 2>/dev/null; then
 		say "$t died during the load; its output:"
 		tail -n 20 "$WORK/$t.out" >&2
@@ -578,8 +707,9 @@ bench_proxy() {
 
 # ---- the run ---------------------------------------------------------------
 START=$(date +%s)
-say "origin nginx on :$ORIGIN_PORT (GET) and :$TUNNEL_PORT (CONNECT target);" \
-    "targets: ${TARGETS[*]}; $REPS x ${DUR}s runs, -c $CONNS, $IDLE idle"
+say "origin nginx on :$ORIGIN_PORT (GET), :$TUNNEL_PORT (CONNECT target)" \
+    "and :$TLS_PORT (TLS, CONNECT $TLS_NAME:$TLS_PORT); targets:" \
+    "${TARGETS[*]}; $REPS x ${DUR}s runs, -c $CONNS, $IDLE idle"
 n=${#TARGETS[@]}
 for rep in $(seq "$REPS"); do
 	for i in $(seq 0 $((n - 1))); do
@@ -602,6 +732,11 @@ versions() {
 	    "sendfile, keepalive_requests 100000000, no access log"
 	echo "load: $(wrk -v 2>&1 | head -n1 | cut -d' ' -f1-2)," \
 	    "connload (scripts/bench/connload.c), core 1"
+	echo "TLS: origin :$TLS_PORT with an EC P-256 certificate for" \
+	    "$TLS_NAME from a CA made for the run; connload ($(openssl \
+	    version | cut -d' ' -f1-2)) verifies the certificate it gets" \
+	    "(through a proxy: against the proxy's CA), offers ALPN" \
+	    "http/1.1, never resumes (a full handshake per new connection)"
 	local t
 	for t in "${TARGETS[@]}"; do
 		case $t in
@@ -622,6 +757,8 @@ versions() {
 	    "took ${ELAPSED}s"
 	echo "configs: scripts/bench/{nginx,squid,tinyproxy}.conf.in with this" \
 	    "run's ports; oauthlens: $(cat "$WORK/oauthlens.conf")"
+	[ "$TLS_OK" = 1 ] ||
+	    echo "WARNING: the TLS origin failed its check: no TLS figures"
 }
 REPORT=$OUTDIR/report-$(date +%Y%m%d-%H%M%S).txt
 python3 scripts/bench/report.py "$RESULTS" "$CMDS" \
