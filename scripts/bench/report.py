@@ -6,7 +6,13 @@ usage: report.py RESULTS.tsv COMMANDS.txt VERSIONS.txt TARGET...
 RESULTS.tsv lines: repetition, target, metric, value, flag ("!" when that
 run had errors).  Prints medians per metric and target, ratios against
 direct, the reference proxy (oauthlens when measured) against each peer,
-issue 2's targets, every run's value, and the commands.
+issue 2's and issue 4's targets, every run's value, and the commands.
+
+The TLS rows are intercepted HTTPS through a proxy and TLS to the origin
+for direct.  Markers: tls_na (the proxy does not intercept: "n/a") and
+tls_failed (its interception failed the preflight: "FAILED").  The added
+latency of a new intercepted connection is computed here: the median of
+tlslat_p50_ms (new connections one at a time) less direct's.
 """
 import statistics
 import sys
@@ -27,12 +33,22 @@ METRICS = [
     ("tun_busy", "  proxy core busy %", None, "cost"),
     ("newtun_rate", "new tunnels/s (1 req each)", True, "rate"),
     ("newtun_cpu10k", "  proxy CPU s per 10k tunnels", False, "cost"),
+    ("tlska_rate", "TLS keep-alive req/s (intercepted)", True, "rate"),
+    ("tlska_p99_ms", "  p99 latency ms", False, "lat"),
+    ("tlska_cpu10k", "  proxy CPU s per 10k req", False, "cost"),
+    ("tlska_busy", "  proxy core busy %", None, "cost"),
+    ("tlsnew_rate", "new TLS conns/s (intercepted, 1 req)", True, "rate"),
+    ("tlsnew_p50_ms", "  p50 ms under load (mostly queueing)", False, "lat"),
+    ("tlsnew_cpu10k", "  proxy CPU s per 10k conns", False, "cost"),
+    ("tlsnew_busy", "  proxy core busy %", None, "cost"),
+    ("tlslat_p50_ms", "  p50 ms, one connection at a time", False, "lat"),
+    ("tlslat_added_ms", "  added p50 ms against direct", False, "added"),
     ("rss_conn_kib", "RSS KiB per idle connection", False, "cost"),
     ("rss_tun_kib", "RSS KiB per idle tunnel", False, "cost"),
 ]
 
 # issue 2's targets for oauthlens: label, metric, against, factor, op
-TARGETS = [
+TARGETS2 = [
     ("small req/s >= 0.8x direct", "small_rps", "direct", 0.8, ">="),
     ("small req/s >= 2x squid", "small_rps", "squid", 2.0, ">="),
     ("1 MiB MiB/s >= 0.8x direct", "large_mibs", "direct", 0.8, ">="),
@@ -43,6 +59,15 @@ TARGETS = [
     ("new tunnels/s >= squid", "newtun_rate", "squid", 1.0, ">="),
     ("RSS per idle connection <= 1.5 KiB", "rss_conn_kib", None, 1.5, "<="),
     ("RSS per idle tunnel <= 8 KiB", "rss_tun_kib", None, 8.0, "<="),
+]
+
+# issue 4's (intercepted HTTPS), in the same form
+TARGETS4 = [
+    ("TLS keep-alive req/s >= 0.6x direct", "tlska_rate", "direct", 0.6,
+     ">="),
+    ("new TLS conns/s >= 0.8x direct", "tlsnew_rate", "direct", 0.8, ">="),
+    ("added p50 per new connection < 5 ms", "tlslat_added_ms", None, 5.0,
+     "<"),
 ]
 
 
@@ -113,6 +138,45 @@ def load_report(runs, targets):
               "skewed (run again on a\nquiet machine)" % worst)
 
 
+def print_targets(title, targets, med):
+    if not any(("oauthlens", key) in med for _, key, _, _, _ in targets):
+        return
+    print()
+    print(title)
+    for label, key, against, factor, op in targets:
+        if ("oauthlens", key) not in med:
+            continue
+        v = med[("oauthlens", key)]
+        if against is None:
+            bound, what = factor, "%s" % fmt(v)
+        elif (against, key) in med and med[(against, key)]:
+            bound = factor * med[(against, key)]
+            what = "%s = %.2fx %s" % (fmt(v), v / med[(against, key)],
+                                      against)
+        else:
+            print("  %-40s  (no %s figure)" % (label, against))
+            continue
+        ok = {">=": v >= bound, "<=": v <= bound, "<": v < bound}[op]
+        print("  %-40s  %-28s %s" % (label, what, "met" if ok else "NOT met"))
+
+
+def against_mitmdump(med):
+    """The issue 4 figures next to mitmdump's, the other intercepting
+    proxy."""
+    parts = []
+    for key, what in (("tlska_rate", "TLS keep-alive req/s"),
+                      ("tlsnew_rate", "new TLS conns/s")):
+        a, b = med.get(("oauthlens", key)), med.get(("mitmdump", key))
+        if a is not None and b:
+            parts.append("%s %.2fx" % (what, a / b))
+    a = med.get(("oauthlens", "tlslat_added_ms"))
+    b = med.get(("mitmdump", "tlslat_added_ms"))
+    if a is not None and b is not None:
+        parts.append("added p50 %s ms against %s ms" % (fmt(a), fmt(b)))
+    if parts:
+        print("  against mitmdump: " + ", ".join(parts))
+
+
 def main(argv):
     if len(argv) < 5:
         print(__doc__)
@@ -129,8 +193,22 @@ def main(argv):
         bad[key] = any(f for _, _, f in vals)
     reps = max((r for vals in runs.values() for r, _, _ in vals), default=0)
 
+    # the added latency of a new intercepted connection
+    if ("direct", "tlslat_p50_ms") in med:
+        d = med[("direct", "tlslat_p50_ms")]
+        for t in targets:
+            if t != "direct" and (t, "tlslat_p50_ms") in med:
+                med[(t, "tlslat_added_ms")] = med[(t, "tlslat_p50_ms")] - d
+                bad[(t, "tlslat_added_ms")] = (
+                    bad[(t, "tlslat_p50_ms")] or
+                    bad[("direct", "tlslat_p50_ms")])
+
     def cell(t, m):
         if (t, m) not in med:
+            if m.startswith("tls") and (t, "tls_na") in runs:
+                return "n/a"
+            if m.startswith("tls") and (t, "tls_failed") in runs:
+                return "FAILED"
             return "-"
         return fmt(med[(t, m)]) + ("!" if bad[(t, m)] else "")
 
@@ -146,6 +224,16 @@ def main(argv):
     if any(bad.values()):
         print("! = at least one run of this cell had errors (see the log "
               "above)")
+    if any(k[1] == "tlska_rate" for k in med):
+        print("TLS rows: through a proxy, CONNECT then TLS with the proxy's "
+              "certificate (verified)\nand GETs of /small inside; direct: "
+              "TLS to the origin.  New connections: TCP\nconnect, CONNECT, "
+              "a full handshake (never resumed), one GET, close.  Added p50:"
+              "\nthe median of a new connection made one at a time, less "
+              "direct's.")
+    if any(k[1] in ("tls_na", "tls_failed") for k in runs):
+        print("n/a = does not intercept TLS; FAILED = its interception "
+              "failed the check (see the log)")
 
     proxies = [t for t in targets if t != "direct"]
     if "direct" in targets and proxies:
@@ -154,7 +242,7 @@ def main(argv):
               "latency: lower)")
         rows = []
         for key, label, _, kind in metrics:
-            if kind == "cost" or ("direct", key) not in med:
+            if kind in ("cost", "added") or ("direct", key) not in med:
                 continue
             d = med[("direct", key)]
             rows.append([label.strip()] + [
@@ -170,8 +258,8 @@ def main(argv):
         print("%s against each peer (%s / peer; '*' = %s is better)"
               % (ref, ref, ref))
         rows = []
-        for key, label, higher, _ in metrics:
-            if higher is None or (ref, key) not in med:
+        for key, label, higher, kind in metrics:
+            if higher is None or kind == "added" or (ref, key) not in med:
                 continue
             row = [label.strip()]
             for p in peers:
@@ -185,24 +273,10 @@ def main(argv):
         print(table(rows, ["metric"] + peers))
 
     if "oauthlens" in targets:
-        print()
-        print("Issue 2 targets for oauthlens")
-        for label, key, against, factor, op in TARGETS:
-            if ("oauthlens", key) not in med:
-                continue
-            v = med[("oauthlens", key)]
-            if against is None:
-                bound, what = factor, "%s" % fmt(v)
-            elif (against, key) in med and med[(against, key)]:
-                bound = factor * med[(against, key)]
-                what = "%s = %.2fx %s" % (fmt(v), v / med[(against, key)],
-                                          against)
-            else:
-                print("  %-40s  (no %s figure)" % (label, against))
-                continue
-            ok = v >= bound if op == ">=" else v <= bound
-            print("  %-40s  %-28s %s" % (label, what,
-                                          "met" if ok else "NOT met"))
+        print_targets("Issue 2 targets for oauthlens", TARGETS2, med)
+        print_targets("Issue 4 targets for oauthlens (intercepted HTTPS)",
+                      TARGETS4, med)
+        against_mitmdump(med)
 
     load_report(runs, targets)
 
