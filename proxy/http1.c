@@ -291,38 +291,51 @@ classify_fields(struct http1_head *h)
 static int
 has_obs_fold(const char *buf, size_t len)
 {
-	size_t	i;
+	const char	*p, *end = buf + len;
 
-	for (i = 0; i + 1 < len; i++) {
-		if (buf[i] == '\n' && (buf[i + 1] == ' ' ||
-		    buf[i + 1] == '\t'))
+	for (p = buf; (p = memchr(p, '\n', (size_t)(end - p))) != NULL &&
+	    p + 1 < end; p++)
+		if (p[1] == ' ' || p[1] == '\t')
 			return 1;
-		if (buf[i] == '\r' && buf[i + 1] != '\n')
+	for (p = buf; (p = memchr(p, '\r', (size_t)(end - p))) != NULL &&
+	    p + 1 < end; p++)
+		if (p[1] != '\n')
 			return 2;
-	}
 	return 0;
 }
 
 /* RFC 9110 5.1: a field name is a token. */
+static const unsigned char tchar[256] = {
+	['!'] = 1, ['#'] = 1, ['$'] = 1, ['%'] = 1, ['&'] = 1, ['\''] = 1,
+	['*'] = 1, ['+'] = 1, ['-'] = 1, ['.'] = 1, ['^'] = 1, ['_'] = 1,
+	['`'] = 1, ['|'] = 1, ['~'] = 1,
+	['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1,
+	['6'] = 1, ['7'] = 1, ['8'] = 1, ['9'] = 1,
+	['A'] = 1, ['B'] = 1, ['C'] = 1, ['D'] = 1, ['E'] = 1, ['F'] = 1,
+	['G'] = 1, ['H'] = 1, ['I'] = 1, ['J'] = 1, ['K'] = 1, ['L'] = 1,
+	['M'] = 1, ['N'] = 1, ['O'] = 1, ['P'] = 1, ['Q'] = 1, ['R'] = 1,
+	['S'] = 1, ['T'] = 1, ['U'] = 1, ['V'] = 1, ['W'] = 1, ['X'] = 1,
+	['Y'] = 1, ['Z'] = 1,
+	['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1, ['e'] = 1, ['f'] = 1,
+	['g'] = 1, ['h'] = 1, ['i'] = 1, ['j'] = 1, ['k'] = 1, ['l'] = 1,
+	['m'] = 1, ['n'] = 1, ['o'] = 1, ['p'] = 1, ['q'] = 1, ['r'] = 1,
+	['s'] = 1, ['t'] = 1, ['u'] = 1, ['v'] = 1, ['w'] = 1, ['x'] = 1,
+	['y'] = 1, ['z'] = 1,
+};
+
 static int
 valid_names(const struct http1_head *h)
 {
-	static const char	tchar[] = "!#$%&'*+-.^_`|~";
-	size_t			i, j;
+	size_t	i, j;
 
 	for (i = 0; i < h->h_nhdrs; i++) {
 		const struct slice *n = &h->h_hdrs[i].hd_name;
 
 		if (n->s_len == 0)
 			return 0;
-		for (j = 0; j < n->s_len; j++) {
-			unsigned char c = (unsigned char)n->s_ptr[j];
-
-			if (!((c >= 'a' && c <= 'z') || (c >= 'A' &&
-			    c <= 'Z') || (c >= '0' && c <= '9') ||
-			    (c != 0 && strchr(tchar, c) != NULL)))
+		for (j = 0; j < n->s_len; j++)
+			if (!tchar[(unsigned char)n->s_ptr[j]])
 				return 0;
-		}
 	}
 	return 1;
 }
