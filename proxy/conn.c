@@ -482,8 +482,14 @@ conn_guess_runtime(struct conn *c, const struct http1_head *h)
 	size_t			 i;
 
 	snprintf(c->c_ua, sizeof(c->c_ua), "unknown");
-	if (ua == NULL)
+	if (ua == NULL) {
+		/* Python's http.client (requests, urllib3, urllib, pip)
+		 * tunnels with a bare "CONNECT host:port HTTP/1.0" and no
+		 * fields unless told to add some. */
+		if (h->h_major == 1 && h->h_minor == 0 && h->h_nhdrs == 0)
+			snprintf(c->c_ua, sizeof(c->c_ua), "python");
 		return;
+	}
 	for (i = 0; i < sizeof(known) / sizeof(known[0]); i++)
 		if (strcasestr_n(ua->s_ptr, ua->s_len, known[i][0])) {
 			snprintf(c->c_ua, sizeof(c->c_ua), "%s", known[i][1]);
@@ -564,8 +570,9 @@ conn_tls_start(struct conn *c)
 /* One plain line on why a client refused our certificate, and the fix
  * for its runtime. */
 static void
-conn_tls_failed(struct conn *c, unsigned long err)
+conn_tls_failed(struct conn *c, short what, unsigned long err)
 {
+	SSL		*ssl = bufferevent_openssl_get_ssl(c->c_cbev);
 	struct logrec	 lr;
 	const char	*ca = c->c_px->px_ca ? ca_cert_path(c->c_px->px_ca) :
 			    "certs/ca.pem";
@@ -573,6 +580,23 @@ conn_tls_failed(struct conn *c, unsigned long err)
 	size_t		 dl = strlen(ca) > 6 ? strlen(ca) - 6 : 0;
 
 	c->c_px->px_stats.st_tls_failed++;
+	/* OpenSSL 3 reports a close without close_notify as an error. */
+	if (ERR_GET_REASON(err) == SSL_R_UNEXPECTED_EOF_WHILE_READING)
+		err = 0;
+	if (err == 0 && ((what & BEV_EVENT_TIMEOUT) || ssl == NULL ||
+	    SSL_get_state(ssl) == TLS_ST_BEFORE)) {
+		/* Our certificate never reached the client (it left before
+		 * its ClientHello), or it went quiet: no sign of distrust. */
+		logrec_begin(&lr, LL_INFO, "tls-client-gone");
+		logrec_str(&lr, "client", c->c_peer);
+		logrec_str(&lr, "host", c->c_mitm_host);
+		logrec_str(&lr, "msg", (what & BEV_EVENT_TIMEOUT) ? "the "
+		    "client went quiet during the TLS handshake (timed out)" :
+		    "the client closed the connection before the TLS handshake "
+		    "began");
+		logrec_end(&lr);
+		return;
+	}
 	if (err != 0 && !mitm_untrusted_alert(err)) {
 		logrec_begin(&lr, LL_WARN, "tls-client-failed");
 		logrec_str(&lr, "client", c->c_peer);
@@ -1378,7 +1402,7 @@ conn_client_event(struct bufferevent *bev, short what, struct conn *c)
 			conn_process(c);
 			return;
 		}
-		conn_tls_failed(c, (what & BEV_EVENT_ERROR) ?
+		conn_tls_failed(c, what, (what & BEV_EVENT_ERROR) ?
 		    bufferevent_get_openssl_error(bev) : 0);
 		ERR_clear_error();
 		conn_close(c, "TLS handshake with the client failed");
