@@ -97,6 +97,30 @@ stop_cb(evutil_socket_t sig, short what, void *arg)
 	evtimer_add(px->px_drain_timer, &tv);
 }
 
+static int
+same_str(const char *a, const char *b)
+{
+	return a == b || (a != NULL && b != NULL && strcmp(a, b) == 0);
+}
+
+/* At start and on reload: intercept hosts the CA may not sign for. */
+static void
+warn_outside_ca(struct proxy *px)
+{
+	size_t	i;
+
+	if (px->px_ca == NULL)
+		return;
+	for (i = 0; i < px->px_cfg->cf_intercept.sl_n; i++)
+		if (!ca_permits(px->px_ca, px->px_cfg->cf_intercept.sl_v[i]))
+			log_warnx("intercept host %s is outside the name "
+			    "constraints of %s, so clients will reject its "
+			    "certificates; run oauthlens --new-ca once to make "
+			    "a CA for the current intercept list (then trust "
+			    "the new ca.pem)", px->px_cfg->cf_intercept.sl_v[i],
+			    ca_cert_path(px->px_ca));
+}
+
 static void
 reload_cb(evutil_socket_t sig, short what, void *arg)
 {
@@ -106,6 +130,19 @@ reload_cb(evutil_socket_t sig, short what, void *arg)
 
 	notify_reloading();
 	cf = config_load(px->px_cli, err, sizeof(err));
+	if (cf != NULL && px->px_mitm != NULL && !same_str(cf->cf_upstream_ca,
+	    px->px_cfg->cf_upstream_ca)) {
+		if (mitm_set_upstream_ca(px->px_mitm, cf->cf_upstream_ca, err,
+		    sizeof(err)) == -1) {
+			config_unref(cf);
+			cf = NULL;
+		} else {
+			upstream_pool_drop_tls(px->px_up);
+			log_info("origins are now verified against the system "
+			    "store%s%s", cf->cf_upstream_ca ? " and " : "",
+			    cf->cf_upstream_ca ? cf->cf_upstream_ca : "");
+		}
+	}
 	if (cf == NULL) {
 		log_errorx("reload failed, keeping the running configuration: "
 		    "%s", err);
@@ -114,6 +151,7 @@ reload_cb(evutil_socket_t sig, short what, void *arg)
 	}
 	config_unref(px->px_cfg);
 	px->px_cfg = cf;
+	warn_outside_ca(px);
 	log_setup(cf->cf_log_level, cf->cf_log_format, cf->cf_log_target);
 	log_info("configuration reloaded from %s", cf->cf_path ?
 	    cf->cf_path : "defaults");
@@ -419,7 +457,6 @@ tls_setup(struct proxy *px, const struct config_cli *cli, char *bundle,
 {
 	char		 certsbuf[PATH_MAX];
 	const char	*certs;
-	size_t		 i;
 
 	certs = certs_dir(px->px_cfg, certsbuf, sizeof(certsbuf));
 	px->px_ca = ca_open(certs, px->px_cfg->cf_ca_name_constraints ?
@@ -428,14 +465,7 @@ tls_setup(struct proxy *px, const struct config_cli *cli, char *bundle,
 		return -1;
 	if (write_bundle(px->px_ca, certs, bundle, blen) == -1)
 		snprintf(bundle, blen, "%s", ca_cert_path(px->px_ca));
-	for (i = 0; i < px->px_cfg->cf_intercept.sl_n; i++)
-		if (!ca_permits(px->px_ca, px->px_cfg->cf_intercept.sl_v[i]))
-			log_warnx("intercept host %s is outside the name "
-			    "constraints of %s, so clients will reject its "
-			    "certificates; run oauthlens --new-ca once to make "
-			    "a CA for the current intercept list (then trust "
-			    "the new ca.pem)", px->px_cfg->cf_intercept.sl_v[i],
-			    ca_cert_path(px->px_ca));
+	warn_outside_ca(px);
 	px->px_mitm = mitm_new(px->px_ca, px->px_cfg->cf_upstream_ca, err,
 	    errlen);
 	return px->px_mitm == NULL ? -1 : 0;

@@ -154,13 +154,7 @@ mitm_new(struct ca *ca, const char *upstream_ca, char *err, size_t errlen)
 
 	SSL_CTX_set_min_proto_version(m->m_client, TLS1_2_VERSION);
 	SSL_CTX_set_verify(m->m_client, SSL_VERIFY_PEER, NULL);
-	if (SSL_CTX_set_default_verify_paths(m->m_client) != 1)
-		goto fail;
-	if (upstream_ca != NULL && SSL_CTX_load_verify_locations(m->m_client,
-	    upstream_ca, NULL) != 1) {
-		snprintf(err, errlen, "--upstream-ca %s: cannot load it as a "
-		    "PEM CA bundle", upstream_ca);
-		ERR_clear_error();
+	if (mitm_set_upstream_ca(m, upstream_ca, err, errlen) == -1) {
 		mitm_free(m);
 		return NULL;
 	}
@@ -179,18 +173,54 @@ fail:
 	return NULL;
 }
 
-void
-mitm_free(struct mitm *m)
+static void
+sessions_clear(struct mitm *m)
 {
 	struct session	*s, *next;
 
-	if (m == NULL)
-		return;
 	for (s = m->m_sessions; s != NULL; s = next) {
 		next = s->s_next;
 		SSL_SESSION_free(s->s_sess);
 		free(s);
 	}
+	m->m_sessions = NULL;
+	m->m_nsessions = 0;
+}
+
+int
+mitm_set_upstream_ca(struct mitm *m, const char *upstream_ca, char *err,
+    size_t errlen)
+{
+	X509_STORE	*st = X509_STORE_new();
+
+	if (st == NULL || X509_STORE_set_default_paths(st) != 1) {
+		snprintf(err, errlen, "cannot load the system trust store: %s",
+		    ERR_reason_error_string(ERR_get_error()));
+		goto fail;
+	}
+	if (upstream_ca != NULL && X509_STORE_load_file(st, upstream_ca) != 1) {
+		snprintf(err, errlen, "upstream CA bundle %s: cannot load it "
+		    "as PEM certificates", upstream_ca);
+		goto fail;
+	}
+	/* Verification runs within one handshake call, so the old store
+	 * is no longer in use between callbacks: it can go now. Sessions
+	 * resumed would skip the new verification: they go too. */
+	SSL_CTX_set_cert_store(m->m_client, st);
+	sessions_clear(m);
+	return 0;
+fail:
+	ERR_clear_error();
+	X509_STORE_free(st);
+	return -1;
+}
+
+void
+mitm_free(struct mitm *m)
+{
+	if (m == NULL)
+		return;
+	sessions_clear(m);
 	SSL_CTX_free(m->m_server);
 	SSL_CTX_free(m->m_client);
 	free(m);

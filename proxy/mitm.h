@@ -22,6 +22,12 @@ struct mitm	*mitm_new(struct ca *ca, const char *upstream_ca, char *err,
 		    size_t errlen);
 void		 mitm_free(struct mitm *m);
 
+/* Trust for origins from now on: the system store plus upstream_ca (a
+ * PEM bundle, or NULL). Cached sessions are dropped. -1 with err, and
+ * the old trust kept, when it cannot be loaded. */
+int		 mitm_set_upstream_ca(struct mitm *m, const char *upstream_ca,
+		    char *err, size_t errlen);
+
 /* Whether host is on the intercept list ("*.suffix" entries match
  * subdomains). */
 int		 mitm_intercepts(const struct strlist *list, const char *host);

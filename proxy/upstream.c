@@ -98,6 +98,22 @@ pooled_free(struct upstream *up, struct pooled *pl)
 }
 
 void
+upstream_pool_drop_tls(struct upstream *up)
+{
+	struct pool_key	*pk, *next;
+
+	/* pooled_free() frees a key with its last connection. */
+	for (pk = TAILQ_FIRST(&up->up_keys); pk != NULL; pk = next) {
+		next = TAILQ_NEXT(pk, pk_entry);
+		if (!pk->pk_tls)
+			continue;
+		while (pk->pk_n > 1)
+			pooled_free(up, TAILQ_FIRST(&pk->pk_idle));
+		pooled_free(up, TAILQ_FIRST(&pk->pk_idle)); /* NOLINT */
+	}
+}
+
+void
 upstream_free(struct upstream *up)
 {
 	struct pool_key	*pk;

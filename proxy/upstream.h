@@ -59,6 +59,10 @@ struct bufferevent *upstream_pool_take(struct upstream *up, const char *host,
 void		 upstream_pool_put(struct upstream *up, const char *host,
 		    uint16_t port, int tls, struct bufferevent *bev);
 
+/* Close the idle TLS connections (their origins were verified against
+ * a trust store that has just been replaced). */
+void		 upstream_pool_drop_tls(struct upstream *up);
+
 /* Number of idle pooled connections (for metrics and tests). */
 unsigned	 upstream_pool_size(const struct upstream *up);
 
