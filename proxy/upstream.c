@@ -97,33 +97,45 @@ pooled_free(struct upstream *up, struct pooled *pl)
 	}
 }
 
+/* Close a key's idle connections and free it. */
+static void
+pool_key_free(struct upstream *up, struct pool_key *pk)
+{
+	struct pooled	*pl;
+
+	while ((pl = TAILQ_FIRST(&pk->pk_idle)) != NULL) {
+		TAILQ_REMOVE(&pk->pk_idle, pl, pl_entry);
+		up->up_pooled--;
+		bufferevent_free(pl->pl_bev);
+		free(pl);
+	}
+	TAILQ_REMOVE(&up->up_keys, pk, pk_entry);
+	free(pk);
+}
+
 void
 upstream_pool_drop_tls(struct upstream *up)
 {
 	struct pool_key	*pk, *next;
 
-	/* pooled_free() frees a key with its last connection. */
 	for (pk = TAILQ_FIRST(&up->up_keys); pk != NULL; pk = next) {
 		next = TAILQ_NEXT(pk, pk_entry);
-		if (!pk->pk_tls)
-			continue;
-		while (pk->pk_n > 1)
-			pooled_free(up, TAILQ_FIRST(&pk->pk_idle));
-		pooled_free(up, TAILQ_FIRST(&pk->pk_idle)); /* NOLINT */
+		if (pk->pk_tls)
+			pool_key_free(up, pk);
 	}
 }
 
 void
 upstream_free(struct upstream *up)
 {
-	struct pool_key	*pk;
+	struct pool_key	*pk, *next;
 
 	if (up == NULL)
 		return;
-	/* pooled_free() frees a key with its last connection. */
-	while ((pk = TAILQ_FIRST(&up->up_keys)) != NULL)
-		pooled_free(up, TAILQ_FIRST(&pk->pk_idle)); /* NOLINT */
-
+	for (pk = TAILQ_FIRST(&up->up_keys); pk != NULL; pk = next) {
+		next = TAILQ_NEXT(pk, pk_entry);
+		pool_key_free(up, pk);
+	}
 	free(up);
 }
 
