@@ -117,6 +117,17 @@ sfv_hexval(unsigned char c)
 	return -1;	/* uppercase is not lc-hexdig */
 }
 
+/* All or nothing: what was built in tmp goes to out only when ok (and
+ * the move succeeds); tmp is freed either way. 0 or -1. */
+static int
+sfv_commit(struct evbuffer *out, struct evbuffer *tmp, int ok)
+{
+	if (ok && evbuffer_add_buffer(out, tmp) == -1)
+		ok = 0;
+	evbuffer_free(tmp);
+	return ok ? 0 : -1;
+}
+
 int
 sfv_add_token(struct evbuffer *out, const char *tok, size_t len)
 {
@@ -149,14 +160,11 @@ sfv_add_string(struct evbuffer *out, const char *s, size_t len)
 		if (evbuffer_add(tmp, &s[i], 1) == -1)
 			goto fail;
 	}
-	if (evbuffer_add(tmp, "\"", 1) == -1 ||
-	    evbuffer_add_buffer(out, tmp) == -1)
+	if (evbuffer_add(tmp, "\"", 1) == -1)
 		goto fail;
-	evbuffer_free(tmp);
-	return 0;
+	return sfv_commit(out, tmp, 1);
 fail:
-	evbuffer_free(tmp);
-	return -1;
+	return sfv_commit(out, tmp, 0);
 }
 
 /* Section 4.1.11. */
@@ -185,14 +193,11 @@ sfv_add_display_string(struct evbuffer *out, const void *s, size_t len)
 		} else if (evbuffer_add(tmp, &p[i], 1) == -1)
 			goto fail;
 	}
-	if (evbuffer_add(tmp, "\"", 1) == -1 ||
-	    evbuffer_add_buffer(out, tmp) == -1)
+	if (evbuffer_add(tmp, "\"", 1) == -1)
 		goto fail;
-	evbuffer_free(tmp);
-	return 0;
+	return sfv_commit(out, tmp, 1);
 fail:
-	evbuffer_free(tmp);
-	return -1;
+	return sfv_commit(out, tmp, 0);
 }
 
 /* Section 4.1.4. */
@@ -250,13 +255,9 @@ sfv_parse_display_string(const char *in, size_t len, struct evbuffer *out)
 	dec = evbuffer_pullup(tmp, -1);
 	if (n > 0 && (dec == NULL || !sfv_utf8_valid(dec, n)))
 		goto fail;
-	if (evbuffer_add_buffer(out, tmp) == -1)
-		goto fail;
-	evbuffer_free(tmp);
-	return 0;
+	return sfv_commit(out, tmp, 1);
 fail:
-	evbuffer_free(tmp);
-	return -1;
+	return sfv_commit(out, tmp, 0);
 }
 
 /* A parameter key may appear once per item (Section 3.1.2). */
@@ -302,11 +303,7 @@ sfv_annotation(struct evbuffer *out, const char *code, const char *lang,
 		    sfv_add_token(tmp, extra[i].sp_token,
 		    strlen(extra[i].sp_token)) == -1)
 			goto fail;
-	if (evbuffer_add_buffer(out, tmp) == -1)
-		goto fail;
-	evbuffer_free(tmp);
-	return 0;
+	return sfv_commit(out, tmp, 1);
 fail:
-	evbuffer_free(tmp);
-	return -1;
+	return sfv_commit(out, tmp, 0);
 }
