@@ -1524,6 +1524,45 @@ bev_write_now(struct bufferevent *bev)
 	return evbuffer_get_length(out) <= low;
 }
 
+/*
+ * The same for a TLS bufferevent, which on its own encrypts only once
+ * epoll reports the socket writable (two epoll_ctl calls and a loop pass
+ * per record). While EV_WRITE is disabled the writes are ours: SSL_write
+ * straight to the socket. Whatever does not go (the socket is full, or an
+ * error) stays in the output, and enabling EV_WRITE hands it to libevent,
+ * which then retries the same SSL_write as OpenSSL requires; once its
+ * output is empty, conn_flush takes the writes back.
+ */
+static int
+tls_write_now(struct bufferevent *bev)
+{
+	SSL			*ssl = bufferevent_openssl_get_ssl(bev);
+	struct evbuffer		*out = bufferevent_get_output(bev);
+	struct evbuffer_iovec	 v[8];
+	size_t			 done = 0, low, high;
+	int			 n, i, r;
+
+	if (ssl == NULL || (bufferevent_get_enabled(bev) & EV_WRITE) ||
+	    evbuffer_get_length(out) == 0 || !SSL_is_init_finished(ssl))
+		return 0;
+	n = evbuffer_peek(out, -1, NULL, v, 8);
+	for (i = 0; i < n && i < 8; i++) {
+		if (v[i].iov_len == 0)
+			continue;
+		if ((r = SSL_write(ssl, v[i].iov_base, (int)v[i].iov_len)) <= 0) {
+			/* libevent's SSL_get_error must not see ours. */
+			ERR_clear_error();
+			break;
+		}
+		done += (size_t)r;
+	}
+	if (done == 0)
+		return 0;
+	evbuffer_drain(out, done);
+	bufferevent_getwatermark(bev, EV_WRITE, &low, &high);
+	return evbuffer_get_length(out) <= low;
+}
+
 /* After a callback did its work: send, let the senders refill, and leave
  * EV_WRITE armed only where bytes still wait. Iterative, bounded. */
 static void
@@ -1537,13 +1576,15 @@ conn_flush(struct conn *c)
 	c->c_flushing = 1;
 	for (i = 0, again = 1; again && i < 32; i++) {
 		again = 0;
-		if (c->c_cbev != NULL && bev_write_now(c->c_cbev)) {
+		if (c->c_cbev != NULL && (bev_write_now(c->c_cbev) ||
+		    tls_write_now(c->c_cbev))) {
 			conn_client_drained(c);
 			again = 1;
 		}
 		if (c->c_state == CS_DEAD)
 			break;
-		if (c->c_ubev != NULL && bev_write_now(c->c_ubev)) {
+		if (c->c_ubev != NULL && (bev_write_now(c->c_ubev) ||
+		    tls_write_now(c->c_ubev))) {
 			conn_up_drained(c);
 			again = 1;
 		}
@@ -1562,8 +1603,12 @@ conn_flush(struct conn *c)
 		if (evbuffer_get_length(bufferevent_get_output(b)) > 0) {
 			if (!(bufferevent_get_enabled(b) & EV_WRITE))
 				bufferevent_enable(b, EV_WRITE);
-		} else if ((bufferevent_get_enabled(b) & EV_WRITE) &&
-		    bufferevent_openssl_get_ssl(b) == NULL)
+		} else if (bufferevent_openssl_get_ssl(b) != NULL) {
+			/* Also drops the write event the TLS bufferevent
+			 * armed when bytes were added, before epoll sees it. */
+			if (SSL_is_init_finished(bufferevent_openssl_get_ssl(b)))
+				bufferevent_disable(b, EV_WRITE);
+		} else if (bufferevent_get_enabled(b) & EV_WRITE)
 			bufferevent_disable(b, EV_WRITE);
 	}
 }
