@@ -71,18 +71,17 @@ import hashlib
 import http
 import json
 import os
-import signal
 import socket
 import ssl
 import struct
 import sys
-import threading
 import time
-import urllib.parse
 
-BLOCK = 65536
-MAX_LINE = 65536
-MAX_HEAD = 1 << 20
+from httpcommon import (BLOCK, BadRequest, ThreadedServer, encode_chunked,
+                        head_bytes, keep_alive, parse_fields, read_chunked,
+                        read_exact, read_head, serve_until_signal,
+                        server_context)
+
 WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 # Irregular chunk sizes: exercise the proxy's chunk parser at odd offsets.
 CHUNK_CYCLE = (1, 4093, 30000, 7, 17000, 14435)
@@ -121,110 +120,22 @@ def pattern_bytes(n):
     return b"".join(pattern(n))
 
 
-class BadRequest(Exception):
-    pass
+class Origin(ThreadedServer):
+    """The test origin. start() binds and serves in background threads
+    (httpcommon.ThreadedServer: start, stop, one thread a connection)."""
 
-
-class ConnState:
-    def __init__(self, conn_id, sock, peer, tls):
-        self.conn_id = conn_id
-        self.sock = sock
-        self.peer = peer
-        self.tls = tls
-        self.n_requests = 0
-        self.rfile = sock.makefile("rb", buffering=BLOCK)
-
-
-class Request:
-    def __init__(self):
-        self.method = ""
-        self.target = ""
-        self.version = ""
-        self.headers = []
-        self.raw_head = b""
-        self.body = b""
-        self.chunked = False
-        self.chunk_extensions = []
-        self.trailers = []
-        self.sent_100 = False
-        self.path = ""
-        self.query = {}
-
-    def header(self, name):
-        """Value of the first header called name, or None."""
-        for n, v in self.headers:
-            if n.lower() == name.lower():
-                return v
-        return None
-
-    def header_all(self, name):
-        return [v for n, v in self.headers if n.lower() == name.lower()]
-
-    def tokens(self, name):
-        """Comma-separated tokens of every `name` header, lower case."""
-        out = []
-        for v in self.header_all(name):
-            out += [t.strip().lower() for t in v.split(",") if t.strip()]
-        return out
-
-
-def _readline(rfile, limit=MAX_LINE):
-    line = rfile.readline(limit + 1)
-    if len(line) > limit:
-        raise BadRequest("line too long")
-    return line
-
-
-def _read_exact(rfile, n, progress=None):
-    parts = []
-    while n > 0:
-        b = rfile.read(min(n, BLOCK))
-        if not b:
-            raise ConnectionError("EOF in body")
-        parts.append(b)
-        n -= len(b)
-        if progress:
-            progress(len(b))
-    return b"".join(parts)
-
-
-def _parse_fields(lines):
-    fields = []
-    for line in lines:
-        s = line.rstrip(b"\r\n").decode("latin-1")
-        if ":" not in s:
-            raise BadRequest("header without colon: %r" % s)
-        name, value = s.split(":", 1)
-        if not name or name != name.strip():
-            raise BadRequest("bad header name %r" % name)
-        fields.append((name, value.strip(" \t")))
-    return fields
-
-
-class Origin:
-    """The test origin. start() binds and serves in background threads."""
+    accept_thread_name = "origin-accept"
+    conn_thread_name = "origin-conn-%d"
 
     def __init__(self, host="127.0.0.1", port=0, tls=None):
-        self.host = host
-        self.port = port
+        super().__init__(host, port, server_context(tls))
         self.tls = tls
-        self._ctx = None
-        if tls:
-            self._ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-            self._ctx.load_cert_chain(tls[0], tls[1])
-        self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._conns = set()
-        self._open_ids = set()
-        self._next_conn = 0
         self.requests = []
         # Streamed response body bytes handed to the kernel so far (all
         # connections): lets tests see how far a download has progressed.
         self.body_bytes_sent = 0
         # Request body bytes read so far (all connections).
         self.body_bytes_read = 0
-        self._lsock = None
-        self._thread = None
 
     # -- bookkeeping -------------------------------------------------
     @property
@@ -258,186 +169,45 @@ class Origin:
         host = "[%s]" % self.host if ":" in self.host else self.host
         return "%s://%s:%d%s" % (scheme, host, self.port, path)
 
-    # -- life cycle --------------------------------------------------
-    def start(self):
-        fam = socket.AF_INET6 if ":" in self.host else socket.AF_INET
-        s = socket.socket(fam, socket.SOCK_STREAM)
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        s.bind((self.host, self.port))
-        s.listen(128)
-        s.settimeout(0.2)
-        self.port = s.getsockname()[1]
-        self._lsock = s
-        self._thread = threading.Thread(target=self._accept_loop,
-                                        name="origin-accept", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self):
-        self._stop.set()
-        if self._thread:
-            self._thread.join(5)
-        if self._lsock:
-            self._lsock.close()
-        with self._lock:
-            conns = list(self._conns)
-        for c in conns:
-            try:
-                c.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc):
-        self.stop()
-
-    def _accept_loop(self):
-        while not self._stop.is_set():
-            try:
-                sock, peer = self._lsock.accept()
-            except socket.timeout:
-                continue
-            except OSError:
-                break
-            with self._lock:
-                self._next_conn += 1
-                cid = self._next_conn
-            t = threading.Thread(target=self._serve_conn,
-                                 args=(sock, peer, cid),
-                                 name="origin-conn-%d" % cid, daemon=True)
-            t.start()
-
-    def _serve_conn(self, sock, peer, cid):
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        sock.settimeout(60)
-        with self._lock:
-            self._conns.add(sock)
-            self._open_ids.add(cid)
-        try:
-            if self._ctx:
-                sock.settimeout(10)
-                tsock = self._ctx.wrap_socket(sock, server_side=True)
-                tsock.settimeout(60)
-                with self._lock:
-                    self._conns.discard(sock)
-                    self._conns.add(tsock)
-                sock = tsock
-            conn = ConnState(cid, sock, peer, bool(self._ctx))
-            while not self._stop.is_set():
-                if not self._serve_one(conn):
-                    break
-        except (OSError, ConnectionError, ssl.SSLError, ValueError):
-            pass
-        finally:
-            with self._lock:
-                self._conns.discard(sock)
-            try:
-                sock.close()
-            except OSError:
-                pass
-            with self._lock:
-                self._open_ids.discard(cid)
-
     # -- one request ---------------------------------------------------
-    def _read_head(self, conn):
-        """Read a request head; None at a clean EOF between requests."""
-        rf = conn.rfile
-        line = _readline(rf)
-        while line in (b"\r\n", b"\n"):
-            line = _readline(rf)
-        if not line:
-            return None
-        raw = [line]
-        total = len(line)
-        hlines = []
-        while True:
-            h = _readline(rf)
-            if not h:
-                raise ConnectionError("EOF in head")
-            raw.append(h)
-            total += len(h)
-            if total > MAX_HEAD:
-                raise BadRequest("head too large")
-            if h in (b"\r\n", b"\n"):
-                break
-            hlines.append(h)
-        req = Request()
-        req.raw_head = b"".join(raw)
-        parts = line.rstrip(b"\r\n").decode("latin-1").split(" ")
-        if len(parts) != 3 or not parts[2].startswith("HTTP/1."):
-            raise BadRequest("bad request line %r" % line)
-        req.method, req.target, req.version = parts
-        req.headers = _parse_fields(hlines)
-        t = req.target
-        if "://" in t:
-            sp = urllib.parse.urlsplit(t)
-            req.path, q = sp.path or "/", sp.query
-        else:
-            req.path, _, q = t.partition("?")
-        req.query = dict(urllib.parse.parse_qsl(q, keep_blank_values=True))
-        return req
-
     def _read_body(self, conn, req):
-        rf = conn.rfile
         te = req.tokens("transfer-encoding")
         if te:
             if te[-1] != "chunked":
                 raise BadRequest("unsupported transfer-encoding")
             req.chunked = True
-            parts = []
-            while True:
-                line = _readline(rf).rstrip(b"\r\n").decode("latin-1")
-                size_s, _, ext = line.partition(";")
-                if ext:
-                    req.chunk_extensions.append(ext)
-                size = int(size_s.strip(), 16)
-                if size == 0:
-                    break
-                parts.append(_read_exact(rf, size, self._count_read))
-                if _readline(rf) not in (b"\r\n", b"\n"):
-                    raise BadRequest("missing CRLF after chunk")
-            tl = []
-            while True:
-                h = _readline(rf)
-                if h in (b"\r\n", b"\n") or not h:
-                    break
-                tl.append(h)
-            req.trailers = _parse_fields(tl)
-            req.body = b"".join(parts)
+            body, req.chunk_extensions, tl = read_chunked(
+                conn.rfile, progress=self._count_read)
+            req.trailers = parse_fields(tl)
+            req.body = body
             return
         cl = req.header_all("content-length")
         if cl:
             n = int(cl[0])
-            req.body = _read_exact(rf, n, self._count_read) if n else b""
+            req.body = read_exact(conn.rfile, n, self._count_read) \
+                if n else b""
 
     def _count_read(self, n):
         with self._lock:
             self.body_bytes_read += n
 
-    def _keep_alive(self, req):
-        toks = req.tokens("connection")
-        if req.version == "HTTP/1.0":
-            return "keep-alive" in toks
-        return "close" not in toks
-
     def _serve_one(self, conn):
         try:
-            req = self._read_head(conn)
+            req = read_head(conn.rfile)
         except BadRequest as e:
             self._send(conn, None, 400, [("Content-Type", "text/plain")],
                        ("origin: %s\n" % e).encode(), keep=False)
             return False
         if req is None:
             return False
+        req.query = dict(req.query)
         conn.n_requests += 1
         rec = {"method": req.method, "target": req.target, "path": req.path,
                "headers": list(req.headers), "conn_id": conn.conn_id,
                "request_no": conn.n_requests, "time": time.time()}
         with self._lock:
             self.requests.append(rec)
-        keep = self._keep_alive(req)
+        keep = keep_alive(req)
         h = getattr(self, "_h_" + self._route(req.path), None)
         if h is None:
             self._consume(conn, req)
@@ -474,17 +244,15 @@ class Origin:
         """Send a complete response; body is bytes or an iterable."""
         reason = http.HTTPStatus(status).phrase if status in \
             http.HTTPStatus._value2member_map_ else "Unknown"
-        head = ["HTTP/1.1 %d %s" % (status, reason)]
         nobody = status in (204, 304) or 100 <= status < 200
-        for n, v in headers:
-            head.append("%s: %s" % (n, v))
+        head = list(headers)
         if length and not nobody and isinstance(body, bytes):
-            head.append("Content-Length: %d" % len(body))
+            head.append(("Content-Length", "%d" % len(body)))
         if not keep:
-            head.append("Connection: close")
+            head.append(("Connection", "close"))
         elif req is not None and req.version == "HTTP/1.0":
-            head.append("Connection: keep-alive")
-        data = ("\r\n".join(head) + "\r\n\r\n").encode("latin-1")
+            head.append(("Connection", "keep-alive"))
+        data = head_bytes(status, reason, head)
         if req is not None and req.method == "HEAD" or nobody:
             conn.sock.sendall(data)
             return
@@ -570,18 +338,7 @@ class Origin:
 
     @staticmethod
     def _chunks(blocks, ext=False, trailers=()):
-        i = 0
-        for b in blocks:
-            off = 0
-            while off < len(b):
-                size = min(CHUNK_CYCLE[i % len(CHUNK_CYCLE)], len(b) - off)
-                e = ";n=%d;name=\"q\"" % i if ext else ""
-                yield b"%x%s\r\n" % (size, e.encode()) + \
-                    b[off:off + size] + b"\r\n"
-                off += size
-                i += 1
-        t = "".join("%s: %s\r\n" % kv for kv in trailers)
-        yield b"0\r\n" + t.encode("latin-1") + b"\r\n"
+        return encode_chunked(blocks, CHUNK_CYCLE, ext, trailers)
 
     def _h_status(self, conn, req, keep):
         self._consume(conn, req)
@@ -854,7 +611,7 @@ def ws_read_frame(read_exact):
 def ws_serve(rfile, sock):
     """Echo messages until a close frame or EOF."""
     def rx(n):
-        return _read_exact(rfile, n)
+        return read_exact(rfile, n)
     msg_op, parts = None, []
     while True:
         fin, op, payload, masked = ws_read_frame(rx)
@@ -889,19 +646,7 @@ def main(argv=None):
     ap.add_argument("--ready-file")
     a = ap.parse_args(argv)
     o = Origin(a.host, a.port, tuple(a.tls) if a.tls else None).start()
-    done = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: done.set())
-    signal.signal(signal.SIGINT, lambda *_: done.set())
-    print(o.port, flush=True)
-    if a.ready_file:
-        tmp = a.ready_file + ".tmp"
-        with open(tmp, "w") as f:
-            f.write("%d\n" % o.port)
-        os.rename(tmp, a.ready_file)
-    while not done.wait(0.5):
-        pass
-    o.stop()
-    return 0
+    return serve_until_signal(o, a.ready_file, 0.5)
 
 
 if __name__ == "__main__":
