@@ -64,11 +64,7 @@ import base64
 import gzip
 import hashlib
 import json
-import os
 import secrets
-import signal
-import socket
-import ssl
 import string
 import sys
 import threading
@@ -78,8 +74,11 @@ import zlib
 from email.utils import formatdate
 from xml.sax.saxutils import escape as xml_escape
 
-MAX_LINE = 65536
-MAX_HEAD = 1 << 20
+from httpcommon import (BadRequest, ThreadedServer, encode_chunked,
+                        head_bytes, header_value, keep_alive, q_value,
+                        read_chunked, read_exact, read_head,
+                        serve_until_signal, server_context)
+
 MAX_BODY = 1 << 20
 CODE_TTL = 600          # seconds: GitHub's codes expire after 10 minutes
 TOKEN_PATH = "/login/oauth/access_token"
@@ -146,14 +145,7 @@ def accept_format(accept):
     for item in accept.split(","):
         parts = [p.strip() for p in item.split(";")]
         mt = parts[0].lower()
-        q = 1.0
-        for p in parts[1:]:
-            k, _, v = p.partition("=")
-            if k.strip().lower() == "q":
-                try:
-                    q = float(v)
-                except ValueError:
-                    q = 0.0
+        q = q_value(parts[1:])
         if q <= 0:
             continue
         if mt == "application/json":
@@ -172,15 +164,7 @@ def accepted_codings(value):
         parts = [p.strip() for p in item.split(";")]
         if not parts[0]:
             continue
-        q = 1.0
-        for p in parts[1:]:
-            k, _, v = p.partition("=")
-            if k.strip().lower() == "q":
-                try:
-                    q = float(v)
-                except ValueError:
-                    q = 0.0
-        out[parts[0].lower()] = q
+        out[parts[0].lower()] = q_value(parts[1:])
     return out
 
 
@@ -237,10 +221,6 @@ def redirect_allowed(callback, redirect):
     return rpath.startswith(base) and ".." not in rpath.split("/")
 
 
-class BadRequest(Exception):
-    pass
-
-
 class App:
     def __init__(self, client_id, client_secret, callback, name="test app"):
         self.client_id = client_id
@@ -281,31 +261,6 @@ class Variant:
                 "count": self.count}
 
 
-class Request:
-    def __init__(self):
-        self.method = ""
-        self.target = ""
-        self.version = ""
-        self.headers = []
-        self.raw_head = b""
-        self.body = b""
-        self.path = ""
-        self.query = []
-
-    def header(self, name):
-        for n, v in self.headers:
-            if n.lower() == name.lower():
-                return v
-        return None
-
-    def tokens(self, name):
-        out = []
-        for n, v in self.headers:
-            if n.lower() == name.lower():
-                out += [t.strip().lower() for t in v.split(",") if t.strip()]
-        return out
-
-
 class TokenRecord:
     """One token-endpoint request and exactly what was answered."""
 
@@ -340,10 +295,7 @@ class TokenRecord:
         self.content_encoding = None
 
     def resp_header(self, name):
-        for n, v in self.resp_headers:
-            if n.lower() == name.lower():
-                return v
-        return None
+        return header_value(self.resp_headers, name)
 
     def summary(self):
         return {
@@ -362,13 +314,6 @@ class TokenRecord:
         }
 
 
-def _readline(rfile, limit=MAX_LINE):
-    line = rfile.readline(limit + 1)
-    if len(line) > limit:
-        raise BadRequest("line too long")
-    return line
-
-
 class Registry:
     """What GitHub knows: apps, codes, tokens, and the record of token
     requests. Several FakeGitHub listeners (say, HTTPS on one port and
@@ -383,31 +328,25 @@ class Registry:
         self.variant = Variant()
 
 
-class FakeGitHub:
-    """The fake. start() binds and serves in background threads."""
+class FakeGitHub(ThreadedServer):
+    """The fake. start() binds and serves in background threads
+    (httpcommon.ThreadedServer: start, stop, one thread a connection)."""
+
+    accept_thread_name = "fake-github-accept"
+    conn_thread_name = "fake-github-%d"
 
     def __init__(self, host="127.0.0.1", port=0, tls=None,
                  server_name="github.com", registry=None):
-        self.host = host
-        self.port = port
+        self.registry = registry or Registry()
+        # The lock is the registry's: listeners sharing it share the lock.
+        super().__init__(host, port, server_context(tls, ["http/1.1"]),
+                         self.registry.lock)
         self.tls = tls
         self.server_name = server_name
-        self._ctx = None
-        if tls:
-            self._ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-            self._ctx.load_cert_chain(tls[0], tls[1])
-            self._ctx.set_alpn_protocols(["http/1.1"])
-        self.registry = registry or Registry()
-        self._lock = self.registry.lock
         self.apps = self.registry.apps
         self.codes = self.registry.codes
         self.tokens = self.registry.tokens
         self.records = self.registry.records
-        self._stop = threading.Event()
-        self._conns = set()
-        self._next_conn = 0
-        self._lsock = None
-        self._thread = None
         self.requests = []          # (method, target, conn_id), this port
         self.handshake_errors = []  # TLS handshakes that failed here
 
@@ -469,191 +408,46 @@ class FakeGitHub:
         return "%s://%s:%d%s" % ("https" if self.tls else "http",
                                  self.host, self.port, path)
 
-    # -- life cycle ------------------------------------------------------
-    def start(self):
-        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        s.bind((self.host, self.port))
-        s.listen(128)
-        s.settimeout(0.2)
-        self.port = s.getsockname()[1]
-        self._lsock = s
-        self._thread = threading.Thread(target=self._accept_loop,
-                                        name="fake-github-accept",
-                                        daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self):
-        self._stop.set()
-        if self._thread:
-            self._thread.join(5)
-        if self._lsock:
-            self._lsock.close()
+    def _handshake_failed(self, err):
         with self._lock:
-            conns = list(self._conns)
-        for c in conns:
-            try:
-                c.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc):
-        self.stop()
-
-    def _accept_loop(self):
-        while not self._stop.is_set():
-            try:
-                sock, peer = self._lsock.accept()
-            except socket.timeout:
-                continue
-            except OSError:
-                break
-            with self._lock:
-                self._next_conn += 1
-                cid = self._next_conn
-            threading.Thread(target=self._serve_conn, args=(sock, cid),
-                             name="fake-github-%d" % cid,
-                             daemon=True).start()
-
-    def _serve_conn(self, sock, cid):
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        with self._lock:
-            self._conns.add(sock)
-        try:
-            if self._ctx:
-                sock.settimeout(10)
-                try:
-                    tsock = self._ctx.wrap_socket(sock, server_side=True)
-                except (ssl.SSLError, OSError) as e:
-                    with self._lock:
-                        self.handshake_errors.append(str(e))
-                    return
-                with self._lock:
-                    self._conns.discard(sock)
-                    self._conns.add(tsock)
-                sock = tsock
-            sock.settimeout(60)
-            rfile = sock.makefile("rb", buffering=65536)
-            while not self._stop.is_set():
-                if not self._serve_one(sock, rfile, cid):
-                    break
-        except (OSError, ConnectionError, ssl.SSLError, ValueError):
-            pass
-        finally:
-            with self._lock:
-                self._conns.discard(sock)
-            try:
-                sock.close()
-            except OSError:
-                pass
+            self.handshake_errors.append(str(err))
 
     # -- HTTP --------------------------------------------------------------
-    def _read_request(self, sock, rfile):
-        line = _readline(rfile)
-        while line in (b"\r\n", b"\n"):
-            line = _readline(rfile)
-        if not line:
+    def _read_request(self, conn):
+        """The request with its body (the head as httpcommon reads it);
+        None at a clean EOF between requests."""
+        req = read_head(conn.rfile)
+        if req is None:
             return None
-        raw = [line]
-        total = len(line)
-        hlines = []
-        while True:
-            h = _readline(rfile)
-            if not h:
-                raise ConnectionError("EOF in head")
-            raw.append(h)
-            total += len(h)
-            if total > MAX_HEAD:
-                raise BadRequest("head too large")
-            if h in (b"\r\n", b"\n"):
-                break
-            hlines.append(h)
-        req = Request()
-        req.raw_head = b"".join(raw)
-        parts = line.rstrip(b"\r\n").decode("latin-1").split(" ")
-        if len(parts) != 3 or not parts[2].startswith("HTTP/1."):
-            raise BadRequest("bad request line")
-        req.method, req.target, req.version = parts
-        for h in hlines:
-            s = h.rstrip(b"\r\n").decode("latin-1")
-            if ":" not in s:
-                raise BadRequest("header without colon")
-            n, v = s.split(":", 1)
-            if not n or n != n.strip():
-                raise BadRequest("bad header name")
-            req.headers.append((n, v.strip(" \t")))
-        t = req.target
-        if "://" in t:
-            sp = urllib.parse.urlsplit(t)
-            req.path, q = sp.path or "/", sp.query
-        else:
-            req.path, _, q = t.partition("?")
-        req.query = urllib.parse.parse_qsl(q, keep_blank_values=True)
-        # Body.
         te = req.tokens("transfer-encoding")
         if req.header("expect") and \
                 req.header("expect").lower() == "100-continue":
-            sock.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
+            conn.sock.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
         if te:
             if te[-1] != "chunked":
                 raise BadRequest("unsupported transfer-encoding")
-            parts = []
-            size_total = 0
-            while True:
-                ln = _readline(rfile).rstrip(b"\r\n").decode("latin-1")
-                size = int(ln.partition(";")[0].strip(), 16)
-                if size == 0:
-                    break
-                size_total += size
-                if size_total > MAX_BODY:
-                    raise BadRequest("body too large")
-                parts.append(self._read_exact(rfile, size))
-                if _readline(rfile) not in (b"\r\n", b"\n"):
-                    raise BadRequest("missing CRLF after chunk")
-            while _readline(rfile) not in (b"\r\n", b"\n", b""):
-                pass
-            req.body = b"".join(parts)
+            req.body = read_chunked(conn.rfile, MAX_BODY)[0]
         elif req.header("content-length") is not None:
             n = int(req.header("content-length"))
             if n > MAX_BODY:
                 raise BadRequest("body too large")
-            req.body = self._read_exact(rfile, n)
+            req.body = read_exact(conn.rfile, n)
         return req
 
-    @staticmethod
-    def _read_exact(rfile, n):
-        parts = []
-        while n > 0:
-            b = rfile.read(n)
-            if not b:
-                raise ConnectionError("EOF in body")
-            parts.append(b)
-            n -= len(b)
-        return b"".join(parts)
-
-    @staticmethod
-    def _keep_alive(req):
-        toks = req.tokens("connection")
-        if req.version == "HTTP/1.0":
-            return "keep-alive" in toks
-        return "close" not in toks
-
-    def _serve_one(self, sock, rfile, cid):
+    def _serve_one(self, conn):
+        sock, cid = conn.sock, conn.conn_id
         try:
-            req = self._read_request(sock, rfile)
+            req = self._read_request(conn)
         except BadRequest as e:
+            # GitHub's fake says what, not the bytes that were wrong.
             self._send(sock, None, 400, [("Content-Type", "text/plain")],
-                       ("fake github: %s\n" % e).encode(), keep=False)
+                       ("fake github: %s\n" % e.brief).encode(), keep=False)
             return False
         if req is None:
             return False
         with self._lock:
             self.requests.append((req.method, req.target, cid))
-        keep = self._keep_alive(req)
+        keep = keep_alive(req)
         try:
             if req.path == TOKEN_PATH:
                 if req.method != "POST":
@@ -690,33 +484,27 @@ class FakeGitHub:
         return keep
 
     def _send(self, sock, req, status, headers, body=b"", keep=True,
-              chunks=None):
-        """Send one response. headers: the exact list to send (framing
-        is added here: Content-Length, or chunked when chunks is given)."""
+              chunked=False):
+        """Send one response in one write. headers: the exact list to
+        send (framing is added here: Content-Length, or chunked in chunks
+        of CHUNK_CYCLE's sizes)."""
         reasons = {100: "Continue", 200: "OK", 302: "Found",
                    400: "Bad Request", 404: "Not Found"}
-        head = ["HTTP/1.1 %d %s" % (status, reasons.get(status, "Unknown"))]
-        for n, v in headers:
-            head.append("%s: %s" % (n, v))
-        if chunks is None:
-            head.append("Content-Length: %d" % len(body))
+        head = list(headers)
+        if not chunked:
+            head.append(("Content-Length", "%d" % len(body)))
         else:
-            head.append("Transfer-Encoding: chunked")
+            head.append(("Transfer-Encoding", "chunked"))
         if not keep:
-            head.append("Connection: close")
-        data = ("\r\n".join(head) + "\r\n\r\n").encode("latin-1")
+            head.append(("Connection", "close"))
+        data = head_bytes(status, reasons.get(status, "Unknown"), head)
         if req is not None and req.method == "HEAD":
             sock.sendall(data)
             return
-        if chunks is None:
+        if not chunked:
             sock.sendall(data + body)
             return
-        out = [data]
-        for c in chunks:
-            if c:
-                out.append(b"%x\r\n" % len(c) + c + b"\r\n")
-        out.append(b"0\r\n\r\n")
-        sock.sendall(b"".join(out))
+        sock.sendall(data + b"".join(encode_chunked([body], CHUNK_CYCLE)))
 
     @staticmethod
     def _github_headers(ctype):
@@ -871,16 +659,7 @@ class FakeGitHub:
                 body = zlib.compress(plain)
             headers.append(("Content-Encoding", v.encoding))
             rec.content_encoding = v.encoding
-        chunks = None
-        if v.chunked:
-            chunks = []
-            i = k = 0
-            while i < len(body):
-                n = CHUNK_CYCLE[k % len(CHUNK_CYCLE)]
-                chunks.append(body[i:i + n])
-                i += n
-                k += 1
-            rec.chunked = True
+        rec.chunked = v.chunked
         rec.status = 200
         rec.resp_headers = list(headers)
         rec.resp_plain = plain
@@ -889,7 +668,7 @@ class FakeGitHub:
         with self._lock:
             rec.n = len(self.records) + 1
             self.records.append(rec)
-        self._send(sock, req, 200, headers, body, keep, chunks=chunks)
+        self._send(sock, req, 200, headers, body, keep, chunked=v.chunked)
 
     # -- authorize, issue, control ----------------------------------------
     def _authorize(self, sock, req, keep):
@@ -972,19 +751,7 @@ def main(argv=None):
         cid, secret, cb = spec.split(":", 2)
         gh.add_app(cid, secret, cb)
     gh.start()
-    print(gh.port, flush=True)
-    if a.ready_file:
-        tmp = a.ready_file + ".tmp"
-        with open(tmp, "w") as f:
-            f.write("%d\n" % gh.port)
-        os.replace(tmp, a.ready_file)
-    done = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: done.set())
-    while not done.wait(1):
-        pass
-    gh.stop()
-    return 0
+    return serve_until_signal(gh, a.ready_file, 1)
 
 
 if __name__ == "__main__":
