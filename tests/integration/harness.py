@@ -43,6 +43,7 @@ KEEP_TMP = os.environ.get("OAUTHLENS_KEEP_TMP") == "1"
 sys.path.insert(0, os.path.join(SRC, "tests", "servers"))
 from origin import (Origin, pattern, pattern_bytes,  # noqa: E402,F401
                     pattern_sha256, ws_encode, ws_read_frame, WS_GUID)
+from httpcommon import HeaderList  # noqa: E402
 
 SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer",
                      "runtime error:", "SUMMARY: UndefinedBehaviorSanitizer")
@@ -348,7 +349,7 @@ def run_proxy_cli(args, timeout=10):
 
 # -- curl ----------------------------------------------------------------
 
-class CurlResult:
+class CurlResult(HeaderList):
     def __init__(self, rc, stderr, blocks, body):
         self.rc = rc
         self.stderr = stderr
@@ -356,15 +357,6 @@ class CurlResult:
         self.body = body
         last = blocks[-1] if blocks else (None, None, [])
         self.status_line, self.status, self.headers = last
-
-    def header(self, name):
-        for n, v in self.headers:
-            if n.lower() == name.lower():
-                return v
-        return None
-
-    def header_all(self, name):
-        return [v for n, v in self.headers if n.lower() == name.lower()]
 
     def json(self):
         return json.loads(self.body)
@@ -433,7 +425,7 @@ def curl(url, proxy=None, args=(), timeout=30, tmpdir=None, stdin=None,
 
 # -- raw sockets -----------------------------------------------------------
 
-class Response:
+class Response(HeaderList):
     def __init__(self):
         self.version = None
         self.status = None
@@ -444,21 +436,6 @@ class Response:
         self.trailers = []
         self.chunked = False
         self.interim = []      # 1xx responses before this one
-
-    def header(self, name):
-        for n, v in self.headers:
-            if n.lower() == name.lower():
-                return v
-        return None
-
-    def header_all(self, name):
-        return [v for n, v in self.headers if n.lower() == name.lower()]
-
-    def tokens(self, name):
-        out = []
-        for v in self.header_all(name):
-            out += [t.strip().lower() for t in v.split(",") if t.strip()]
-        return out
 
     def json(self):
         return json.loads(self.body)

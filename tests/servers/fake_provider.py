@@ -56,6 +56,8 @@ import urllib.parse
 from email.utils import formatdate
 from xml.sax.saxutils import escape as xml_escape
 
+from httpcommon import header_value, q_value
+
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 DEVICE_CODE_PATH = "/login/device/code"
 TOKEN_PATH = "/login/oauth/access_token"
@@ -134,14 +136,7 @@ def accept_format(accept):
     """GitHub's choice: JSON or XML when named with q > 0, else form."""
     for item in (accept or "").split(","):
         parts = [p.strip() for p in item.split(";")]
-        q = 1.0
-        for p in parts[1:]:
-            k, _, v = p.partition("=")
-            if k.strip().lower() == "q":
-                try:
-                    q = float(v)
-                except ValueError:
-                    q = 0.0
+        q = q_value(parts[1:])
         if q > 0 and parts[0].lower() == "application/json":
             return "json"
         if q > 0 and parts[0].lower() == "application/xml":
@@ -207,10 +202,7 @@ class ProviderRecord:
         self.format = "form"
 
     def resp_header(self, name):
-        for n, v in self.resp_headers:
-            if n.lower() == name.lower():
-                return v
-        return None
+        return header_value(self.resp_headers, name)
 
     def __repr__(self):
         return "<ProviderRecord %s %s -> %s %s>" % (
