@@ -347,16 +347,9 @@ def run_proxy_cli(args, timeout=10):
                           cwd=SRC, env=clean_env(), stdin=subprocess.DEVNULL)
 
 
-# -- curl ----------------------------------------------------------------
-
-class CurlResult(HeaderList):
-    def __init__(self, rc, stderr, blocks, body):
-        self.rc = rc
-        self.stderr = stderr
-        self.blocks = blocks          # every header block (1xx, CONNECT)
-        self.body = body
-        last = blocks[-1] if blocks else (None, None, [])
-        self.status_line, self.status, self.headers = last
+class Reply(HeaderList):
+    """What curl or a raw socket got: header lookups over .headers
+    (httpcommon.HeaderList), json() and text over .body."""
 
     def json(self):
         return json.loads(self.body)
@@ -364,6 +357,18 @@ class CurlResult(HeaderList):
     @property
     def text(self):
         return self.body.decode("utf-8", errors="replace")
+
+
+# -- curl ----------------------------------------------------------------
+
+class CurlResult(Reply):
+    def __init__(self, rc, stderr, blocks, body):
+        self.rc = rc
+        self.stderr = stderr
+        self.blocks = blocks          # every header block (1xx, CONNECT)
+        self.body = body
+        last = blocks[-1] if blocks else (None, None, [])
+        self.status_line, self.status, self.headers = last
 
     def __repr__(self):
         return "<curl rc=%s status=%s stderr=%r body=%r>" % (
@@ -425,7 +430,7 @@ def curl(url, proxy=None, args=(), timeout=30, tmpdir=None, stdin=None,
 
 # -- raw sockets -----------------------------------------------------------
 
-class Response(HeaderList):
+class Response(Reply):
     def __init__(self):
         self.version = None
         self.status = None
@@ -436,13 +441,6 @@ class Response(HeaderList):
         self.trailers = []
         self.chunked = False
         self.interim = []      # 1xx responses before this one
-
-    def json(self):
-        return json.loads(self.body)
-
-    @property
-    def text(self):
-        return self.body.decode("utf-8", errors="replace")
 
     def __repr__(self):
         return "<Response %s %s headers=%r body=%r>" % (
