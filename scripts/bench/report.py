@@ -106,12 +106,13 @@ def load_report(runs, targets):
     for t in targets:
         row = [t]
         for key in ("bg0_pct", "bg1_pct", "other0_pct", "other1_pct",
-                    "wait0_pct"):
+                    "wait0_pct", "steal_pct"):
             vals = [v for _, v, _ in runs.get((t, key), [])]
             if not vals:
                 row.append("-")
                 continue
-            if t == "direct" and key == "other1_pct":
+            if (t == "direct" and key == "other1_pct") or \
+                    key == "steal_pct":
                 worst = max(worst, max(vals))
             if key == "wait0_pct":
                 # disturbed: the proxy waited and others used core 0 (it
@@ -125,14 +126,16 @@ def load_report(runs, targets):
     print("Other processes on this machine, % (median / max)")
     print(table(rows, ["target", "core 0 before", "core 1 before",
                        "core 0 in runs", "core 1 in runs",
-                       "proxy waited"]))
+                       "proxy waited", "stolen"]))
     print("before: their share of each core before the target's block; in "
           "runs: their share\nduring the load runs (much of it time our "
           "processes left idle); proxy waited:\nshare of a run the proxy "
           "was runnable but not running (also for the kernel's\nthreads or "
           "its own).  A run where the proxy waited while others used core 0"
           "\n(direct: others took core 1) over 10% was repeated, up to 3 "
-          "times.")
+          "times.\nstolen: time the hypervisor gave our virtual cores to "
+          "other machines\n(steal in /proc/stat, both cores); over 10% "
+          "also repeats a run.")
     if worst > 10:
         print("WARNING: runs were disturbed by up to %.0f%%; figures are "
               "skewed (run again on a\nquiet machine)" % worst)
