@@ -1502,7 +1502,7 @@ conn_up_write_cb(struct bufferevent *bev, void *arg)
  * EV_WRITE and waiting for epoll to say what a fresh loopback socket
  * always says: two epoll_ctl calls per response saved. Returns 1 when it
  * wrote and the output fell to the low-water mark (what libevent's write
- * callback would report). TLS bufferevents keep libevent's own path.
+ * callback would report). TLS bufferevents: tls_write_now().
  */
 static int
 bev_write_now(struct bufferevent *bev)
