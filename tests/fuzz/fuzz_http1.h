@@ -56,6 +56,41 @@ fh_content_length(const struct slice *v, uint64_t *out)
 }
 
 /*
+ * The fields of a parsed head: every name non-empty, names and values
+ * inside buf, each Content-Length a number (the last one in *cl); counts
+ * Content-Length and Transfer-Encoding fields into *ncl and *nte, and
+ * checks the parser refused the smuggling shapes (two Content-Lengths, or
+ * Content-Length with Transfer-Encoding).
+ */
+static inline void
+fh_check_fields(const struct http1_head *h, const char *buf, size_t len,
+    size_t *ncl, size_t *nte, uint64_t *cl)
+{
+	size_t	i;
+
+	*ncl = *nte = 0;
+	*cl = 0;
+	FZ_ASSERT(h->h_nhdrs <= HTTP1_MAX_HEADERS);
+	for (i = 0; i < h->h_nhdrs; i++) {
+		const struct http1_hdr *hd = &h->h_hdrs[i];
+
+		FZ_ASSERT(hd->hd_name.s_len > 0);
+		FZ_ASSERT(fh_inside(&hd->hd_name, buf, len));
+		FZ_ASSERT(fh_inside(&hd->hd_value, buf, len));
+		if (fz_ieq(hd->hd_name.s_ptr, hd->hd_name.s_len,
+		    "content-length")) {
+			(*ncl)++;
+			FZ_ASSERT(fh_content_length(&hd->hd_value, cl) == 0);
+		}
+		if (fz_ieq(hd->hd_name.s_ptr, hd->hd_name.s_len,
+		    "transfer-encoding"))
+			(*nte)++;
+	}
+	FZ_ASSERT(*ncl <= 1);
+	FZ_ASSERT(!(*ncl > 0 && *nte > 0));
+}
+
+/*
  * The end of the head at buf: once over the whole buffer, once growing a
  * prefix piece by piece as conn_read_head does; both must agree.
  * Returns what http1_head_end returned, with *headlen.
