@@ -55,6 +55,21 @@ fh_content_length(const struct slice *v, uint64_t *out)
 	return 0;
 }
 
+/* Names a head we rewrote must never carry (RFC 9110 7.6.1). */
+static inline int
+fh_hop_name(const struct slice *n)
+{
+	static const char *const names[] = { "keep-alive",
+		"proxy-connection", "te", "trailer", "proxy-authorization",
+		"proxy-authenticate", NULL };
+	size_t	i;
+
+	for (i = 0; names[i] != NULL; i++)
+		if (fz_ieq(n->s_ptr, n->s_len, names[i]))
+			return 1;
+	return 0;
+}
+
 /*
  * The fields of a parsed head: every name non-empty, names and values
  * inside buf, each Content-Length a number (the last one in *cl); counts

@@ -80,21 +80,6 @@ rh_authority(const struct http1_target *t, char *buf, size_t len)
 		snprintf(buf + n, len - (size_t)n, ":%u", t->t_port);
 }
 
-/* Names the rewritten head must never carry (RFC 9110 7.6.1). */
-static int
-rh_hop_name(const struct slice *n)
-{
-	static const char *const names[] = { "keep-alive",
-		"proxy-connection", "te", "trailer", "proxy-authorization",
-		"proxy-authenticate", NULL };
-	size_t	i;
-
-	for (i = 0; names[i] != NULL; i++)
-		if (fz_ieq(n->s_ptr, n->s_len, names[i]))
-			return 1;
-	return 0;
-}
-
 /* Accept-Encoding after HTTP1_W_DECODABLE: only codings we decode. */
 static void
 rh_check_decodable(const struct slice *v)
@@ -177,7 +162,7 @@ rh_check_rewrite(const struct http1_head *h, const struct http1_target *t,
 		const struct slice *n = &rh_out.h_hdrs[i].hd_name;
 		const struct slice *v = &rh_out.h_hdrs[i].hd_value;
 
-		FZ_ASSERT(!rh_hop_name(n));
+		FZ_ASSERT(!fh_hop_name(n));
 		if (fz_ieq(n->s_ptr, n->s_len, "host")) {
 			nhost++;
 			FZ_ASSERT(fz_ieq(v->s_ptr, v->s_len, auth));

@@ -77,20 +77,6 @@ rf_check_head(const struct http1_head *h, const char *buf, size_t len,
 	}
 }
 
-static int
-rf_hop_name(const struct slice *n)
-{
-	static const char *const names[] = { "keep-alive",
-		"proxy-connection", "te", "trailer", "proxy-authorization",
-		"proxy-authenticate", NULL };
-	size_t	i;
-
-	for (i = 0; names[i] != NULL; i++)
-		if (fz_ieq(n->s_ptr, n->s_len, names[i]))
-			return 1;
-	return 0;
-}
-
 /* The Connection value we add for these flags, or NULL. */
 static const char *
 rf_our_connection(unsigned flags)
@@ -147,7 +133,7 @@ rf_check_written(const struct http1_head *h, int req_head, unsigned flags,
 		const struct slice *n = &rf_out.h_hdrs[i].hd_name;
 		const struct slice *v = &rf_out.h_hdrs[i].hd_value;
 
-		FZ_ASSERT(!rf_hop_name(n));
+		FZ_ASSERT(!fh_hop_name(n));
 		if (fz_ieq(n->s_ptr, n->s_len, "connection")) {
 			nconn++;
 			FZ_ASSERT(conn != NULL && v->s_len == strlen(conn) &&
