@@ -21,7 +21,16 @@
 
 #define REQ_BODY_MAX	16384
 
+/* What OAuth watches in an exchange. */
+enum oauth_kind {
+	OK_TOKEN,		/* a token-endpoint request */
+	OK_AUTHORIZE,		/* an authorize request: its redirect */
+	OK_CALLBACK		/* a callback carrying an error */
+};
+
 struct oauth_x {
+	enum oauth_kind		 o_kind;
+	struct oauth_ctx	 o_ctx;		/* strings borrowed */
 	const struct config	*o_cf;		/* borrowed */
 	enum lang		 o_lang;
 	struct evbuffer		*o_req;		/* owned: request body, bounded */
@@ -32,7 +41,12 @@ struct oauth_x {
 	int			 o_failed;	/* inspection gave up */
 	int			 o_req_json;	/* request body is JSON */
 	char			*o_line;	/* owned: the header line */
+	char			*o_head_line;	/* owned: for a head not held */
+	int			 o_ended;	/* oauth_end was called */
 };
+
+static enum lang	 oauth_lang(const struct config *,
+			    const struct http1_head *);
 
 /* --lang auto: the first of ja/en by q-value in Accept-Language. */
 static enum lang
@@ -109,26 +123,32 @@ basic_credentials(const struct http1_head *h, struct oauth_x *o)
 	OPENSSL_cleanse(dec, sizeof(dec));
 }
 
-struct oauth_x *
-oauth_request(const struct config *cf, const struct http1_head *h,
-    const struct http1_target *t)
+static struct oauth_x *
+tracker_new(enum oauth_kind kind, const struct config *cf,
+    const struct oauth_ctx *ctx, const struct http1_head *h)
 {
-	struct oauth_x		*o;
-	const char		*q;
-	const struct slice	*ct;
-	size_t			 plen = t->t_path.s_len;
+	struct oauth_x	*o;
 
-	if (strcmp(h->h_method, "POST") != 0 || t->t_path.s_ptr == NULL)
-		return NULL;
-	q = memchr(t->t_path.s_ptr, '?', plen);
-	if (q != NULL)
-		plen = (size_t)(q - t->t_path.s_ptr);
-	if (!config_token_endpoint(cf, t->t_host, t->t_path.s_ptr, plen))
-		return NULL;
 	if ((o = calloc(1, sizeof(*o))) == NULL)
 		return NULL;
+	o->o_kind = kind;
+	o->o_ctx = *ctx;
 	o->o_cf = cf;
 	o->o_lang = oauth_lang(cf, h);
+	return o;
+}
+
+/* POST to a token endpoint: keep what the request says about the app. */
+static struct oauth_x *
+token_request(const struct config *cf, const struct oauth_ctx *ctx,
+    const struct http1_head *h, const struct http1_target *t,
+    const char *q, size_t plen)
+{
+	struct oauth_x		*o;
+	const struct slice	*ct;
+
+	if ((o = tracker_new(OK_TOKEN, cf, ctx, h)) == NULL)
+		return NULL;
 	o->o_req = evbuffer_new();
 	ct = http1_header(h, "content-type");
 	o->o_req_json = ct != NULL && ct->s_len >= 16 &&
@@ -139,12 +159,85 @@ oauth_request(const struct config *cf, const struct http1_head *h,
 	return o;
 }
 
+static char	*redirect_error(const struct config *, enum lang,
+		    const char *, size_t, const struct oauth_ctx *);
+
+/* Any other request with a query: an authorize request (its redirect
+ * will deliver a code or an error), or a callback bringing a code or an
+ * authorization error. Only keyed hashes of codes and states are kept. */
+static struct oauth_x *
+flow_request(const struct config *cf, const struct oauth_ctx *ctx,
+    const struct http1_head *h, const struct http1_target *t,
+    const char *q, size_t plen)
+{
+	struct flowmem	*fm = ctx->oc_px ? ctx->oc_px->px_flow : NULL;
+	struct oauth_x	*o;
+	size_t		 qlen = t->t_path.s_len - plen - 1;
+
+	if (fm == NULL)
+		return NULL;
+	q++;
+	if (config_token_host(cf, t->t_host) && plen == 22 &&
+	    memcmp(t->t_path.s_ptr, "/login/oauth/authorize", 22) == 0) {
+		diag_authorize(fm, q, qlen, util_now_ms());
+		return tracker_new(OK_AUTHORIZE, cf, ctx, h);
+	}
+	if (memmem(q, qlen, "code=", 5) != NULL) {
+		diag_code_issued(fm, q, qlen, util_now_ms());
+		return NULL;
+	}
+	if (memmem(q, qlen, "error=", 6) == NULL ||
+	    memmem(q, qlen, "state=", 6) == NULL)
+		return NULL;
+	/* The browser brings an authorization error to the callback: say
+	 * so on the app's answer. */
+	if ((o = tracker_new(OK_CALLBACK, cf, ctx, h)) == NULL)
+		return NULL;
+	o->o_head_line = redirect_error(cf, o->o_lang, q, qlen, ctx);
+	if (o->o_head_line == NULL) {
+		oauth_free(o);
+		return NULL;
+	}
+	return o;
+}
+
+struct oauth_x *
+oauth_request(const struct config *cf, const struct oauth_ctx *ctx,
+    const struct http1_head *h, const struct http1_target *t,
+    unsigned *wflags)
+{
+	struct oauth_x	*o;
+	const char	*q;
+	size_t		 plen;
+
+	if (t->t_path.s_ptr == NULL)
+		return NULL;
+	plen = t->t_path.s_len;
+	q = memchr(t->t_path.s_ptr, '?', plen);
+	if (q != NULL)
+		plen = (size_t)(q - t->t_path.s_ptr);
+	if (strcmp(h->h_method, "POST") == 0 &&
+	    config_token_endpoint(cf, t->t_host, t->t_path.s_ptr, plen)) {
+		if ((o = token_request(cf, ctx, h, t, q, plen)) != NULL)
+			*wflags |= HTTP1_W_DECODABLE;
+		/* A code in the token request's own query is remembered
+		 * as any other that passes (as it always was). */
+		if (q != NULL && ctx->oc_px != NULL &&
+		    ctx->oc_px->px_flow != NULL &&
+		    memmem(q + 1, t->t_path.s_len - plen - 1, "code=", 5))
+			diag_code_issued(ctx->oc_px->px_flow, q + 1,
+			    t->t_path.s_len - plen - 1, util_now_ms());
+		return o;
+	}
+	return q != NULL ? flow_request(cf, ctx, h, t, q, plen) : NULL;
+}
+
 void
 oauth_request_body(struct oauth_x *o, const char *p, size_t len)
 {
 	size_t	have;
 
-	if (o->o_req == NULL ||
+	if (o == NULL || o->o_req == NULL ||
 	    (have = evbuffer_get_length(o->o_req)) >= REQ_BODY_MAX)
 		return;
 	if (len > REQ_BODY_MAX - have)
@@ -152,14 +245,49 @@ oauth_request_body(struct oauth_x *o, const char *p, size_t len)
 	evbuffer_add(o->o_req, p, len);
 }
 
+static void	 clock_check(struct proxy *, const struct http1_head *);
+
+/* An authorize request answered by a redirect to the callback: with a
+ * code (remembered), or with an error (said on the app's answer). */
+static void
+authorize_response(struct oauth_x *o, const struct http1_head *h)
+{
+	struct flowmem		*fm = o->o_ctx.oc_px->px_flow;
+	const struct slice	*loc;
+	const char		*q;
+	size_t			 qlen;
+
+	if (h->h_status / 100 != 3 ||
+	    (loc = http1_header(h, "location")) == NULL ||
+	    (q = memchr(loc->s_ptr, '?', loc->s_len)) == NULL)
+		return;
+	q++;
+	qlen = (size_t)(loc->s_ptr + loc->s_len - q);
+	if (memmem(q, qlen, "error=", 6) != NULL) {
+		o->o_head_line = redirect_error(o->o_cf, o->o_lang, q, qlen,
+		    &o->o_ctx);
+		return;
+	}
+	diag_code_issued(fm, q, qlen, util_now_ms());
+}
+
 int
 oauth_response_head(struct oauth_x *o, const struct http1_head *h)
 {
-	const struct slice	*ct = http1_header(h, "content-type");
-	const struct slice	*ce = http1_header(h, "content-encoding");
+	const struct slice	*ct, *ce;
 
+	if (o == NULL)
+		return 0;
+	if (o->o_kind == OK_AUTHORIZE)
+		authorize_response(o, h);
+	if (o->o_kind != OK_TOKEN)
+		return 0;
+	if (o->o_ctx.oc_px != NULL)
+		clock_check(o->o_ctx.oc_px, h);
 	if (h->h_body == HTTP1_BODY_NONE)
 		return 0;
+	ct = http1_header(h, "content-type");
+	ce = http1_header(h, "content-encoding");
 	o->o_insp = inspect_new(ct ? ct->s_ptr : NULL, ct ? ct->s_len : 0,
 	    ce ? ce->s_ptr : NULL, ce ? ce->s_len : 0,
 	    o->o_cf->cf_inspect_max_bytes);
@@ -172,18 +300,25 @@ oauth_response_head(struct oauth_x *o, const struct http1_head *h)
 	return 1;
 }
 
+const char *
+oauth_head_line(const struct oauth_x *o)
+{
+	return o != NULL ? o->o_head_line : NULL;
+}
+
 void
 oauth_response_body(struct oauth_x *o, const char *p, size_t len)
 {
-	if (o->o_insp != NULL && !o->o_failed &&
+	if (o != NULL && o->o_insp != NULL && !o->o_failed &&
 	    inspect_feed(o->o_insp, p, len) == -1)
 		o->o_failed = 1;
 }
 
-void
-oauth_abandon(struct oauth_x *o, const struct oauth_ctx *ctx,
-    const char *why)
+/* Inspection was given up (why: a short phrase): one warn record. */
+static void
+abandon(struct oauth_x *o, const char *why)
 {
+	const struct oauth_ctx	*ctx = &o->o_ctx;
 	struct logrec	lr;
 
 	logrec_begin(&lr, LL_WARN, "oauth-uninspected");
@@ -461,9 +596,11 @@ fill_request(struct oauth_x *o, struct params *p, struct diag_request *r,
 	r->dr_basic_secret = o->o_basic_secret[0] ? o->o_basic_secret : NULL;
 }
 
-const char *
-oauth_response_end(struct oauth_x *o, const struct oauth_ctx *ctx)
+/* The held token response is complete: inspect, diagnose, annotate. */
+static const char *
+token_end(struct oauth_x *o)
 {
+	const struct oauth_ctx	*ctx = &o->o_ctx;
 	struct inspect_result	 res;
 	struct annotation	 a;
 	struct diag_request	 r;
@@ -473,11 +610,9 @@ oauth_response_end(struct oauth_x *o, const struct oauth_ctx *ctx)
 	const char		*tmpl;
 	char			 sentence[1024];
 
-	if (o->o_insp == NULL)
-		return NULL;
 	if (o->o_failed) {
-		oauth_abandon(o, ctx, "the response body could not be decoded "
-		    "or is larger than inspect_max_bytes");
+		abandon(o, "the response body could not be decoded or is "
+		    "larger than inspect_max_bytes");
 		return NULL;
 	}
 	memset(&res, 0, sizeof(res));
@@ -543,14 +678,45 @@ out:
 	return o->o_line;
 }
 
-enum lang
+const char *
+oauth_end(struct oauth_x *o, enum oauth_outcome outcome)
+{
+	if (o == NULL || o->o_ended)
+		return NULL;
+	o->o_ended = 1;
+	if (o->o_kind != OK_TOKEN || o->o_insp == NULL)
+		return NULL;
+	switch (outcome) {
+	case OAUTH_COMPLETE:
+		return token_end(o);
+	case OAUTH_TOO_LARGE:
+		abandon(o, "the response body is larger than "
+		    "inspect_max_bytes");
+		return NULL;
+	case OAUTH_CUT:
+		abandon(o, "the origin closed the connection before the body "
+		    "was complete");
+		return NULL;
+	case OAUTH_FAILED:
+		break;
+	}
+	return NULL;
+}
+
+/* The hint language for a request under cf (--lang auto reads its
+ * Accept-Language). */
+static enum lang
 oauth_lang(const struct config *cf, const struct http1_head *h)
 {
 	return cf->cf_lang == LANG_AUTO ? pick_lang(h) : cf->cf_lang;
 }
 
-char *
-oauth_redirect_error(const struct config *cf, enum lang lang,
+/* An authorization error carried by a redirect's query (the authorize
+ * response's Location, or the browser's request to the callback): logs it
+ * and returns the header line for the response that carries it
+ * (malloc'd), or NULL when the query holds no catalogued error. */
+static char *
+redirect_error(const struct config *cf, enum lang lang,
     const char *query, size_t len, const struct oauth_ctx *ctx)
 {
 	struct annotation	a;
@@ -587,8 +753,10 @@ oauth_redirect_error(const struct config *cf, enum lang lang,
 	return annotate_header(cf->cf_header_name, &a);
 }
 
-void
-oauth_clock(struct proxy *px, const struct http1_head *h)
+/* Warn once when a token endpoint's Date is more than a minute from our
+ * clock (expiry reasoning would be off). */
+static void
+clock_check(struct proxy *px, const struct http1_head *h)
 {
 	const struct slice	*d = http1_header(h, "date");
 	struct tm		 tm;
@@ -634,6 +802,7 @@ oauth_free(struct oauth_x *o)
 	free(o->o_query);
 	inspect_free(o->o_insp);
 	free(o->o_line);
+	free(o->o_head_line);
 	OPENSSL_cleanse(o, sizeof(*o));
 	free(o);
 }

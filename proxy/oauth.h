@@ -1,11 +1,14 @@
 /*
- * Token-endpoint exchanges: recognises POST /login/oauth/access_token to a
- * configured host, keeps what the request says about the app (client_id,
- * redirect_uri, the language asked for), inspects the response body, and
- * when the provider answered with a catalogued error, produces the header
- * line and the warn record. Never keeps a secret: client_secret and code
- * are not copied out of the request body buffer, which is bounded and
- * freed with the exchange.
+ * The OAuth observer: the transport reports each exchange's events here
+ * (request head, request body bytes, response head, response body bytes,
+ * the end and its outcome), and this module alone recognises what they
+ * mean for OAuth: authorize requests and the redirects that answer them,
+ * callbacks that deliver a code or an error, token-endpoint exchanges. It
+ * feeds the flow memory (diag.c) and, when the provider answered with a
+ * catalogued error, produces the header line and the warn record.
+ *
+ * Never keeps a secret: client_secret and code are not copied out of the
+ * request body buffer, which is bounded and wiped with the tracker.
  */
 #ifndef OAUTHLENS_OAUTH_H
 #define OAUTHLENS_OAUTH_H
@@ -13,26 +16,36 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "config.h"
-
 struct config;
 struct http1_head;
 struct http1_target;
 struct oauth_x;
 struct proxy;
 
-/* Where the exchange came from, for the log record. */
+/* Where the exchange came from, for the log records; the strings are
+ * borrowed for the tracker's life. */
 struct oauth_ctx {
-	struct proxy	*oc_px;		/* for the status page and counters */
+	struct proxy	*oc_px;		/* flow memory, status page, clock */
 	uint64_t	 oc_req;
 	const char	*oc_client;
 	const char	*oc_host;
 };
 
-/* A tracker when the request is a token-endpoint exchange under cf (the
- * caller owns it and keeps cf alive meanwhile), else NULL. */
+/* How an exchange ended, for oauth_end(). */
+enum oauth_outcome {
+	OAUTH_COMPLETE,		/* the whole response arrived */
+	OAUTH_TOO_LARGE,	/* the body outgrew inspect_max_bytes */
+	OAUTH_CUT,		/* the origin stopped before the end */
+	OAUTH_FAILED		/* no response (error, client gone) */
+};
+
+/* A request head for the origin, its target resolved in t. Returns a
+ * tracker when OAuth has an interest in the exchange (the caller owns it
+ * and keeps cf alive meanwhile), else NULL. May OR HTTP1_W_* flags into
+ * *wflags for the head written to the origin. */
 struct oauth_x	*oauth_request(const struct config *cf,
-		    const struct http1_head *h, const struct http1_target *t);
+		    const struct oauth_ctx *ctx, const struct http1_head *h,
+		    const struct http1_target *t, unsigned *wflags);
 
 /* Request body bytes (after transfer decoding); kept up to a bound. */
 void		 oauth_request_body(struct oauth_x *o, const char *p,
@@ -44,34 +57,19 @@ void		 oauth_request_body(struct oauth_x *o, const char *p,
 int		 oauth_response_head(struct oauth_x *o,
 		    const struct http1_head *h);
 
-/* Response body bytes (after transfer decoding). */
+/* A header line ("Name: value", owned by o) to add to a response head
+ * that is not held, or NULL (NULL o ok). */
+const char	*oauth_head_line(const struct oauth_x *o);
+
+/* Response body bytes (after transfer decoding), while held. */
 void		 oauth_response_body(struct oauth_x *o, const char *p,
 		    size_t len);
 
-/* Inspection was abandoned (why: a short phrase); logs one warn record. */
-void		 oauth_abandon(struct oauth_x *o, const struct oauth_ctx *ctx,
-		    const char *why);
-
-/* The body is complete. When it carries a catalogued error, returns the
- * header line ("Name: value", owned by o) and logs the warn record;
- * otherwise returns NULL (other error codes are logged at info). */
-const char	*oauth_response_end(struct oauth_x *o,
-		    const struct oauth_ctx *ctx);
-
-/* The hint language for a request under cf (--lang auto reads its
- * Accept-Language). */
-enum lang	 oauth_lang(const struct config *cf, const struct http1_head *h);
-
-/* An authorization error carried by a redirect's query (the authorize
- * response's Location, or the browser's request to the callback): logs it
- * and returns the header line for the response that carries it
- * (malloc'd), or NULL when the query holds no error. */
-char		*oauth_redirect_error(const struct config *cf, enum lang lang,
-		    const char *query, size_t len, const struct oauth_ctx *ctx);
-
-/* Warn once when a token endpoint's Date is more than a minute from our
- * clock (expiry reasoning would be off). */
-void		 oauth_clock(struct proxy *px, const struct http1_head *h);
+/* The exchange ended with outcome (only the first call counts). For a
+ * held response that completed with a catalogued error, returns the
+ * header line to add (owned by o) and logs the warn record; an
+ * inspection given up is logged once. Otherwise NULL. */
+const char	*oauth_end(struct oauth_x *o, enum oauth_outcome outcome);
 
 /* Free a tracker (NULL ok). */
 void		 oauth_free(struct oauth_x *o);

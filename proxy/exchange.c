@@ -1,0 +1,585 @@
+/*
+ * One request/response exchange on a client connection: the head sent to
+ * the origin, the request body pumped with backpressure, the response
+ * head read (interim answers passed on, a 101 turned into a tunnel), and
+ * the response body relayed, or held for the OAuth observer to inspect
+ * and annotate before it is sent. conn.c drives it from libevent's
+ * callbacks; this file names no OAuth path or parameter.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+
+#include "transport.h"
+#include "log.h"
+#include "oauth.h"
+#include "oauthlens.h"
+#include "status.h"
+#include "upstream.h"
+#include "util.h"
+
+static void	 exchange_done(struct conn *);
+
+struct exchange *
+exchange_new(struct conn *c, const struct http1_head *h)
+{
+	struct exchange	*x = calloc(1, sizeof(*x));
+
+	if (x == NULL)
+		return NULL;
+	x->x_id = ++c->c_px->px_next_req;
+	x->x_start_ms = util_now_ms();
+	snprintf(x->x_method, sizeof(x->x_method), "%s", h->h_method);
+	x->x_connect = h->h_connect;
+	x->x_is_head = h->h_is_head;
+	x->x_upgrade = h->h_upgrade;
+	x->x_http10 = h->h_major == 1 && h->h_minor == 0;
+	x->x_client_ka = h->h_keepalive;
+	x->x_has_body = h->h_body != HTTP1_BODY_NONE;
+	x->x_req_done = !x->x_has_body;
+	c->c_px->px_stats.st_requests++;
+	return x;
+}
+
+void
+exchange_free(struct exchange *x)
+{
+	if (x == NULL)
+		return;
+	upstream_cancel(x->x_ureq);
+	oauth_free(x->x_obs);
+	if (x->x_hold != NULL)
+		evbuffer_free(x->x_hold);
+	if (x->x_head != NULL)
+		evbuffer_free(x->x_head);
+	free(x->x_target);
+	free(x);
+}
+
+/* The one access record of an exchange. */
+void
+exchange_log(struct conn *c, struct exchange *x)
+{
+	struct logrec	lr;
+	char		host[300];
+
+	/* Called once per exchange: the one place that counts it. */
+	status_count(c->c_px, x->x_method, x->x_status);
+	c->c_px->px_stats.st_bytes_in += x->x_in;
+	c->c_px->px_stats.st_bytes_out += x->x_out;
+	if (!log_enabled(LL_INFO))
+		return;
+	logrec_begin(&lr, LL_INFO, "access");
+	logrec_int(&lr, "req", (long long)x->x_id);
+	logrec_str(&lr, "client", c->c_peer);
+	logrec_str(&lr, "method", x->x_method);
+	snprintf(host, sizeof(host), "%s%s%s:%u",
+	    strchr(x->x_host, ':') ? "[" : "", x->x_host,
+	    strchr(x->x_host, ':') ? "]" : "", x->x_port);
+	logrec_str(&lr, "host", x->x_host[0] ? host : "-");
+	if (x->x_target != NULL)
+		logrec_target(&lr, "target", x->x_target, x->x_target_len);
+	logrec_int(&lr, "status", x->x_status);
+	logrec_int(&lr, "bytes_in", (long long)x->x_in);
+	logrec_int(&lr, "bytes_out", (long long)x->x_out);
+	logrec_int(&lr, "ms", (long long)(util_now_ms() - x->x_start_ms));
+	if (x->x_reused)
+		logrec_int(&lr, "reused", 1);
+	logrec_end(&lr);
+}
+
+/* The proxy's own pages answer origin-form requests. */
+void
+exchange_local(struct conn *c, const struct http1_head *h)
+{
+	struct exchange	*x = c->c_x;
+	struct evbuffer	*out = bufferevent_get_output(c->c_cbev);
+	size_t		 before = evbuffer_get_length(out);
+	int		 keep;
+
+	if (x->x_has_body) {
+		conn_error(c, 405, "the proxy's own pages take no request "
+		    "body");
+		return;
+	}
+	keep = x->x_client_ka && !c->c_px->px_draining;
+	x->x_status = status_page(c->c_px, h, out, keep);
+	x->x_out = evbuffer_get_length(out) - before;
+	x->x_resp_done = 1;
+	exchange_log(c, x);
+	exchange_free(x);
+	c->c_x = NULL;
+	if (!keep)
+		conn_finish(c);
+}
+
+/* Start (or restart, after a stale pooled connection) the upstream leg. */
+void
+exchange_connect(struct conn *c)
+{
+	struct exchange		*x = c->c_x;
+	struct bufferevent	*bev = NULL;
+
+	c->c_state = CS_UPSTREAM;
+	if (!x->x_connect && !x->x_upgrade && !x->x_retried)
+		bev = upstream_pool_take(c->c_px->px_up, x->x_host, x->x_port,
+		    c->c_mitm_host != NULL);
+	if (bev != NULL) {
+		x->x_reused = 1;
+		exchange_attach(c, bev, UPSTREAM_OK, NULL);
+		return;
+	}
+	x->x_reused = 0;
+	x->x_ureq = upstream_connect(c->c_px->px_up, c->c_cfg, x->x_host,
+	    x->x_port, c->c_mitm_host != NULL && !x->x_connect ?
+	    c->c_px->px_mitm : NULL, conn_upstream_ready, c);
+	if (x->x_ureq == NULL)
+		conn_error(c, 502, "cannot start a connection to the origin");
+}
+
+int
+exchange_forward(struct conn *c, const struct http1_head *h,
+    const struct http1_target *t)
+{
+	struct exchange		*x = c->c_x;
+	struct oauth_ctx	 ctx;
+	unsigned		 wflags = 0;
+
+	if ((x->x_head = evbuffer_new()) == NULL)
+		return -1;
+	ctx.oc_px = c->c_px;
+	ctx.oc_req = x->x_id;
+	ctx.oc_client = c->c_peer;
+	ctx.oc_host = x->x_host;
+	x->x_obs = oauth_request(c->c_cfg, &ctx, h, t, &wflags);
+	if (x->x_upgrade)
+		wflags |= HTTP1_W_UPGRADE;
+	http1_write_request_head(x->x_head, h, t, wflags);
+	return 0;
+}
+
+static void
+req_body_cb(void *arg, const char *p, size_t len)
+{
+	struct conn	*c = arg;
+
+	oauth_request_body(c->c_x->x_obs, p, len);
+}
+
+void
+exchange_pump_request(struct conn *c)
+{
+	struct exchange		*x = c->c_x;
+	struct evbuffer		*in = bufferevent_get_input(c->c_cbev);
+	struct evbuffer		*out = bufferevent_get_output(c->c_ubev);
+	struct evbuffer_iovec	 v;
+	ssize_t			 n;
+	char			 buf[200];
+
+	while (!x->x_req_done && evbuffer_get_length(in) > 0) {
+		if (evbuffer_get_length(out) >= OUT_HIGH)
+			return;		/* conn_up_write_cb resumes */
+		if (evbuffer_peek(in, -1, NULL, &v, 1) < 1)
+			return;
+		n = http1_parse_body(c->c_reqp, v.iov_base, v.iov_len,
+		    x->x_obs != NULL ? req_body_cb : NULL, c);
+		if (n < 0) {
+			snprintf(buf, sizeof(buf), "malformed request body: %s",
+			    http1_parser_error(c->c_reqp));
+			conn_error(c, 400, buf);
+			return;
+		}
+		evbuffer_remove_buffer(in, out, (size_t)n);
+		x->x_in += (uint64_t)n;
+		if (http1_message_done(c->c_reqp))
+			x->x_req_done = 1;
+	}
+}
+
+void
+exchange_attach(struct conn *c, struct bufferevent *bev,
+    enum upstream_fail why, const char *detail)
+{
+	struct exchange	*x = c->c_x;
+	struct timeval	 tv = { c->c_cfg->cf_to_idle_ms / 1000,
+			    (c->c_cfg->cf_to_idle_ms % 1000) * 1000 };
+
+	x->x_ureq = NULL;
+	if (bev == NULL) {
+		conn_error(c, why == UPSTREAM_TIMEOUT ? 504 : 502, detail);
+		return;
+	}
+	c->c_ubev = bev;
+	conn_attach_upstream(c, bev);
+	if (!x->x_reused) {
+		/* A pooled connection keeps its watermarks. */
+		bufferevent_setwatermark(bev, EV_READ, 0, READ_HIGH);
+		bufferevent_setwatermark(bev, EV_WRITE, OUT_LOW, 0);
+		bufferevent_enable(bev, EV_READ);
+	}
+	/* Re-armed for every exchange: a pooled connection's deadline
+	 * must not count the time it sat idle (only a timer-heap update:
+	 * the socket stays registered). */
+	bufferevent_set_timeouts(bev, &tv, &tv);
+	if (x->x_connect) {
+		static const char established[] =
+		    "HTTP/1.1 200 Connection established\r\n\r\n";
+
+		x->x_status = 200;
+		x->x_resp_head = 1;
+		evbuffer_add(bufferevent_get_output(c->c_cbev), established,
+		    sizeof(established) - 1);
+		tunnel_begin(c);
+		tunnel_pump(c, c->c_cbev, c->c_ubev);
+		return;
+	}
+	c->c_state = CS_RELAY;
+	c->c_uscan = 0;
+	/* Keep the head for one retry while nothing else was sent. */
+	if (x->x_reused && !x->x_has_body)
+		evbuffer_add_buffer_reference(bufferevent_get_output(bev),
+		    x->x_head);
+	else {
+		evbuffer_add_buffer(bufferevent_get_output(bev), x->x_head);
+		evbuffer_free(x->x_head);
+		x->x_head = NULL;
+	}
+	exchange_pump_request(c);
+}
+
+/* Decoded response body: to the observer while held, and to the client
+ * (or the hold) when the body is being de-chunked for HTTP/1.0. */
+static void
+resp_body_cb(void *arg, const char *p, size_t len)
+{
+	struct conn	*c = arg;
+	struct exchange	*x = c->c_x;
+
+	if (x->x_hold != NULL)
+		oauth_response_body(x->x_obs, p, len);
+	if (x->x_dechunk) {
+		evbuffer_add(x->x_hold != NULL ? x->x_hold :
+		    bufferevent_get_output(c->c_cbev), p, len);
+		x->x_out += len;
+	}
+}
+
+/* Send a held response: its head, with the annotation when there is one,
+ * then the body bytes exactly as the origin sent them. */
+static void
+exchange_flush_hold(struct conn *c, const char *line)
+{
+	struct exchange	*x = c->c_x;
+	struct evbuffer	*out = bufferevent_get_output(c->c_cbev);
+
+	x->x_out += x->x_hold_head;
+	if (line != NULL) {
+		/* The head ends with "\r\n\r\n": insert before the last. */
+		evbuffer_remove_buffer(x->x_hold, out, x->x_hold_head - 2);
+		evbuffer_add(out, line, strlen(line));
+		evbuffer_add(out, "\r\n", 2);
+		x->x_out += strlen(line) + 2;
+	}
+	evbuffer_add_buffer(out, x->x_hold);
+	evbuffer_free(x->x_hold);
+	x->x_hold = NULL;
+}
+
+/* Past inspect_max_bytes, or the origin gave up: relay as it came. */
+static void
+exchange_abandon_hold(struct conn *c, enum oauth_outcome why)
+{
+	oauth_end(c->c_x->x_obs, why);
+	exchange_flush_hold(c, NULL);
+}
+
+/* The exchange is over: log it, pool the upstream, go on or close. */
+static void
+exchange_done(struct conn *c)
+{
+	struct exchange	*x = c->c_x;
+	int		 close_client;
+
+	x->x_resp_done = 1;
+	exchange_log(c, x);
+	close_client = x->x_close || !x->x_req_done || c->c_client_eof ||
+	    c->c_px->px_draining;
+	if (x->x_up_ka && x->x_req_done && c->c_ubev != NULL)
+		upstream_pool_put(c->c_px->px_up, x->x_host, x->x_port,
+		    c->c_mitm_host != NULL, c->c_ubev);
+	else if (c->c_ubev != NULL)
+		bufferevent_free(c->c_ubev);
+	c->c_ubev = NULL;
+	exchange_free(x);
+	c->c_x = NULL;
+	if (close_client) {
+		conn_finish(c);
+		return;
+	}
+	c->c_state = CS_HEAD;
+	conn_process(c);
+}
+
+/* The response is complete: annotate and send a held one, then finish. */
+static void
+exchange_response_complete(struct conn *c)
+{
+	const char	*line = oauth_end(c->c_x->x_obs, OAUTH_COMPLETE);
+
+	if (c->c_x->x_hold != NULL)
+		exchange_flush_hold(c, line);
+	exchange_done(c);
+}
+
+/* Decide how the response reaches this client, then send its head. */
+static void
+exchange_response_head(struct conn *c, const struct http1_head *h)
+{
+	struct exchange	*x = c->c_x;
+	unsigned	 flags = 0;
+	int		 keep, hold;
+
+	x->x_status = h->h_status;
+	hold = oauth_response_head(x->x_obs, h);
+	x->x_up_ka = h->h_keepalive && h->h_body != HTTP1_BODY_EOF;
+	x->x_dechunk = x->x_http10 && h->h_body == HTTP1_BODY_CHUNKED;
+	/* A final answer before the whole request body (an origin refusing
+	 * Expect: 100-continue, say) ends the connection after it. */
+	keep = x->x_client_ka && !x->x_dechunk && x->x_req_done &&
+	    h->h_body != HTTP1_BODY_EOF && !c->c_px->px_draining;
+	if (!keep) {
+		flags |= HTTP1_W_CLOSE;
+		x->x_close = 1;
+	} else if (x->x_http10)
+		flags |= HTTP1_W_KEEPALIVE;
+	if (x->x_dechunk)
+		flags |= HTTP1_W_DECHUNK;
+	x->x_resp_eof = h->h_body == HTTP1_BODY_EOF;
+	x->x_resp_head = 1;
+	if (hold == 1) {
+		/* Hold the response until its body has been inspected. */
+		if ((x->x_hold = evbuffer_new()) != NULL) {
+			http1_write_response_head(x->x_hold, h, flags, NULL);
+			x->x_hold_head = evbuffer_get_length(x->x_hold);
+			return;
+		}
+	}
+	http1_write_response_head(bufferevent_get_output(c->c_cbev), h, flags,
+	    oauth_head_line(x->x_obs));
+}
+
+/* Read one response head; 1 when the body may follow, 0 to wait. */
+static int
+exchange_read_response_head(struct conn *c)
+{
+	struct exchange		*x = c->c_x;
+	struct evbuffer		*in = bufferevent_get_input(c->c_ubev);
+	struct evbuffer		*out = bufferevent_get_output(c->c_cbev);
+	struct http1_head	*h = &c->c_px->px_scratch;
+	struct http1_error	 err;
+	size_t			 len, headlen, before;
+	const char		*buf;
+	char			 reason[240];
+	int			 r;
+
+	for (;;) {
+		len = evbuffer_get_length(in);
+		if (len == 0)
+			return 0;
+		if (len > HTTP1_MAX_HEAD)
+			len = HTTP1_MAX_HEAD;
+		buf = (const char *)evbuffer_pullup(in, (ssize_t)len);
+		r = http1_head_end(buf, len, &c->c_uscan, &headlen, &err);
+		if (r == 0)
+			return 0;
+		c->c_uscan = 0;
+		if (r == 1 && c->c_resp == NULL &&
+		    (c->c_resp = http1_parser_new(HTTP1_RESPONSE)) == NULL) {
+			conn_close(c, "out of memory");
+			return 0;
+		}
+		if (r == -1 || http1_parse_head(c->c_resp, buf, headlen,
+		    x->x_is_head, h, &err) == -1) {
+			snprintf(reason, sizeof(reason), "bad response from "
+			    "%s:%u: %s", x->x_host, x->x_port, err.he_reason);
+			conn_error(c, 502, reason);
+			return 0;
+		}
+		if (x->x_head != NULL) {
+			/* An answer arrived: no retry from here on. */
+			evbuffer_free(x->x_head);
+			x->x_head = NULL;
+		}
+		if (h->h_status >= 100 && h->h_status < 200 &&
+		    h->h_status != 101) {
+			/* Interim responses pass to HTTP/1.1 clients only. */
+			if (!x->x_http10) {
+				before = evbuffer_get_length(out);
+				http1_write_response_head(out, h, 0, NULL);
+				x->x_out += evbuffer_get_length(out) - before;
+			}
+			evbuffer_drain(in, headlen);
+			continue;
+		}
+		if (h->h_status == 101) {
+			if (!x->x_upgrade) {
+				conn_error(c, 502, "the origin switched "
+				    "protocols without being asked");
+				return 0;
+			}
+			x->x_status = 101;
+			before = evbuffer_get_length(out);
+			http1_write_response_head(out, h, HTTP1_W_UPGRADE,
+			    NULL);
+			x->x_resp_head = 1;
+			x->x_out += evbuffer_get_length(out) - before;
+			evbuffer_drain(in, headlen);
+			tunnel_begin(c);
+			tunnel_pump(c, c->c_ubev, c->c_cbev);
+			tunnel_pump(c, c->c_cbev, c->c_ubev);
+			return 0;
+		}
+		before = evbuffer_get_length(out);
+		exchange_response_head(c, h);
+		x->x_out += evbuffer_get_length(out) - before;
+		evbuffer_drain(in, headlen);
+		if (h->h_body == HTTP1_BODY_NONE) {
+			exchange_done(c);
+			return 0;
+		}
+		return 1;
+	}
+}
+
+void
+exchange_pump_response(struct conn *c)
+{
+	struct exchange		*x = c->c_x;
+	struct evbuffer		*in = bufferevent_get_input(c->c_ubev);
+	struct evbuffer		*out = bufferevent_get_output(c->c_cbev);
+	struct evbuffer_iovec	 v;
+	ssize_t			 n;
+
+	if (!x->x_resp_head && !exchange_read_response_head(c))
+		return;
+	while (evbuffer_get_length(in) > 0) {
+		if (evbuffer_get_length(out) >= OUT_HIGH)
+			return;		/* conn_client_write_cb resumes */
+		if (evbuffer_peek(in, -1, NULL, &v, 1) < 1)
+			return;
+		n = http1_parse_body(c->c_resp, v.iov_base, v.iov_len,
+		    x->x_dechunk || x->x_hold ? resp_body_cb : NULL, c);
+		if (n < 0) {
+			log_warnx("req %llu: bad response body from %s:%u: %s",
+			    (unsigned long long)x->x_id, x->x_host, x->x_port,
+			    http1_parser_error(c->c_resp));
+			exchange_log(c, x);
+			x->x_resp_done = 1;
+			conn_finish(c);
+			return;
+		}
+		if (x->x_dechunk)
+			evbuffer_drain(in, (size_t)n);
+		else {
+			evbuffer_remove_buffer(in, x->x_hold != NULL ?
+			    x->x_hold : out, (size_t)n);
+			x->x_out += (uint64_t)n;
+		}
+		if (http1_message_done(c->c_resp)) {
+			exchange_response_complete(c);
+			return;
+		}
+		if (x->x_hold != NULL && evbuffer_get_length(x->x_hold) -
+		    x->x_hold_head > c->c_cfg->cf_inspect_max_bytes)
+			exchange_abandon_hold(c, OAUTH_TOO_LARGE);
+	}
+}
+
+/* The origin closed or failed while we relay an exchange. */
+static void
+exchange_up_lost(struct conn *c, short what)
+{
+	struct exchange	*x = c->c_x;
+	char		 buf[300];
+	int		 err = EVUTIL_SOCKET_ERROR();
+
+	if (x->x_resp_head && x->x_resp_eof && (what & BEV_EVENT_EOF)) {
+		/* A close-delimited body ends here. */
+		exchange_pump_response(c);
+		if (c->c_state == CS_RELAY && c->c_x == x &&
+		    http1_parse_eof(c->c_resp) == 0) {
+			bufferevent_free(c->c_ubev);
+			c->c_ubev = NULL;
+			x->x_up_ka = 0;
+			exchange_response_complete(c);
+		}
+		return;
+	}
+	if (x->x_resp_head) {
+		/* Deliver what did arrive; the framing tells the client the
+		 * response is cut short. */
+		exchange_pump_response(c);
+		if (c->c_state != CS_RELAY || c->c_x != x)
+			return;
+		if (x->x_hold != NULL)
+			exchange_abandon_hold(c, OAUTH_CUT);
+		evbuffer_add_buffer(bufferevent_get_output(c->c_cbev),
+		    bufferevent_get_input(c->c_ubev));
+		log_info("req %llu: %s:%u closed the connection in the middle "
+		    "of the response", (unsigned long long)x->x_id, x->x_host,
+		    x->x_port);
+		exchange_log(c, x);
+		x->x_resp_done = 1;
+		conn_finish(c);
+		return;
+	}
+	if (x->x_reused && x->x_head != NULL && !x->x_retried) {
+		/* A pooled connection the origin had already closed: the
+		 * request never arrived, so send it again on a fresh one. */
+		bufferevent_free(c->c_ubev);
+		c->c_ubev = NULL;
+		x->x_retried = 1;
+		exchange_connect(c);
+		return;
+	}
+	if (what & BEV_EVENT_EOF)
+		snprintf(buf, sizeof(buf), "%s:%u closed the connection "
+		    "without sending a response", x->x_host, x->x_port);
+	else
+		snprintf(buf, sizeof(buf), "connection to %s:%u failed: %s",
+		    x->x_host, x->x_port, err == ECONNRESET ?
+		    "reset by peer" : strerror(err ? err : EIO));
+	conn_error(c, 502, buf);
+}
+
+void
+exchange_up_event(struct conn *c, short what)
+{
+	struct exchange	*x = c->c_x;
+	char		 buf[300];
+
+	if (what & BEV_EVENT_TIMEOUT) {
+		if ((what & BEV_EVENT_READING) && !x->x_req_done) {
+			/* Still uploading: silence upstream is expected. */
+			bufferevent_enable(c->c_ubev, EV_READ);
+			return;
+		}
+		snprintf(buf, sizeof(buf), "%s:%u timed out: it did not %s "
+		    "within %u ms", x->x_host, x->x_port,
+		    (what & BEV_EVENT_READING) ? "respond" :
+		    "accept the request",
+		    c->c_cfg->cf_to_idle_ms);
+		if (x->x_resp_head)
+			conn_close(c, buf);
+		else
+			conn_error(c, 504, buf);
+		return;
+	}
+	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR))
+		exchange_up_lost(c, what);
+}

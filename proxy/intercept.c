@@ -1,0 +1,242 @@
+/*
+ * Interception of a CONNECT to a host on the intercept list: the proxy
+ * answers the 200 itself, then terminates the client's TLS with a
+ * certificate minted for the host (mitm.c, ca.c), and the connection
+ * goes back to reading request heads, now inside TLS. When the client
+ * refuses the certificate, one line says why and the fix for its
+ * runtime, guessed from the CONNECT head.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <event2/event.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
+#include "transport.h"
+#include "ca.h"
+#include "config.h"
+#include "log.h"
+#include "mitm.h"
+#include "oauthlens.h"
+#include "util.h"
+
+int
+intercept_wanted(const struct conn *c, const struct http1_target *t)
+{
+	return c->c_px->px_mitm != NULL && c->c_mitm_host == NULL &&
+	    config_connect_port_ok(c->c_cfg, t->t_port) &&
+	    mitm_intercepts(&c->c_cfg->cf_intercept, t->t_host);
+}
+
+/* Case-insensitive search of a C string in a slice. */
+static int
+strcasestr_n(const char *p, size_t len, const char *needle)
+{
+	size_t	n = strlen(needle), i;
+
+	for (i = 0; i + n <= len; i++)
+		if (strncasecmp(p + i, needle, n) == 0)
+			return 1;
+	return 0;
+}
+
+/* Guess the client's runtime from its User-Agent, for trust advice. */
+void
+intercept_note_runtime(struct conn *c, const struct http1_head *h)
+{
+	static const char *const known[][2] = {
+		{ "python-requests", "python-requests" },
+		{ "python", "python" }, { "node", "node" },
+		{ "undici", "node" }, { "axios", "node" },
+		{ "go-http-client", "go" }, { "curl", "curl" },
+		{ "java", "java" }, { "okhttp", "java" }, { "git", "git" },
+	};
+	const struct slice	*ua = http1_header(h, "user-agent");
+	size_t			 i;
+
+	snprintf(c->c_ua, sizeof(c->c_ua), "unknown");
+	if (ua == NULL) {
+		/* Python's http.client (requests, urllib3, urllib, pip)
+		 * tunnels with a bare "CONNECT host:port HTTP/1.0" and no
+		 * fields unless told to add some. */
+		if (h->h_major == 1 && h->h_minor == 0 && h->h_nhdrs == 0)
+			snprintf(c->c_ua, sizeof(c->c_ua), "python");
+		return;
+	}
+	for (i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+		if (strcasestr_n(ua->s_ptr, ua->s_len, known[i][0])) {
+			snprintf(c->c_ua, sizeof(c->c_ua), "%s", known[i][1]);
+			return;
+		}
+}
+
+/* CONNECT to a host on the intercept list: answer 200 ourselves, then
+ * terminate the client's TLS with a minted certificate once it is sent. */
+void
+intercept_begin(struct conn *c, const struct http1_target *t)
+{
+	static const char established[] =
+	    "HTTP/1.1 200 Connection established\r\n\r\n";
+	struct exchange	*x = c->c_x;
+
+	c->c_mitm_host = xstrdup(t->t_host);
+	c->c_mitm_port = t->t_port;
+	x->x_status = 200;
+	x->x_resp_done = 1;
+	exchange_log(c, x);
+	exchange_free(x);
+	c->c_x = NULL;
+	c->c_px->px_stats.st_intercepted++;
+	evbuffer_add(bufferevent_get_output(c->c_cbev), established,
+	    sizeof(established) - 1);
+	c->c_state = CS_TLS_START;
+	bufferevent_setwatermark(c->c_cbev, EV_WRITE, 0, 0);
+	conn_timer_set(c, c->c_cfg->cf_to_header_ms);
+}
+
+/* The 200 is out: put TLS on the client socket. */
+void
+intercept_tls_start(struct conn *c)
+{
+	struct bufferevent	*plain = c->c_cbev, *tls;
+	struct evbuffer		*pending = bufferevent_get_input(plain);
+	SSL			*ssl;
+	evutil_socket_t		 fd = bufferevent_getfd(plain);
+
+	ssl = mitm_client_ssl(c->c_px->px_mitm, c->c_mitm_host);
+	if (ssl == NULL) {
+		conn_close(c, "cannot start TLS with the client");
+		return;
+	}
+	if (evbuffer_get_length(pending) == 0) {
+		/* Hand the socket itself to OpenSSL: no extra copy. */
+		bufferevent_setfd(plain, -1);
+		bufferevent_free(plain);
+		tls = bufferevent_openssl_socket_new(c->c_px->px_base, fd, ssl,
+		    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
+		if (tls == NULL)
+			evutil_closesocket(fd);
+	} else {
+		/* The ClientHello came early: read it through a filter. */
+		tls = bufferevent_openssl_filter_new(c->c_px->px_base, plain,
+		    ssl, BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
+		if (tls == NULL)
+			bufferevent_free(plain);
+	}
+	c->c_cbev = tls;
+	if (tls == NULL) {
+		conn_close(c, "cannot start TLS with the client");
+		return;
+	}
+	bufferevent_openssl_set_allow_dirty_shutdown(tls, 1);
+	conn_attach_client(c, tls, c->c_cfg->cf_to_idle_ms);
+	c->c_state = CS_TLS_HANDSHAKE;
+}
+
+/* One plain line on why a client refused our certificate, and the fix
+ * for its runtime. */
+static void
+tls_failed(struct conn *c, short what, unsigned long err)
+{
+	SSL		*ssl = bufferevent_openssl_get_ssl(c->c_cbev);
+	struct logrec	 lr;
+	const char	*ca = c->c_px->px_ca ? ca_cert_path(c->c_px->px_ca) :
+			    "certs/ca.pem";
+	char		 fix[800], bundle[300];
+	size_t		 dl = strlen(ca) > 6 ? strlen(ca) - 6 : 0;
+
+	c->c_px->px_stats.st_tls_failed++;
+	/* OpenSSL 3 reports a close without close_notify as an error. */
+	if (ERR_GET_REASON(err) == SSL_R_UNEXPECTED_EOF_WHILE_READING)
+		err = 0;
+	if (err == 0 && ((what & BEV_EVENT_TIMEOUT) || ssl == NULL ||
+	    SSL_get_state(ssl) == TLS_ST_BEFORE)) {
+		/* Our certificate never reached the client (it left before
+		 * its ClientHello), or it went quiet: no sign of distrust. */
+		logrec_begin(&lr, LL_INFO, "tls-client-gone");
+		logrec_str(&lr, "client", c->c_peer);
+		logrec_str(&lr, "host", c->c_mitm_host);
+		logrec_str(&lr, "msg", (what & BEV_EVENT_TIMEOUT) ? "the "
+		    "client went quiet during the TLS handshake (timed out)" :
+		    "the client closed the connection before the TLS handshake "
+		    "began");
+		logrec_end(&lr);
+		return;
+	}
+	if (err != 0 && !mitm_untrusted_alert(err)) {
+		logrec_begin(&lr, LL_WARN, "tls-client-failed");
+		logrec_str(&lr, "client", c->c_peer);
+		logrec_str(&lr, "host", c->c_mitm_host);
+		logrec_str(&lr, "reason", ERR_reason_error_string(err));
+		logrec_end(&lr);
+		return;
+	}
+	/* Variables that replace the trust store get the bundle (system
+	 * store + our CA), so hosts we do not intercept still verify. */
+	snprintf(bundle, sizeof(bundle), "%.*sca-bundle.pem", (int)dl, ca);
+	if (c->c_px->px_ca != NULL &&
+	    !ca_permits(c->c_px->px_ca, c->c_mitm_host)) {
+		logrec_begin(&lr, LL_WARN, "tls-untrusted");
+		logrec_str(&lr, "client", c->c_peer);
+		logrec_str(&lr, "host", c->c_mitm_host);
+		logrec_str(&lr, "msg", "this host is outside the name "
+		    "constraints of the oauthlens CA, so clients must reject "
+		    "its certificate");
+		logrec_str(&lr, "fix", "run oauthlens --new-ca once and trust "
+		    "the new ca.pem");
+		logrec_end(&lr);
+		return;
+	}
+	if (strcmp(c->c_ua, "python-requests") == 0 ||
+	    strcmp(c->c_ua, "python") == 0)
+		snprintf(fix, sizeof(fix), "export REQUESTS_CA_BUNDLE=%s "
+		    "SSL_CERT_FILE=%s (or pass verify=\"%s\")", bundle, bundle,
+		    bundle);
+	else if (strcmp(c->c_ua, "node") == 0)
+		snprintf(fix, sizeof(fix), "export NODE_EXTRA_CA_CERTS=%s and "
+		    "restart node", ca);
+	else if (strcmp(c->c_ua, "go") == 0)
+		snprintf(fix, sizeof(fix), "export SSL_CERT_FILE=%s", bundle);
+	else if (strcmp(c->c_ua, "curl") == 0)
+		snprintf(fix, sizeof(fix), "curl --cacert %s, or export "
+		    "CURL_CA_BUNDLE=%s", bundle, bundle);
+	else if (strcmp(c->c_ua, "java") == 0)
+		snprintf(fix, sizeof(fix), "keytool -importcert -noprompt "
+		    "-alias oauthlens -file %s -cacerts -storepass changeit", ca);
+	else if (strcmp(c->c_ua, "git") == 0)
+		snprintf(fix, sizeof(fix), "export GIT_SSL_CAINFO=%s", bundle);
+	else
+		snprintf(fix, sizeof(fix), "make the client trust %s (oauthlens "
+		    "--env prints the variables for each runtime)", ca);
+	logrec_begin(&lr, LL_WARN, "tls-untrusted");
+	logrec_str(&lr, "client", c->c_peer);
+	logrec_str(&lr, "host", c->c_mitm_host);
+	logrec_str(&lr, "runtime", c->c_ua);
+	logrec_str(&lr, "msg", err != 0 ? "the client rejected the "
+	    "certificate oauthlens made for this host: it does not trust the "
+	    "oauthlens CA" : "the client closed the connection during the TLS "
+	    "handshake: it probably does not trust the oauthlens CA");
+	logrec_str(&lr, "fix", fix);
+	logrec_end(&lr);
+}
+
+void
+intercept_handshake_event(struct conn *c, short what)
+{
+	if (what & BEV_EVENT_CONNECTED) {
+		c->c_state = CS_HEAD;
+		c->c_head_timer = 0;
+		evtimer_del(c->c_timer);
+		conn_process(c);
+		return;
+	}
+	tls_failed(c, what, (what & BEV_EVENT_ERROR) ?
+	    bufferevent_get_openssl_error(c->c_cbev) : 0);
+	ERR_clear_error();
+	conn_close(c, "TLS handshake with the client failed");
+}
