@@ -35,6 +35,12 @@ static void	 conn_up_read_cb(struct bufferevent *, void *);
 static void	 conn_up_write_cb(struct bufferevent *, void *);
 static void	 conn_up_event_cb(struct bufferevent *, short, void *);
 static void	 conn_flush(struct conn *);
+static void	 conn_settle(struct conn *);
+static void	 conn_process(struct conn *);
+static void	 conn_connect(struct conn *);
+static void	 conn_close(struct conn *, const char *);
+static void	 conn_attach_client(struct conn *, struct bufferevent *,
+		    unsigned);
 
 static struct timeval
 ms_tv(unsigned ms)
@@ -44,7 +50,7 @@ ms_tv(unsigned ms)
 	return tv;
 }
 
-void
+static void
 conn_timer_set(struct conn *c, unsigned ms)
 {
 	struct timeval	tv = ms_tv(ms);
@@ -62,7 +68,6 @@ conn_free(struct conn *c)
 		px->px_nconns--;
 	else
 		px->px_nrejecting--;
-	exchange_free(c->c_x);
 	http1_parser_free(c->c_reqp);
 	http1_parser_free(c->c_resp);
 	event_free(c->c_timer);
@@ -98,19 +103,19 @@ conn_timer_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 /*
- * The one way a connection dies. Frees the sockets now (libevent allows
- * it inside their callbacks) and the struct from the loop, so callers up
- * the stack may still look at c->c_state.
+ * The one way a connection dies. Ends its exchange, frees the sockets now
+ * (libevent allows it inside their callbacks) and the struct from the
+ * loop, so callers up the stack may still look at c->c_state.
  */
-void
+static void
 conn_close(struct conn *c, const char *why)
 {
 	struct timeval	now = { 0, 0 };
 
 	if (c->c_state == CS_DEAD)
 		return;
-	if (c->c_x != NULL && c->c_x->x_status != 0 && !c->c_x->x_resp_done)
-		exchange_log(c, c->c_x);
+	exchange_end(c, XO_ABORT);
+	c->c_next = CN_NONE;
 	log_debug("connection %llu from %s closed: %s",
 	    (unsigned long long)c->c_id, c->c_peer, why);
 	c->c_state = CS_DEAD;
@@ -119,13 +124,11 @@ conn_close(struct conn *c, const char *why)
 	if (c->c_ubev != NULL)
 		bufferevent_free(c->c_ubev);
 	c->c_cbev = c->c_ubev = NULL;
-	exchange_free(c->c_x);
-	c->c_x = NULL;
 	evtimer_add(c->c_timer, &now);
 }
 
 /* Flush what the client still has to receive, then close politely. */
-void
+static void
 conn_finish(struct conn *c)
 {
 	if (c->c_state == CS_DEAD)
@@ -140,44 +143,6 @@ conn_finish(struct conn *c)
 	conn_timer_set(c, c->c_cfg->cf_to_idle_ms);
 	if (evbuffer_get_length(bufferevent_get_output(c->c_cbev)) == 0)
 		conn_client_write_cb(c->c_cbev, c);
-}
-
-/* Answer with an error we made ourselves and close after it. */
-void
-conn_error(struct conn *c, int status, const char *reason)
-{
-	struct logrec	lr;
-	size_t		before;
-
-	if (c->c_state == CS_DEAD)
-		return;
-	if (c->c_x != NULL && c->c_x->x_resp_head) {
-		/* Too late for a status: the response already started. */
-		conn_close(c, reason);
-		return;
-	}
-	c->c_px->px_stats.st_errors++;
-	before = evbuffer_get_length(bufferevent_get_output(c->c_cbev));
-	http1_write_error(bufferevent_get_output(c->c_cbev), status, reason,
-	    1);
-	if (c->c_x != NULL)
-		c->c_x->x_out += evbuffer_get_length(
-		    bufferevent_get_output(c->c_cbev)) - before;
-	logrec_begin(&lr, status >= 500 ? LL_WARN : LL_INFO, "proxy-error");
-	if (c->c_x != NULL)
-		logrec_int(&lr, "req", (long long)c->c_x->x_id);
-	logrec_str(&lr, "client", c->c_peer);
-	logrec_int(&lr, "status", status);
-	logrec_str(&lr, "reason", reason);
-	logrec_end(&lr);
-	if (c->c_x != NULL) {
-		c->c_x->x_status = status;
-		c->c_x->x_resp_done = 1;
-		exchange_log(c, c->c_x);
-		exchange_free(c->c_x);
-		c->c_x = NULL;
-	}
-	conn_finish(c);
 }
 
 void
@@ -227,7 +192,8 @@ conn_accept(struct proxy *px, evutil_socket_t fd, const struct sockaddr *sa,
 	c->c_state = CS_HEAD;
 }
 
-void
+/* Take bev as the client side: callbacks, watermarks, both timeouts. */
+static void
 conn_attach_client(struct conn *c, struct bufferevent *bev,
     unsigned timeout_ms)
 {
@@ -242,12 +208,38 @@ conn_attach_client(struct conn *c, struct bufferevent *bev,
 	bufferevent_enable(bev, EV_READ);
 }
 
-void
-conn_attach_upstream(struct conn *c, struct bufferevent *bev)
+/* The upstream leg is ready (bev) or failed (NULL): hand it to the
+ * exchange. */
+static void
+conn_upstream_attach(struct conn *c, struct bufferevent *bev,
+    enum upstream_fail why, const char *detail)
 {
-	c->c_ubev = bev;
-	bufferevent_setcb(bev, conn_up_read_cb, conn_up_write_cb,
-	    conn_up_event_cb, c);
+	if (bev != NULL) {
+		c->c_ubev = bev;
+		bufferevent_setcb(bev, conn_up_read_cb, conn_up_write_cb,
+		    conn_up_event_cb, c);
+	}
+	exchange_attach(c, why, detail);
+}
+
+static void
+conn_upstream_ready(struct bufferevent *bev, enum upstream_fail why,
+    const char *detail, void *arg)
+{
+	struct conn	*c = arg;
+
+	conn_upstream_attach(c, bev, why, detail);
+	conn_flush(c);
+}
+
+/* Connect the exchange's upstream leg: a pooled one at once, or later. */
+static void
+conn_connect(struct conn *c)
+{
+	struct bufferevent	*bev = exchange_connect(c, conn_upstream_ready);
+
+	if (bev != NULL)
+		conn_upstream_attach(c, bev, UPSTREAM_OK, NULL);
 }
 
 /* Refuse a request the connection was accepted to refuse. */
@@ -263,7 +255,8 @@ conn_reject(struct conn *c)
 		snprintf(buf, sizeof(buf), "too many connections (limit %u); "
 		    "try again", c->c_cfg->cf_max_connections);
 	c->c_px->px_stats.st_rejected++;
-	conn_error(c, c->c_reject, buf);
+	exchange_fail(c, c->c_reject == 403 ? PE_CLIENT_NOT_ALLOWED :
+	    PE_TOO_MANY, buf);
 }
 
 /* Act on a parsed request head; the head's bytes are still in input. */
@@ -287,21 +280,21 @@ conn_dispatch(struct conn *c, const struct http1_head *h, size_t headlen)
 
 		if (!config_proxy_auth_ok(c->c_cfg, pa ? pa->s_ptr : NULL,
 		    pa ? pa->s_len : 0)) {
-			conn_error(c, 407, pa ? "wrong proxy credentials" :
-			    "this proxy needs credentials (proxy_auth)");
+			exchange_fail(c, PE_PROXY_AUTH, pa ? "wrong proxy "
+			    "credentials" : NULL);
 			return;
 		}
 	}
 	if (http1_parse_target(h, &t, &err) == -1) {
-		conn_error(c, err.he_status, err.he_reason);
+		exchange_fail(c, proxyerr_from_http1(err.he_status),
+		    err.he_reason);
 		return;
 	}
 	if (c->c_mitm_host != NULL) {
 		/* Inside an intercepted tunnel the authority is the one the
 		 * client CONNECTed to; targets are in origin form. */
 		if (t.t_form != 'o') {
-			conn_error(c, 400, "requests inside a TLS tunnel must "
-			    "use origin-form targets");
+			exchange_fail(c, PE_TUNNEL_TARGET, NULL);
 			return;
 		}
 		t.t_form = 'a';
@@ -332,14 +325,15 @@ conn_dispatch(struct conn *c, const struct http1_head *h, size_t headlen)
 		if (!config_connect_port_ok(c->c_cfg, t.t_port)) {
 			snprintf(buf, sizeof(buf), "CONNECT to port %u is not "
 			    "allowed (connect_ports)", t.t_port);
-			conn_error(c, 403, buf);
+			exchange_fail(c, PE_CONNECT_PORT, buf);
 			return;
 		}
 		if (intercept_wanted(c, &t)) {
 			intercept_begin(c, &t);
+			conn_timer_set(c, c->c_cfg->cf_to_header_ms);
 			return;
 		}
-		exchange_connect(c);
+		conn_connect(c);
 		return;
 	}
 	if (exchange_forward(c, h, &t) == -1) {
@@ -347,7 +341,7 @@ conn_dispatch(struct conn *c, const struct http1_head *h, size_t headlen)
 		return;
 	}
 	evbuffer_drain(in, headlen);
-	exchange_connect(c);
+	conn_connect(c);
 }
 
 /* Read and act on request heads while the connection is idle. */
@@ -387,7 +381,8 @@ conn_read_head(struct conn *c)
 		return;
 	}
 	if (r == -1) {
-		conn_error(c, err.he_status, err.he_reason);
+		exchange_fail(c, proxyerr_from_http1(err.he_status),
+		    err.he_reason);
 		return;
 	}
 	if (c->c_reqp == NULL &&
@@ -396,33 +391,83 @@ conn_read_head(struct conn *c)
 		return;
 	}
 	if (http1_parse_head(c->c_reqp, buf, headlen, 0, h, &err) == -1) {
-		conn_error(c, err.he_status, err.he_reason);
+		exchange_fail(c, proxyerr_from_http1(err.he_status),
+		    err.he_reason);
 		return;
 	}
 	conn_dispatch(c, h, headlen);
 }
 
 /* Run whatever the client's buffered input allows, without recursion. */
-void
+static void
 conn_process(struct conn *c)
 {
 	if (c->c_in_loop)
 		return;
 	c->c_in_loop = 1;
 	while (c->c_state == CS_HEAD && c->c_x == NULL &&
+	    c->c_next == CN_NONE &&
 	    evbuffer_get_length(bufferevent_get_input(c->c_cbev)) > 0) {
 		size_t before = evbuffer_get_length(
 		    bufferevent_get_input(c->c_cbev));
 
 		conn_read_head(c);
+		if (c->c_next == CN_PROCESS) {
+			/* An exchange answered at once (a page of ours):
+			 * the next head may already be here. */
+			c->c_next = CN_NONE;
+			continue;
+		}
 		if (c->c_state == CS_HEAD && c->c_x == NULL &&
+		    c->c_next == CN_NONE &&
 		    evbuffer_get_length(bufferevent_get_input(c->c_cbev)) ==
 		    before)
 			break;		/* incomplete head: wait for more */
 	}
-	if (c->c_state == CS_HEAD && c->c_x == NULL && c->c_client_eof)
-		conn_close(c, "client closed");
+	if (c->c_state == CS_HEAD && c->c_x == NULL &&
+	    c->c_next == CN_NONE && c->c_client_eof)
+		transport_want(c, CN_CLOSE, "client closed");
 	c->c_in_loop = 0;
+}
+
+/* Act on what the lower modules asked for, until nothing is asked. */
+static void
+conn_settle(struct conn *c)
+{
+	enum conn_next	next;
+
+	while (c->c_state != CS_DEAD && (next = c->c_next) != CN_NONE) {
+		c->c_next = CN_NONE;
+		switch (next) {
+		case CN_PROCESS:
+			c->c_state = CS_HEAD;
+			conn_process(c);
+			break;
+		case CN_FINISH:
+			conn_finish(c);
+			break;
+		case CN_CLOSE:
+			conn_close(c, c->c_why);
+			break;
+		case CN_RECONNECT:
+			conn_connect(c);
+			break;
+		case CN_NONE:
+			break;
+		}
+	}
+}
+
+/* The 200 to an intercepted CONNECT has left: start TLS. */
+static void
+conn_tls_start(struct conn *c)
+{
+	if (intercept_tls_start(c) == -1) {
+		conn_close(c, "cannot start TLS with the client");
+		return;
+	}
+	conn_attach_client(c, c->c_cbev, c->c_cfg->cf_to_idle_ms);
+	c->c_state = CS_TLS_HANDSHAKE;
 }
 
 static void
@@ -460,12 +505,12 @@ conn_client_drained(struct conn *c)
 
 	switch (c->c_state) {
 	case CS_RELAY:
-		if (c->c_x->x_resp_head)
+		if (c->c_x->x_phase == XP_BODY)
 			exchange_pump_response(c);
 		break;
 	case CS_TLS_START:
 		if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)
-			intercept_tls_start(c);
+			conn_tls_start(c);
 		break;
 	case CS_TUNNEL:
 		tunnel_pump(c, c->c_ubev, c->c_cbev);
@@ -482,6 +527,7 @@ conn_client_drained(struct conn *c)
 	default:
 		break;
 	}
+	conn_settle(c);
 }
 
 static void
@@ -499,7 +545,14 @@ conn_client_event(struct bufferevent *bev, short what, struct conn *c)
 	struct exchange	*x = c->c_x;
 
 	if (c->c_state == CS_TLS_HANDSHAKE) {
-		intercept_handshake_event(c, what);
+		if (!intercept_handshake_event(c, what)) {
+			conn_close(c, "TLS handshake with the client failed");
+			return;
+		}
+		c->c_state = CS_HEAD;
+		c->c_head_timer = 0;
+		evtimer_del(c->c_timer);
+		conn_process(c);
 		return;
 	}
 	if (what & BEV_EVENT_CONNECTED)
@@ -529,7 +582,8 @@ conn_client_event(struct bufferevent *bev, short what, struct conn *c)
 	switch (c->c_state) {
 	case CS_HEAD:
 		conn_process(c);
-		if (c->c_state == CS_HEAD)
+		conn_settle(c);
+		if (c->c_state == CS_HEAD && c->c_x == NULL)
 			conn_close(c, "client closed");
 		break;
 	case CS_UPSTREAM:
@@ -571,6 +625,7 @@ conn_up_drained(struct conn *c)
 	else if (c->c_state == CS_FLUSH_UP &&
 	    evbuffer_get_length(bufferevent_get_output(c->c_ubev)) == 0)
 		conn_close(c, "tunnel closed by client");
+	conn_settle(c);
 }
 
 static void
@@ -582,8 +637,9 @@ conn_up_write_cb(struct bufferevent *bev, void *arg)
 	conn_flush(c);
 }
 
-/* After a callback did its work: send, let the senders refill, and leave
- * EV_WRITE armed only where bytes still wait. Iterative, bounded. */
+/* After a callback did its work: act on what it asked for, send, let the
+ * senders refill, and leave EV_WRITE armed only where bytes still wait.
+ * Iterative, bounded. */
 static void
 conn_flush(struct conn *c)
 {
@@ -592,16 +648,17 @@ conn_flush(struct conn *c)
 
 	if (c->c_flushing || c->c_state == CS_DEAD)
 		return;
+	conn_settle(c);
 	c->c_flushing = 1;
 	for (i = 0, again = 1; again && i < 32; i++) {
 		again = 0;
-		if (c->c_cbev != NULL && bevio_write_now(c->c_cbev)) {
+		if (c->c_state != CS_DEAD && c->c_cbev != NULL &&
+		    bevio_write_now(c->c_cbev)) {
 			conn_client_drained(c);
 			again = 1;
 		}
-		if (c->c_state == CS_DEAD)
-			break;
-		if (c->c_ubev != NULL && bevio_write_now(c->c_ubev)) {
+		if (c->c_state != CS_DEAD && c->c_ubev != NULL &&
+		    bevio_write_now(c->c_ubev)) {
 			conn_up_drained(c);
 			again = 1;
 		}
@@ -671,15 +728,5 @@ conn_up_event_cb(struct bufferevent *bev, short what, void *arg)
 		tunnel_up_event(c, what);
 	else
 		exchange_up_event(c, what);
-	conn_flush(c);
-}
-
-void
-conn_upstream_ready(struct bufferevent *bev, enum upstream_fail why,
-    const char *detail, void *arg)
-{
-	struct conn	*c = arg;
-
-	exchange_attach(c, bev, why, detail);
 	conn_flush(c);
 }

@@ -19,11 +19,11 @@
 #include "log.h"
 #include "oauth.h"
 #include "oauthlens.h"
+#include "proxyerr.h"
 #include "status.h"
 #include "upstream.h"
 #include "util.h"
 
-static void	 exchange_done(struct conn *);
 
 struct exchange *
 exchange_new(struct conn *c, const struct http1_head *h)
@@ -46,7 +46,7 @@ exchange_new(struct conn *c, const struct http1_head *h)
 	return x;
 }
 
-void
+static void
 exchange_free(struct exchange *x)
 {
 	if (x == NULL)
@@ -62,7 +62,7 @@ exchange_free(struct exchange *x)
 }
 
 /* The one access record of an exchange. */
-void
+static void
 exchange_log(struct conn *c, struct exchange *x)
 {
 	struct logrec	lr;
@@ -93,6 +93,82 @@ exchange_log(struct conn *c, struct exchange *x)
 	logrec_end(&lr);
 }
 
+void
+exchange_end(struct conn *c, enum xoutcome outcome)
+{
+	struct exchange	*x = c->c_x;
+	int		 go_on;
+
+	if (x == NULL)
+		return;
+	oauth_end(x->x_obs, OAUTH_FAILED);	/* no-op once it ended */
+	if (x->x_status != 0)
+		exchange_log(c, x);
+	go_on = outcome == XO_DONE && !x->x_close && x->x_req_done &&
+	    !c->c_client_eof && !c->c_px->px_draining;
+	if (outcome == XO_DONE && x->x_up_ka && x->x_req_done &&
+	    c->c_ubev != NULL)
+		upstream_pool_put(c->c_px->px_up, x->x_host, x->x_port,
+		    c->c_mitm_host != NULL, c->c_ubev);
+	else if (c->c_ubev != NULL && outcome != XO_ABORT)
+		bufferevent_free(c->c_ubev);
+	if (outcome != XO_ABORT)
+		c->c_ubev = NULL;
+	exchange_free(x);
+	c->c_x = NULL;
+	switch (outcome) {
+	case XO_DONE:
+		transport_want(c, go_on ? CN_PROCESS : CN_FINISH, NULL);
+		break;
+	case XO_ERROR:
+	case XO_CUT:
+		transport_want(c, CN_FINISH, NULL);
+		break;
+	case XO_INTERCEPT:
+	case XO_ABORT:
+		break;		/* the caller goes on, or closes */
+	}
+}
+
+void
+exchange_fail(struct conn *c, enum proxy_error pe, const char *detail)
+{
+	const struct proxyerr_info	*pi = proxyerr_info(pe);
+	struct exchange			*x = c->c_x;
+	struct evbuffer			*out;
+	struct logrec			 lr;
+	const char			*reason = detail ? detail :
+					    pi->pi_message;
+	size_t				 before;
+
+	if (c->c_next == CN_CLOSE || c->c_cbev == NULL)
+		return;
+	if (x != NULL && x->x_phase != XP_WAIT) {
+		/* Too late for a status: the response already started. */
+		transport_want(c, CN_CLOSE, reason);
+		return;
+	}
+	c->c_px->px_stats.st_errors++;
+	out = bufferevent_get_output(c->c_cbev);
+	before = evbuffer_get_length(out);
+	http1_write_error(out, pi->pi_status, reason, 1);
+	logrec_begin(&lr, pi->pi_level, "proxy-error");
+	if (x != NULL)
+		logrec_int(&lr, "req", (long long)x->x_id);
+	logrec_str(&lr, "client", c->c_peer);
+	logrec_int(&lr, "status", pi->pi_status);
+	logrec_str(&lr, "error", pi->pi_token);
+	logrec_str(&lr, "reason", reason);
+	logrec_end(&lr);
+	if (x == NULL) {
+		transport_want(c, CN_FINISH, NULL);
+		return;
+	}
+	x->x_out += evbuffer_get_length(out) - before;
+	x->x_status = pi->pi_status;
+	exchange_end(c, XO_ERROR);
+}
+
 /* The proxy's own pages answer origin-form requests. */
 void
 exchange_local(struct conn *c, const struct http1_head *h)
@@ -103,24 +179,18 @@ exchange_local(struct conn *c, const struct http1_head *h)
 	int		 keep;
 
 	if (x->x_has_body) {
-		conn_error(c, 405, "the proxy's own pages take no request "
-		    "body");
+		exchange_fail(c, PE_LOCAL_BODY, NULL);
 		return;
 	}
 	keep = x->x_client_ka && !c->c_px->px_draining;
 	x->x_status = status_page(c->c_px, h, out, keep);
 	x->x_out = evbuffer_get_length(out) - before;
-	x->x_resp_done = 1;
-	exchange_log(c, x);
-	exchange_free(x);
-	c->c_x = NULL;
-	if (!keep)
-		conn_finish(c);
+	x->x_close = !keep;
+	exchange_end(c, XO_DONE);
 }
 
-/* Start (or restart, after a stale pooled connection) the upstream leg. */
-void
-exchange_connect(struct conn *c)
+struct bufferevent *
+exchange_connect(struct conn *c, upstream_cb cb)
 {
 	struct exchange		*x = c->c_x;
 	struct bufferevent	*bev = NULL;
@@ -131,15 +201,15 @@ exchange_connect(struct conn *c)
 		    c->c_mitm_host != NULL);
 	if (bev != NULL) {
 		x->x_reused = 1;
-		exchange_attach(c, bev, UPSTREAM_OK, NULL);
-		return;
+		return bev;
 	}
 	x->x_reused = 0;
 	x->x_ureq = upstream_connect(c->c_px->px_up, c->c_cfg, x->x_host,
 	    x->x_port, c->c_mitm_host != NULL && !x->x_connect ?
-	    c->c_px->px_mitm : NULL, conn_upstream_ready, c);
+	    c->c_px->px_mitm : NULL, cb, c);
 	if (x->x_ureq == NULL)
-		conn_error(c, 502, "cannot start a connection to the origin");
+		exchange_fail(c, PE_UPSTREAM_START, NULL);
+	return NULL;
 }
 
 int
@@ -191,7 +261,7 @@ exchange_pump_request(struct conn *c)
 		if (n < 0) {
 			snprintf(buf, sizeof(buf), "malformed request body: %s",
 			    http1_parser_error(c->c_reqp));
-			conn_error(c, 400, buf);
+			exchange_fail(c, PE_BAD_BODY, buf);
 			return;
 		}
 		evbuffer_remove_buffer(in, out, (size_t)n);
@@ -202,20 +272,18 @@ exchange_pump_request(struct conn *c)
 }
 
 void
-exchange_attach(struct conn *c, struct bufferevent *bev,
-    enum upstream_fail why, const char *detail)
+exchange_attach(struct conn *c, enum upstream_fail why, const char *detail)
 {
-	struct exchange	*x = c->c_x;
-	struct timeval	 tv = { c->c_cfg->cf_to_idle_ms / 1000,
-			    (c->c_cfg->cf_to_idle_ms % 1000) * 1000 };
+	struct exchange		*x = c->c_x;
+	struct bufferevent	*bev = c->c_ubev;
+	struct timeval		 tv = { c->c_cfg->cf_to_idle_ms / 1000,
+				    (c->c_cfg->cf_to_idle_ms % 1000) * 1000 };
 
 	x->x_ureq = NULL;
 	if (bev == NULL) {
-		conn_error(c, why == UPSTREAM_TIMEOUT ? 504 : 502, detail);
+		exchange_fail(c, proxyerr_from_upstream(why), detail);
 		return;
 	}
-	c->c_ubev = bev;
-	conn_attach_upstream(c, bev);
 	if (!x->x_reused) {
 		/* A pooled connection keeps its watermarks. */
 		bufferevent_setwatermark(bev, EV_READ, 0, READ_HIGH);
@@ -231,7 +299,7 @@ exchange_attach(struct conn *c, struct bufferevent *bev,
 		    "HTTP/1.1 200 Connection established\r\n\r\n";
 
 		x->x_status = 200;
-		x->x_resp_head = 1;
+		x->x_phase = XP_TUNNEL;
 		evbuffer_add(bufferevent_get_output(c->c_cbev), established,
 		    sizeof(established) - 1);
 		tunnel_begin(c);
@@ -298,33 +366,6 @@ exchange_abandon_hold(struct conn *c, enum oauth_outcome why)
 	exchange_flush_hold(c, NULL);
 }
 
-/* The exchange is over: log it, pool the upstream, go on or close. */
-static void
-exchange_done(struct conn *c)
-{
-	struct exchange	*x = c->c_x;
-	int		 close_client;
-
-	x->x_resp_done = 1;
-	exchange_log(c, x);
-	close_client = x->x_close || !x->x_req_done || c->c_client_eof ||
-	    c->c_px->px_draining;
-	if (x->x_up_ka && x->x_req_done && c->c_ubev != NULL)
-		upstream_pool_put(c->c_px->px_up, x->x_host, x->x_port,
-		    c->c_mitm_host != NULL, c->c_ubev);
-	else if (c->c_ubev != NULL)
-		bufferevent_free(c->c_ubev);
-	c->c_ubev = NULL;
-	exchange_free(x);
-	c->c_x = NULL;
-	if (close_client) {
-		conn_finish(c);
-		return;
-	}
-	c->c_state = CS_HEAD;
-	conn_process(c);
-}
-
 /* The response is complete: annotate and send a held one, then finish. */
 static void
 exchange_response_complete(struct conn *c)
@@ -333,7 +374,7 @@ exchange_response_complete(struct conn *c)
 
 	if (c->c_x->x_hold != NULL)
 		exchange_flush_hold(c, line);
-	exchange_done(c);
+	exchange_end(c, XO_DONE);
 }
 
 /* Decide how the response reaches this client, then send its head. */
@@ -360,7 +401,7 @@ exchange_response_head(struct conn *c, const struct http1_head *h)
 	if (x->x_dechunk)
 		flags |= HTTP1_W_DECHUNK;
 	x->x_resp_eof = h->h_body == HTTP1_BODY_EOF;
-	x->x_resp_head = 1;
+	x->x_phase = XP_BODY;
 	if (hold == 1) {
 		/* Hold the response until its body has been inspected. */
 		if ((x->x_hold = evbuffer_new()) != NULL) {
@@ -400,14 +441,14 @@ exchange_read_response_head(struct conn *c)
 		c->c_uscan = 0;
 		if (r == 1 && c->c_resp == NULL &&
 		    (c->c_resp = http1_parser_new(HTTP1_RESPONSE)) == NULL) {
-			conn_close(c, "out of memory");
+			transport_want(c, CN_CLOSE, "out of memory");
 			return 0;
 		}
 		if (r == -1 || http1_parse_head(c->c_resp, buf, headlen,
 		    x->x_is_head, h, &err) == -1) {
 			snprintf(reason, sizeof(reason), "bad response from "
 			    "%s:%u: %s", x->x_host, x->x_port, err.he_reason);
-			conn_error(c, 502, reason);
+			exchange_fail(c, PE_BAD_RESPONSE, reason);
 			return 0;
 		}
 		if (x->x_head != NULL) {
@@ -428,15 +469,14 @@ exchange_read_response_head(struct conn *c)
 		}
 		if (h->h_status == 101) {
 			if (!x->x_upgrade) {
-				conn_error(c, 502, "the origin switched "
-				    "protocols without being asked");
+				exchange_fail(c, PE_UNASKED_UPGRADE, NULL);
 				return 0;
 			}
 			x->x_status = 101;
 			before = evbuffer_get_length(out);
 			http1_write_response_head(out, h, HTTP1_W_UPGRADE,
 			    NULL);
-			x->x_resp_head = 1;
+			x->x_phase = XP_TUNNEL;
 			x->x_out += evbuffer_get_length(out) - before;
 			evbuffer_drain(in, headlen);
 			tunnel_begin(c);
@@ -449,7 +489,7 @@ exchange_read_response_head(struct conn *c)
 		x->x_out += evbuffer_get_length(out) - before;
 		evbuffer_drain(in, headlen);
 		if (h->h_body == HTTP1_BODY_NONE) {
-			exchange_done(c);
+			exchange_end(c, XO_DONE);
 			return 0;
 		}
 		return 1;
@@ -465,7 +505,7 @@ exchange_pump_response(struct conn *c)
 	struct evbuffer_iovec	 v;
 	ssize_t			 n;
 
-	if (!x->x_resp_head && !exchange_read_response_head(c))
+	if (x->x_phase == XP_WAIT && !exchange_read_response_head(c))
 		return;
 	while (evbuffer_get_length(in) > 0) {
 		if (evbuffer_get_length(out) >= OUT_HIGH)
@@ -478,9 +518,7 @@ exchange_pump_response(struct conn *c)
 			log_warnx("req %llu: bad response body from %s:%u: %s",
 			    (unsigned long long)x->x_id, x->x_host, x->x_port,
 			    http1_parser_error(c->c_resp));
-			exchange_log(c, x);
-			x->x_resp_done = 1;
-			conn_finish(c);
+			exchange_end(c, XO_CUT);
 			return;
 		}
 		if (x->x_dechunk)
@@ -508,7 +546,8 @@ exchange_up_lost(struct conn *c, short what)
 	char		 buf[300];
 	int		 err = EVUTIL_SOCKET_ERROR();
 
-	if (x->x_resp_head && x->x_resp_eof && (what & BEV_EVENT_EOF)) {
+	if (x->x_phase == XP_BODY && x->x_resp_eof &&
+	    (what & BEV_EVENT_EOF)) {
 		/* A close-delimited body ends here. */
 		exchange_pump_response(c);
 		if (c->c_state == CS_RELAY && c->c_x == x &&
@@ -520,7 +559,7 @@ exchange_up_lost(struct conn *c, short what)
 		}
 		return;
 	}
-	if (x->x_resp_head) {
+	if (x->x_phase != XP_WAIT) {
 		/* Deliver what did arrive; the framing tells the client the
 		 * response is cut short. */
 		exchange_pump_response(c);
@@ -533,9 +572,7 @@ exchange_up_lost(struct conn *c, short what)
 		log_info("req %llu: %s:%u closed the connection in the middle "
 		    "of the response", (unsigned long long)x->x_id, x->x_host,
 		    x->x_port);
-		exchange_log(c, x);
-		x->x_resp_done = 1;
-		conn_finish(c);
+		exchange_end(c, XO_CUT);
 		return;
 	}
 	if (x->x_reused && x->x_head != NULL && !x->x_retried) {
@@ -544,17 +581,19 @@ exchange_up_lost(struct conn *c, short what)
 		bufferevent_free(c->c_ubev);
 		c->c_ubev = NULL;
 		x->x_retried = 1;
-		exchange_connect(c);
+		transport_want(c, CN_RECONNECT, NULL);
 		return;
 	}
-	if (what & BEV_EVENT_EOF)
+	if (what & BEV_EVENT_EOF) {
 		snprintf(buf, sizeof(buf), "%s:%u closed the connection "
 		    "without sending a response", x->x_host, x->x_port);
-	else
-		snprintf(buf, sizeof(buf), "connection to %s:%u failed: %s",
-		    x->x_host, x->x_port, err == ECONNRESET ?
-		    "reset by peer" : strerror(err ? err : EIO));
-	conn_error(c, 502, buf);
+		exchange_fail(c, PE_UPSTREAM_CLOSED, buf);
+		return;
+	}
+	snprintf(buf, sizeof(buf), "connection to %s:%u failed: %s",
+	    x->x_host, x->x_port, err == ECONNRESET ?
+	    "reset by peer" : strerror(err ? err : EIO));
+	exchange_fail(c, PE_UPSTREAM_FAILED, buf);
 }
 
 void
@@ -574,10 +613,7 @@ exchange_up_event(struct conn *c, short what)
 		    (what & BEV_EVENT_READING) ? "respond" :
 		    "accept the request",
 		    c->c_cfg->cf_to_idle_ms);
-		if (x->x_resp_head)
-			conn_close(c, buf);
-		else
-			conn_error(c, 504, buf);
+		exchange_fail(c, PE_UPSTREAM_TIMEOUT, buf);
 		return;
 	}
 	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR))

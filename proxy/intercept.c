@@ -87,20 +87,16 @@ intercept_begin(struct conn *c, const struct http1_target *t)
 	c->c_mitm_host = xstrdup(t->t_host);
 	c->c_mitm_port = t->t_port;
 	x->x_status = 200;
-	x->x_resp_done = 1;
-	exchange_log(c, x);
-	exchange_free(x);
-	c->c_x = NULL;
+	exchange_end(c, XO_INTERCEPT);
 	c->c_px->px_stats.st_intercepted++;
 	evbuffer_add(bufferevent_get_output(c->c_cbev), established,
 	    sizeof(established) - 1);
 	c->c_state = CS_TLS_START;
 	bufferevent_setwatermark(c->c_cbev, EV_WRITE, 0, 0);
-	conn_timer_set(c, c->c_cfg->cf_to_header_ms);
 }
 
 /* The 200 is out: put TLS on the client socket. */
-void
+int
 intercept_tls_start(struct conn *c)
 {
 	struct bufferevent	*plain = c->c_cbev, *tls;
@@ -109,10 +105,8 @@ intercept_tls_start(struct conn *c)
 	evutil_socket_t		 fd = bufferevent_getfd(plain);
 
 	ssl = mitm_client_ssl(c->c_px->px_mitm, c->c_mitm_host);
-	if (ssl == NULL) {
-		conn_close(c, "cannot start TLS with the client");
-		return;
-	}
+	if (ssl == NULL)
+		return -1;
 	if (evbuffer_get_length(pending) == 0) {
 		/* Hand the socket itself to OpenSSL: no extra copy. */
 		bufferevent_setfd(plain, -1);
@@ -129,13 +123,10 @@ intercept_tls_start(struct conn *c)
 			bufferevent_free(plain);
 	}
 	c->c_cbev = tls;
-	if (tls == NULL) {
-		conn_close(c, "cannot start TLS with the client");
-		return;
-	}
+	if (tls == NULL)
+		return -1;
 	bufferevent_openssl_set_allow_dirty_shutdown(tls, 1);
-	conn_attach_client(c, tls, c->c_cfg->cf_to_idle_ms);
-	c->c_state = CS_TLS_HANDSHAKE;
+	return 0;
 }
 
 /* One plain line on why a client refused our certificate, and the fix
@@ -225,18 +216,13 @@ tls_failed(struct conn *c, short what, unsigned long err)
 	logrec_end(&lr);
 }
 
-void
+int
 intercept_handshake_event(struct conn *c, short what)
 {
-	if (what & BEV_EVENT_CONNECTED) {
-		c->c_state = CS_HEAD;
-		c->c_head_timer = 0;
-		evtimer_del(c->c_timer);
-		conn_process(c);
-		return;
-	}
+	if (what & BEV_EVENT_CONNECTED)
+		return 1;
 	tls_failed(c, what, (what & BEV_EVENT_ERROR) ?
 	    bufferevent_get_openssl_error(c->c_cbev) : 0);
 	ERR_clear_error();
-	conn_close(c, "TLS handshake with the client failed");
+	return 0;
 }

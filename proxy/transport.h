@@ -4,17 +4,19 @@
  * Upgrade byte relay) and intercept.c (client-side TLS). Nothing outside
  * those four files includes this header.
  *
- * The files call downwards: conn.c drives the others from libevent's
- * callbacks. The few lifecycle verbs the lower files need (answer with an
- * error, finish, close) are declared at the end, each with its contract.
+ * The files call downwards only: conn.c drives the others from libevent's
+ * callbacks, and they tell it what they need next through c_next
+ * (transport_want), which conn.c acts on as the stack unwinds.
  */
 #ifndef OAUTHLENS_TRANSPORT_H
 #define OAUTHLENS_TRANSPORT_H
 
 #include <sys/queue.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "http1.h"
+#include "proxyerr.h"
 #include "upstream.h"
 
 struct bufferevent;
@@ -46,6 +48,32 @@ enum conn_state {
 	CS_DEAD			/* closed; freed from the loop */
 };
 
+/* Where the response of an exchange stands. */
+enum xphase {
+	XP_WAIT,		/* no final response head sent to the client */
+	XP_BODY,		/* its head went out: relaying the body */
+	XP_TUNNEL		/* answered 200 to CONNECT or 101: tunnel */
+};
+
+/* How an exchange ended, for exchange_end(). */
+enum xoutcome {
+	XO_DONE,		/* answered in full: the connection may go on */
+	XO_ERROR,		/* answered with an error the proxy made */
+	XO_CUT,			/* the response was cut short */
+	XO_INTERCEPT,		/* CONNECT answered by us: TLS follows */
+	XO_ABORT		/* the connection is closing under it */
+};
+
+/* What conn.c is to do once the lower modules return (they never call
+ * up into it: they say what they want here). */
+enum conn_next {
+	CN_NONE,
+	CN_PROCESS,		/* read the next request head */
+	CN_FINISH,		/* flush what the client is owed, then close */
+	CN_CLOSE,		/* close now (c_why says why) */
+	CN_RECONNECT		/* connect the exchange's upstream again */
+};
+
 /* One request/response exchange. */
 struct exchange {
 	uint64_t		 x_id;
@@ -56,6 +84,7 @@ struct exchange {
 	char			*x_target;	/* owned: path, for the log */
 	size_t			 x_target_len;
 	int			 x_status;
+	enum xphase		 x_phase;
 	uint64_t		 x_in, x_out;
 	struct evbuffer		*x_head;	/* owned: request head to send */
 	struct upstream_req	*x_ureq;	/* pending connect */
@@ -64,8 +93,7 @@ struct exchange {
 	size_t			 x_hold_head;	/* its head's length */
 	unsigned		 x_connect:1, x_upgrade:1, x_is_head:1,
 				 x_client_ka:1, x_http10:1, x_req_done:1,
-				 x_resp_head:1, x_resp_done:1, x_reused:1,
-				 x_dechunk:1, x_close:1, x_up_ka:1,
+				 x_reused:1, x_dechunk:1, x_close:1, x_up_ka:1,
 				 x_retried:1, x_has_body:1, x_resp_eof:1;
 };
 
@@ -80,6 +108,8 @@ struct conn {
 	struct http1_parser	*c_resp;	/* owned, made on first use */
 	struct exchange		*c_x;		/* owned: current exchange */
 	enum conn_state		 c_state;
+	enum conn_next		 c_next;	/* asked of conn.c */
+	char			 c_why[240];	/* CN_CLOSE's reason */
 	int			 c_reject;	/* status to refuse with */
 	size_t			 c_scan;	/* head end search offset */
 	size_t			 c_uscan;
@@ -93,46 +123,32 @@ struct conn {
 	char			 c_peer[56];
 };
 
-/* conn.c: arm the connection's one timer for ms from now. */
-void	 conn_timer_set(struct conn *c, unsigned ms);
-
-/* conn.c: the one way a connection dies (why: for the debug line). Frees
- * the sockets now and the struct from the loop, so callers up the stack
- * may still look at c->c_state (CS_DEAD). */
-void	 conn_close(struct conn *c, const char *why);
-
-/* conn.c: flush what the client still has to receive, then close. */
-void	 conn_finish(struct conn *c);
-
-/* conn.c: answer the current exchange with an error the proxy made
- * (logged once, here), then finish; closes instead when the response
- * already started. */
-void	 conn_error(struct conn *c, int status, const char *reason);
-
-/* conn.c: upstream_connect's callback for the connection (arg). */
-void	 conn_upstream_ready(struct bufferevent *bev, enum upstream_fail why,
-	    const char *detail, void *arg);
-
-/* conn.c: take bev as the connection's client side: its callbacks,
- * watermarks, both timeouts (ms) and reading. */
-void	 conn_attach_client(struct conn *c, struct bufferevent *bev,
-	    unsigned timeout_ms);
-
-/* conn.c: take bev as the connection's upstream side (its callbacks). */
-void	 conn_attach_upstream(struct conn *c, struct bufferevent *bev);
-
-/* conn.c: read and act on buffered request heads (the connection is back
- * in CS_HEAD after an exchange or a handshake). */
-void	 conn_process(struct conn *c);
+/* Ask conn.c for what comes next (why: CN_CLOSE's reason, or NULL). A
+ * close asked for stays asked for. */
+static inline void
+transport_want(struct conn *c, enum conn_next next, const char *why)
+{
+	if (c->c_next == CN_CLOSE)
+		return;
+	c->c_next = next;
+	if (why != NULL)
+		snprintf(c->c_why, sizeof(c->c_why), "%s", why);
+}
 
 /* exchange.c: a new exchange for a parsed request head (NULL: memory). */
 struct exchange	*exchange_new(struct conn *c, const struct http1_head *h);
 
-/* exchange.c: free an exchange and what it owns (NULL ok). */
-void	 exchange_free(struct exchange *x);
+/* exchange.c: the one end of every exchange: tells the observer, logs
+ * and counts it (when it got a status), pools or frees the upstream
+ * side, frees the exchange, and asks conn.c for what follows. */
+void	 exchange_end(struct conn *c, enum xoutcome outcome);
 
-/* exchange.c: the exchange's one access record; counts it too. */
-void	 exchange_log(struct conn *c, struct exchange *x);
+/* exchange.c: answer with an error the proxy made (detail replaces the
+ * table's message when not NULL), logged once here; then finish. When
+ * the response already started, asks for a close instead. Works without
+ * an exchange too (a refused connection). */
+void	 exchange_fail(struct conn *c, enum proxy_error pe,
+	    const char *detail);
 
 /* exchange.c: the request head is parsed and its target resolved in t:
  * report it to the observer and prepare the head for the origin (h points
@@ -143,13 +159,15 @@ int	 exchange_forward(struct conn *c, const struct http1_head *h,
 /* exchange.c: answer an origin-form request with the proxy's own page. */
 void	 exchange_local(struct conn *c, const struct http1_head *h);
 
-/* exchange.c: (re)start the upstream leg of the current exchange. */
-void	 exchange_connect(struct conn *c);
+/* exchange.c: (re)start the upstream leg: returns a pooled connection to
+ * attach now, or NULL when cb(arg = c) will be called later (or the
+ * exchange failed: c_next says so). */
+struct bufferevent *exchange_connect(struct conn *c, upstream_cb cb);
 
-/* exchange.c: the upstream leg is ready (bev, fresh or pooled), or
- * failed (bev NULL; why and detail say how). */
-void	 exchange_attach(struct conn *c, struct bufferevent *bev,
-	    enum upstream_fail why, const char *detail);
+/* exchange.c: the upstream leg is ready (c_ubev, fresh or pooled), or
+ * failed (c_ubev NULL; why and detail say how). */
+void	 exchange_attach(struct conn *c, enum upstream_fail why,
+	    const char *detail);
 
 /* exchange.c: move request body bytes to the origin while it keeps up. */
 void	 exchange_pump_request(struct conn *c);
@@ -184,14 +202,17 @@ int	 intercept_wanted(const struct conn *c, const struct http1_target *t);
  * trust advice if the handshake fails. */
 void	 intercept_note_runtime(struct conn *c, const struct http1_head *h);
 
-/* intercept.c: answer the CONNECT to t ourselves; TLS starts once the 200
- * has left (intercept_tls_start). */
+/* intercept.c: answer the CONNECT to t ourselves (the exchange ends
+ * here); TLS starts once the 200 has left (intercept_tls_start). */
 void	 intercept_begin(struct conn *c, const struct http1_target *t);
 
-/* intercept.c: the 200 is out: put TLS on the client socket. */
-void	 intercept_tls_start(struct conn *c);
+/* intercept.c: the 200 is out: put TLS on the client socket, which
+ * becomes c_cbev (callbacks for the caller to set). 0, or -1 when TLS
+ * could not start (c_cbev may then be NULL). */
+int	 intercept_tls_start(struct conn *c);
 
-/* intercept.c: an event on the client during the TLS handshake. */
-void	 intercept_handshake_event(struct conn *c, short what);
+/* intercept.c: an event on the client during the TLS handshake: 1 when
+ * the handshake is done, 0 when it failed (logged, with the fix). */
+int	 intercept_handshake_event(struct conn *c, short what);
 
 #endif

@@ -62,7 +62,7 @@ tunnel_client_eof(struct conn *c)
 	bufferevent_setwatermark(c->c_ubev, EV_WRITE, 0, 0);
 	bufferevent_disable(c->c_ubev, EV_READ);
 	if (evbuffer_get_length(bufferevent_get_output(c->c_ubev)) == 0)
-		conn_close(c, "tunnel closed by client");
+		transport_want(c, CN_CLOSE, "tunnel closed by client");
 }
 
 void
@@ -77,9 +77,9 @@ tunnel_up_event(struct conn *c, short what)
 		tunnel_pump(c, c->c_ubev, c->c_cbev);
 		evbuffer_add_buffer(bufferevent_get_output(c->c_cbev),
 		    bufferevent_get_input(c->c_ubev));
-		conn_finish(c);
+		transport_want(c, CN_FINISH, NULL);
 		return;
 	}
-	conn_close(c, what & BEV_EVENT_TIMEOUT ? "tunnel idle" :
+	transport_want(c, CN_CLOSE, what & BEV_EVENT_TIMEOUT ? "tunnel idle" :
 	    "tunnel closed by origin");
 }
