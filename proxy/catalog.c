@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "catalog.h"
+#include "diag.h"
 #include "json.h"
 #include "util.h"
 
@@ -103,9 +104,11 @@ load_causes(const struct json *cj, const char *path, char *err,
 }
 
 const char *
-catalog_cause(const struct catalog *cat, const char *cause, enum lang lang)
+catalog_cause(const struct catalog *cat, enum diag_cause cause,
+    enum lang lang)
 {
-	const struct json	*c = json_get(cat->cat_causes, cause);
+	const struct json	*c = json_get(cat->cat_causes,
+				    diag_cause_name(cause));
 	const struct json	*t = json_get(c, lang == LANG_EN ? "en" : "ja");
 
 	return t != NULL ? t->j_str : NULL;
@@ -175,6 +178,15 @@ catalog_load(const char *path, char *err, size_t errlen)
 		if (catalog_lookup(cat, catalog_required[i], LANG_JA) == NULL) {
 			fail(err, errlen, path, cat->cat_doc, 0, "missing "
 			    "required code", catalog_required[i]);
+			goto fail;
+		}
+	/* Every cause the diagnosis can claim has its sentence. */
+	for (i = DC_NONE + 1; i < DC_COUNT; i++)
+		if (json_get(cat->cat_causes, diag_cause_name(i)) == NULL) {
+			fail(err, errlen, path, cat->cat_causes ?
+			    cat->cat_causes : cat->cat_doc, 0, "\"_causes\" "
+			    "misses the sentence for cause",
+			    diag_cause_name(i));
 			goto fail;
 		}
 	return cat;

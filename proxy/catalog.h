@@ -1,7 +1,8 @@
 /*
  * The hint catalog (conf/messages.json): for each error code and language,
- * a title, the hint and the docs URL. Validated completely at load, so a
- * loaded catalog always has every required code in every language.
+ * a title, the hint and the docs URL, and the sentence of each diagnosed
+ * cause. Validated completely at load, so a loaded catalog always has
+ * every required code and every cause in every language.
  */
 #ifndef OAUTHLENS_CATALOG_H
 #define OAUTHLENS_CATALOG_H
@@ -9,6 +10,7 @@
 #include <stddef.h>
 
 #include "config.h"
+#include "diag.h"
 
 struct hint {
 	const char	*hi_title;
@@ -34,9 +36,10 @@ const struct hint *catalog_lookup(const struct catalog *cat,
 
 /* The sentence template for a diagnosed cause in lang ({age}, {req},
  * {len}, {field}, {detail}, {sent}, {registered} are filled in by the
- * caller), or NULL. From the catalog's "_causes" object. */
-const char	*catalog_cause(const struct catalog *cat, const char *cause,
-		    enum lang lang);
+ * caller), from the catalog's "_causes" object; a loaded catalog has one
+ * for every cause but DC_NONE (NULL). */
+const char	*catalog_cause(const struct catalog *cat,
+		    enum diag_cause cause, enum lang lang);
 
 /* The codes a catalog must hold. */
 extern const char *const catalog_required[];

@@ -228,7 +228,7 @@ explain_code(struct flowmem *fm, const struct diag_request *r,
 	keyed(fm, "code", r->dr_code, key);
 	if ((f = flow_find(fm, FL_EXCHANGED, key, NULL, r->dr_now_ms)) !=
 	    NULL) {
-		snprintf(res->dg_cause, sizeof(res->dg_cause), "code_reused");
+		res->dg_cause = DC_CODE_REUSED;
 		res->dg_age_s = (long long)((r->dr_now_ms - f->f_ms) / 1000);
 		res->dg_prev_req = f->f_req;
 		/* A second POST within seconds is a library's retry. */
@@ -239,7 +239,7 @@ explain_code(struct flowmem *fm, const struct diag_request *r,
 	if ((f = flow_find(fm, FL_ISSUED, key, NULL, r->dr_now_ms)) == NULL)
 		return;		/* never seen issued: claim nothing */
 	if (r->dr_now_ms - f->f_ms > fm->fm_lifetime_ms) {
-		snprintf(res->dg_cause, sizeof(res->dg_cause), "code_expired");
+		res->dg_cause = DC_CODE_EXPIRED;
 		res->dg_age_s = (long long)((r->dr_now_ms - f->f_ms) / 1000);
 		return;
 	}
@@ -247,8 +247,7 @@ explain_code(struct flowmem *fm, const struct diag_request *r,
 	    (a = flow_find(fm, FL_AUTHORIZE, f->f_state, NULL,
 	    r->dr_now_ms)) != NULL && a->f_client_id[0] != '\0' &&
 	    strcmp(a->f_client_id, client_id) != 0) {
-		snprintf(res->dg_cause, sizeof(res->dg_cause),
-		    "code_other_client");
+		res->dg_cause = DC_CODE_OTHER_CLIENT;
 		snprintf(res->dg_registered, sizeof(res->dg_registered), "%s",
 		    a->f_client_id);
 	}
@@ -302,13 +301,12 @@ explain_credentials(const struct diag_request *r, struct diag_result *res)
 	    (nonempty(r->dr_client_secret) && nonempty(r->dr_basic_secret) &&
 	    CRYPTO_memcmp(r->dr_client_secret, r->dr_basic_secret,
 	    strlen(r->dr_client_secret) + 1) != 0))) {
-		snprintf(res->dg_cause, sizeof(res->dg_cause), "both_auth");
+		res->dg_cause = DC_BOTH_AUTH;
 		return;
 	}
 	for (i = 0; i < 4; i++)
 		if (has_stray(vals[i])) {
-			snprintf(res->dg_cause, sizeof(res->dg_cause),
-			    "whitespace");
+			res->dg_cause = DC_WHITESPACE;
 			snprintf(res->dg_field, sizeof(res->dg_field), "%s",
 			    fields[i][0]);
 			return;
@@ -316,17 +314,16 @@ explain_credentials(const struct diag_request *r, struct diag_result *res)
 	/* The device flow needs no secret; the web flow (a code) does. */
 	if (!nonempty(secret)) {
 		if (nonempty(r->dr_code) && r->dr_device_code == NULL)
-			snprintf(res->dg_cause, sizeof(res->dg_cause),
-			    "missing_secret");
+			res->dg_cause = DC_MISSING_SECRET;
 		return;
 	}
 	if (all_of(id, "0123456789") || (id != NULL && strlen(id) == 40 &&
 	    all_of(id, hex))) {
-		snprintf(res->dg_cause, sizeof(res->dg_cause), "id_shape");
+		res->dg_cause = DC_ID_SHAPE;
 		return;
 	}
 	if (strlen(secret) != 40 || !all_of(secret, hex)) {
-		snprintf(res->dg_cause, sizeof(res->dg_cause), "secret_shape");
+		res->dg_cause = DC_SECRET_SHAPE;
 		res->dg_len = strlen(secret);
 	}
 }
@@ -452,8 +449,7 @@ explain_redirect(struct flowmem *fm, const struct diag_request *r,
 	if (strcmp(a->f_redirect_uri, r->dr_redirect_uri) == 0) {
 		/* Same as the authorize request: the registered callback
 		 * is what differs. */
-		snprintf(res->dg_cause, sizeof(res->dg_cause),
-		    "redirect_unregistered");
+		res->dg_cause = DC_REDIRECT_UNREGISTERED;
 		return;
 	}
 	diag_redirect_match(a->f_redirect_uri, r->dr_redirect_uri,
@@ -461,7 +457,27 @@ explain_redirect(struct flowmem *fm, const struct diag_request *r,
 	if (res->dg_detail[0] == '\0')
 		snprintf(res->dg_detail, sizeof(res->dg_detail),
 		    "it differs from the authorize request's");
-	snprintf(res->dg_cause, sizeof(res->dg_cause), "redirect_differs");
+	res->dg_cause = DC_REDIRECT_DIFFERS;
+}
+
+static const char *const cause_names[DC_COUNT] = {
+	[DC_NONE] = "",
+	[DC_CODE_REUSED] = "code_reused",
+	[DC_CODE_EXPIRED] = "code_expired",
+	[DC_CODE_OTHER_CLIENT] = "code_other_client",
+	[DC_WHITESPACE] = "whitespace",
+	[DC_SECRET_SHAPE] = "secret_shape",
+	[DC_ID_SHAPE] = "id_shape",
+	[DC_BOTH_AUTH] = "both_auth",
+	[DC_MISSING_SECRET] = "missing_secret",
+	[DC_REDIRECT_DIFFERS] = "redirect_differs",
+	[DC_REDIRECT_UNREGISTERED] = "redirect_unregistered",
+};
+
+const char *
+diag_cause_name(enum diag_cause cause)
+{
+	return cause < DC_COUNT ? cause_names[cause] : "";
 }
 
 void

@@ -17,6 +17,27 @@
 
 struct flowmem;
 
+/* The causes a diagnosis can claim: a closed set, each with one name
+ * (the header's cause parameter, the log's cause= field, the key of its
+ * sentence in the catalog's "_causes", which must hold every one). */
+enum diag_cause {
+	DC_NONE,		/* nothing can be claimed */
+	DC_CODE_REUSED,
+	DC_CODE_EXPIRED,
+	DC_CODE_OTHER_CLIENT,
+	DC_WHITESPACE,
+	DC_SECRET_SHAPE,
+	DC_ID_SHAPE,
+	DC_BOTH_AUTH,
+	DC_MISSING_SECRET,
+	DC_REDIRECT_DIFFERS,
+	DC_REDIRECT_UNREGISTERED,
+	DC_COUNT
+};
+
+/* The name of a cause ("code_reused"; "" for DC_NONE). */
+const char	*diag_cause_name(enum diag_cause cause);
+
 /* What the token request carried (borrowed strings, NULL when absent). */
 struct diag_request {
 	uint64_t	 dr_req;
@@ -33,7 +54,7 @@ struct diag_request {
 
 /* A diagnosis: a cause token and the values its sentence needs. */
 struct diag_result {
-	char		 dg_cause[32];		/* "" when none can be claimed */
+	enum diag_cause	 dg_cause;		/* DC_NONE: none claimed */
 	long long	 dg_age_s;		/* code_reused, code_expired */
 	uint64_t	 dg_prev_req;		/* code_reused */
 	size_t		 dg_len;		/* secret_shape */
@@ -59,7 +80,7 @@ void		 diag_code_issued(struct flowmem *fm, const char *query,
 		    size_t len, uint64_t now_ms);
 
 /* Diagnose a token-endpoint error for the request; error is the code the
- * provider sent. Fills res (dg_cause "" when nothing can be claimed). */
+ * provider sent. Fills res (dg_cause DC_NONE when nothing is claimed). */
 void		 diag_explain(struct flowmem *fm, const char *error,
 		    const struct diag_request *r, struct diag_result *res);
 

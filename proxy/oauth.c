@@ -656,11 +656,11 @@ token_end(struct oauth_x *o)
 	a.an_interval = res.interval[0] != '\0' ? res.interval : NULL;
 	if (fm != NULL) {
 		diag_explain(fm, res.error, &r, &d);
-		tmpl = d.dg_cause[0] ? catalog_cause(o->o_cf->cf_catalog,
-		    d.dg_cause, o->o_lang) : NULL;
+		tmpl = catalog_cause(o->o_cf->cf_catalog, d.dg_cause,
+		    o->o_lang);
 		if (tmpl != NULL) {
 			render_cause(tmpl, &d, &r, sentence, sizeof(sentence));
-			a.an_cause = d.dg_cause;
+			a.an_cause = diag_cause_name(d.dg_cause);
 			a.an_diagnosis = sentence;
 		}
 		a.an_retry_of = d.dg_retry_of;

@@ -74,27 +74,27 @@ test_credentials(void)
 
 	r = req(1, 1000, NULL, "Iv1.8a61f9b3a7aba766", good);
 	diag_explain(fm, "incorrect_client_credentials", &r, &d);
-	CHECK_STR(d.dg_cause, "");	/* nothing wrong that we can see */
+	CHECK_STR(diag_cause_name(d.dg_cause), "");	/* nothing wrong that we can see */
 	r = req(1, 1000, NULL, "Iv1.8a61f9b3a7aba766", "0123456789abcdef0123"
 	    "456789abcdef01234567\n");
 	diag_explain(fm, "incorrect_client_credentials", &r, &d);
-	CHECK_STR(d.dg_cause, "whitespace");
+	CHECK_STR(diag_cause_name(d.dg_cause), "whitespace");
 	CHECK_STR(d.dg_field, "client_secret");
 	r = req(1, 1000, NULL, "Iv1.8a61f9b3a7aba766", "short");
 	diag_explain(fm, "incorrect_client_credentials", &r, &d);
-	CHECK_STR(d.dg_cause, "secret_shape");
+	CHECK_STR(diag_cause_name(d.dg_cause), "secret_shape");
 	CHECK_INT(d.dg_len, 5);
 	r = req(1, 1000, NULL, "123456", good);
 	diag_explain(fm, "incorrect_client_credentials", &r, &d);
-	CHECK_STR(d.dg_cause, "id_shape");
+	CHECK_STR(diag_cause_name(d.dg_cause), "id_shape");
 	r = req(1, 1000, "somecode", "Iv1.8a61f9b3a7aba766", NULL);
 	diag_explain(fm, "incorrect_client_credentials", &r, &d);
-	CHECK_STR(d.dg_cause, "missing_secret");
+	CHECK_STR(diag_cause_name(d.dg_cause), "missing_secret");
 	r = req(1, 1000, NULL, "Iv1.8a61f9b3a7aba766", good);
 	r.dr_basic_id = "Iv1.0000000000000000";
 	r.dr_basic_secret = good;
 	diag_explain(fm, "incorrect_client_credentials", &r, &d);
-	CHECK_STR(d.dg_cause, "both_auth");
+	CHECK_STR(diag_cause_name(d.dg_cause), "both_auth");
 	flowmem_free(fm);
 }
 
@@ -110,12 +110,12 @@ test_flows(void)
 	/* A code never seen issued: claim nothing. */
 	r = req(1, 1000, "never-seen", "Iv1.aaaa", "s");
 	diag_explain(fm, "bad_verification_code", &r, &d);
-	CHECK_STR(d.dg_cause, "");
+	CHECK_STR(diag_cause_name(d.dg_cause), "");
 	/* Exchanged once, then again: reused, with age and request id. */
 	diag_exchanged(fm, &r, 0);
 	r = req(2, 4000, "never-seen", "Iv1.aaaa", "s");
 	diag_explain(fm, "bad_verification_code", &r, &d);
-	CHECK_STR(d.dg_cause, "code_reused");
+	CHECK_STR(diag_cause_name(d.dg_cause), "code_reused");
 	CHECK_INT(d.dg_age_s, 3);
 	CHECK_INT(d.dg_prev_req, 1);
 	/* Issued through the authorize redirect, used too late. */
@@ -123,23 +123,23 @@ test_flows(void)
 	diag_code_issued(fm, "code=c2&state=st1", 17, 11000);
 	r = req(3, 11000 + 601000, "c2", "Iv1.aaaa", "s");
 	diag_explain(fm, "bad_verification_code", &r, &d);
-	CHECK_STR(d.dg_cause, "code_expired");
+	CHECK_STR(diag_cause_name(d.dg_cause), "code_expired");
 	CHECK_INT(d.dg_age_s, 601);
 	/* Issued for one client, exchanged by another. */
 	diag_code_issued(fm, "code=c3&state=st1", 17, 20000);
 	r = req(4, 21000, "c3", "Iv1.bbbb", "s");
 	diag_explain(fm, "bad_verification_code", &r, &d);
-	CHECK_STR(d.dg_cause, "code_other_client");
+	CHECK_STR(diag_cause_name(d.dg_cause), "code_other_client");
 	/* redirect_uri differing from the authorize request's. */
 	r = req(5, 22000, "c3", "Iv1.aaaa", "s");
 	r.dr_redirect_uri = "http://127.0.0.1:3000/cb";
 	diag_explain(fm, "redirect_uri_mismatch", &r, &d);
-	CHECK_STR(d.dg_cause, "redirect_differs");
+	CHECK_STR(diag_cause_name(d.dg_cause), "redirect_differs");
 	CHECK_STR(d.dg_registered, "http://localhost:3000/cb");
 	CHECK(strstr(d.dg_detail, "host") != NULL);
 	r.dr_redirect_uri = "http://localhost:3000/cb";
 	diag_explain(fm, "redirect_uri_mismatch", &r, &d);
-	CHECK_STR(d.dg_cause, "redirect_unregistered");
+	CHECK_STR(diag_cause_name(d.dg_cause), "redirect_unregistered");
 	flowmem_free(fm);
 }
 
@@ -162,14 +162,14 @@ test_bounded(void)
 	}
 	r = req(100, 3000, "first", "Iv1.a", "s");
 	diag_explain(fm, "bad_verification_code", &r, &d);
-	CHECK_STR(d.dg_cause, "");
+	CHECK_STR(diag_cause_name(d.dg_cause), "");
 	/* And entries age out. */
 	r = req(101, 3000, "c39", "Iv1.a", "s");
 	diag_explain(fm, "bad_verification_code", &r, &d);
-	CHECK_STR(d.dg_cause, "code_reused");
+	CHECK_STR(diag_cause_name(d.dg_cause), "code_reused");
 	r.dr_now_ms = 2000 + 3601 * 1000;
 	diag_explain(fm, "bad_verification_code", &r, &d);
-	CHECK_STR(d.dg_cause, "");
+	CHECK_STR(diag_cause_name(d.dg_cause), "");
 	flowmem_free(fm);
 }
 
