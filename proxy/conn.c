@@ -349,7 +349,7 @@ static void
 conn_read_head(struct conn *c)
 {
 	struct evbuffer		*in = bufferevent_get_input(c->c_cbev);
-	struct http1_head	*h = &c->c_px->px_scratch;
+	struct http1_head	 head, *h = &head;	/* 4 KiB, this call only */
 	struct http1_error	 err;
 	size_t			 len, headlen;
 	const char		*buf;

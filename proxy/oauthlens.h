@@ -11,7 +11,6 @@
 #include <stdint.h>
 
 #include "config.h"
-#include "http1.h"
 
 struct event_base;
 struct evdns_base;
@@ -81,7 +80,6 @@ struct proxy {
 	struct status_recent	*px_recent;	/* owned: ring of errors */
 	struct flowmem		*px_flow;	/* owned: diagnosis memory */
 	uint64_t		 px_start_ms;
-	struct http1_head	 px_scratch;	/* one head parsed at a time */
 };
 
 #endif
