@@ -22,6 +22,7 @@
 #include "mitm.h"
 #include "notify.h"
 #include "status.h"
+#include "trustfiles.h"
 #include "oauthlens.h"
 #include "upstream.h"
 #include "util.h"
@@ -465,6 +466,8 @@ tls_setup(struct proxy *px, const struct config_cli *cli, char *bundle,
 		return -1;
 	if (write_bundle(px->px_ca, certs, bundle, blen) == -1)
 		snprintf(bundle, blen, "%s", ca_cert_path(px->px_ca));
+	if (trustfiles_write(px->px_ca, certs, bundle, err, errlen) == -1)
+		log_warnx("%s", err);
 	warn_outside_ca(px);
 	px->px_mitm = mitm_new(px->px_ca, px->px_cfg->cf_upstream_ca, err,
 	    errlen);
