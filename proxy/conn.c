@@ -476,6 +476,7 @@ conn_client_read_cb(struct bufferevent *bev, void *arg)
 	struct conn	*c = arg;
 
 	bevio_read_more(bev, READ_HIGH);
+	c->c_tls_quiet = 0;	/* it spoke: no silent rejection */
 	switch (c->c_state) {
 	case CS_HEAD:
 		conn_process(c);
@@ -557,6 +558,12 @@ conn_client_event(struct bufferevent *bev, short what, struct conn *c)
 	}
 	if (what & BEV_EVENT_CONNECTED)
 		return;
+	if ((what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) &&
+	    intercept_silent_reject(c, what)) {
+		conn_close(c, "client rejected the certificate after the TLS "
+		    "handshake");
+		return;
+	}
 	if (what & BEV_EVENT_TIMEOUT) {
 		if ((c->c_state == CS_RELAY || c->c_state == CS_UPSTREAM) &&
 		    (what & BEV_EVENT_READING) && x != NULL && x->x_req_done) {

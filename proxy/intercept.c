@@ -8,7 +8,6 @@
  */
 #include <stdio.h>
 #include <string.h>
-#include <strings.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -23,7 +22,16 @@
 #include "log.h"
 #include "mitm.h"
 #include "oauthlens.h"
+#include "runtime.h"
 #include "util.h"
+
+/*
+ * A client that completes the handshake and closes without a byte within
+ * this many milliseconds rejected the certificate after the handshake
+ * (GnuTLS clients verify only then, and leave without an alert). Longer
+ * silences are idle keep-alive connections, which are not blamed.
+ */
+#define SILENT_REJECT_MS	2000
 
 int
 intercept_wanted(const struct conn *c, const struct http1_target *t)
@@ -33,46 +41,11 @@ intercept_wanted(const struct conn *c, const struct http1_target *t)
 	    mitm_intercepts(&c->c_cfg->cf_intercept, t->t_host);
 }
 
-/* Case-insensitive search of a C string in a slice. */
-static int
-strcasestr_n(const char *p, size_t len, const char *needle)
-{
-	size_t	n = strlen(needle), i;
-
-	for (i = 0; i + n <= len; i++)
-		if (strncasecmp(p + i, needle, n) == 0)
-			return 1;
-	return 0;
-}
-
-/* Guess the client's runtime from its User-Agent, for trust advice. */
+/* Note the client's runtime from its CONNECT head, for trust advice. */
 void
 intercept_note_runtime(struct conn *c, const struct http1_head *h)
 {
-	static const char *const known[][2] = {
-		{ "python-requests", "python-requests" },
-		{ "python", "python" }, { "node", "node" },
-		{ "undici", "node" }, { "axios", "node" },
-		{ "go-http-client", "go" }, { "curl", "curl" },
-		{ "java", "java" }, { "okhttp", "java" }, { "git", "git" },
-	};
-	const struct slice	*ua = http1_header(h, "user-agent");
-	size_t			 i;
-
-	snprintf(c->c_ua, sizeof(c->c_ua), "unknown");
-	if (ua == NULL) {
-		/* Python's http.client (requests, urllib3, urllib, pip)
-		 * tunnels with a bare "CONNECT host:port HTTP/1.0" and no
-		 * fields unless told to add some. */
-		if (h->h_major == 1 && h->h_minor == 0 && h->h_nhdrs == 0)
-			snprintf(c->c_ua, sizeof(c->c_ua), "python");
-		return;
-	}
-	for (i = 0; i < sizeof(known) / sizeof(known[0]); i++)
-		if (strcasestr_n(ua->s_ptr, ua->s_len, known[i][0])) {
-			snprintf(c->c_ua, sizeof(c->c_ua), "%s", known[i][1]);
-			return;
-		}
+	snprintf(c->c_ua, sizeof(c->c_ua), "%s", runtime_guess(h));
 }
 
 /* CONNECT to a host on the intercept list: answer 200 ourselves, then
@@ -129,6 +102,8 @@ intercept_tls_start(struct conn *c)
 	return 0;
 }
 
+static void	 tls_untrusted(struct conn *, const char *);
+
 /* One plain line on why a client refused our certificate, and the fix
  * for its runtime. */
 static void
@@ -136,10 +111,6 @@ tls_failed(struct conn *c, short what, unsigned long err)
 {
 	SSL		*ssl = bufferevent_openssl_get_ssl(c->c_cbev);
 	struct logrec	 lr;
-	const char	*ca = c->c_px->px_ca ? ca_cert_path(c->c_px->px_ca) :
-			    "certs/ca.pem";
-	char		 fix[800], bundle[300];
-	size_t		 dl = strlen(ca) > 6 ? strlen(ca) - 6 : 0;
 
 	c->c_px->px_stats.st_tls_failed++;
 	/* OpenSSL 3 reports a close without close_notify as an error. */
@@ -167,6 +138,23 @@ tls_failed(struct conn *c, short what, unsigned long err)
 		logrec_end(&lr);
 		return;
 	}
+	tls_untrusted(c, err != 0 ? "the client rejected the certificate "
+	    "oauthlens made for this host: it does not trust the oauthlens "
+	    "CA" : "the client closed the connection during the TLS "
+	    "handshake: it probably does not trust the oauthlens CA");
+}
+
+/* The tls-untrusted line: what the client did (msg), and the fix for its
+ * runtime. */
+static void
+tls_untrusted(struct conn *c, const char *msg)
+{
+	struct logrec	 lr;
+	const char	*ca = c->c_px->px_ca ? ca_cert_path(c->c_px->px_ca) :
+			    "certs/ca.pem";
+	char		 fix[800], bundle[300];
+	size_t		 dl = strlen(ca) > 6 ? strlen(ca) - 6 : 0;
+
 	/* Variables that replace the trust store get the bundle (system
 	 * store + our CA), so hosts we do not intercept still verify. */
 	snprintf(bundle, sizeof(bundle), "%.*sca-bundle.pem", (int)dl, ca);
@@ -208,10 +196,7 @@ tls_failed(struct conn *c, short what, unsigned long err)
 	logrec_str(&lr, "client", c->c_peer);
 	logrec_str(&lr, "host", c->c_mitm_host);
 	logrec_str(&lr, "runtime", c->c_ua);
-	logrec_str(&lr, "msg", err != 0 ? "the client rejected the "
-	    "certificate oauthlens made for this host: it does not trust the "
-	    "oauthlens CA" : "the client closed the connection during the TLS "
-	    "handshake: it probably does not trust the oauthlens CA");
+	logrec_str(&lr, "msg", msg);
 	logrec_str(&lr, "fix", fix);
 	logrec_end(&lr);
 }
@@ -219,10 +204,44 @@ tls_failed(struct conn *c, short what, unsigned long err)
 int
 intercept_handshake_event(struct conn *c, short what)
 {
-	if (what & BEV_EVENT_CONNECTED)
+	if (what & BEV_EVENT_CONNECTED) {
+		c->c_tls_done_ms = util_now_ms();
+		c->c_tls_quiet = 1;
 		return 1;
+	}
 	tls_failed(c, what, (what & BEV_EVENT_ERROR) ?
 	    bufferevent_get_openssl_error(c->c_cbev) : 0);
 	ERR_clear_error();
 	return 0;
+}
+
+int
+intercept_silent_reject(struct conn *c, short what)
+{
+	unsigned long	err = 0;
+
+	if (!c->c_tls_quiet || c->c_state != CS_HEAD || c->c_x != NULL ||
+	    evbuffer_get_length(bufferevent_get_input(c->c_cbev)) > 0)
+		return 0;
+	c->c_tls_quiet = 0;
+	if (what & BEV_EVENT_ERROR) {
+		err = bufferevent_get_openssl_error(c->c_cbev);
+		ERR_clear_error();
+		/* OpenSSL 3 reports a close without close_notify as an
+		 * error; an alert that names distrust is one at any time. */
+		if (ERR_GET_REASON(err) == SSL_R_UNEXPECTED_EOF_WHILE_READING)
+			err = 0;
+		else if (err == 0 || !mitm_untrusted_alert(err))
+			return 0;
+	}
+	if (err == 0 && util_now_ms() - c->c_tls_done_ms > SILENT_REJECT_MS)
+		return 0;
+	c->c_px->px_stats.st_tls_failed++;
+	tls_untrusted(c, err != 0 ? "the client completed the TLS handshake, "
+	    "then rejected the certificate oauthlens made for this host: it "
+	    "does not trust the oauthlens CA" : "the client completed the TLS "
+	    "handshake and closed without sending a request: it probably "
+	    "rejected the certificate (GnuTLS clients such as wget, and git "
+	    "built on them, check it only then)");
+	return 1;
 }

@@ -118,8 +118,10 @@ struct conn {
 	char			*c_mitm_host;	/* owned: intercepted authority */
 	uint16_t		 c_mitm_port;
 	char			 c_ua[24];	/* client runtime, from CONNECT */
+	uint64_t		 c_tls_done_ms;	/* client handshake ended */
 	unsigned		 c_in_loop:1, c_head_timer:1, c_client_eof:1,
-				 c_counted:1, c_flushing:1;
+				 c_counted:1, c_flushing:1,
+				 c_tls_quiet:1;	/* no byte since the handshake */
 	char			 c_peer[56];
 };
 
@@ -214,5 +216,12 @@ int	 intercept_tls_start(struct conn *c);
 /* intercept.c: an event on the client during the TLS handshake: 1 when
  * the handshake is done, 0 when it failed (logged, with the fix). */
 int	 intercept_handshake_event(struct conn *c, short what);
+
+/* intercept.c: the client closed (EOF or error event what) an
+ * intercepted connection. When it had completed the handshake and sent
+ * nothing since, shortly before, it rejected our certificate after the
+ * handshake (GnuTLS clients do): logs tls-untrusted, counts the failure
+ * and returns 1 (the caller closes); 0 otherwise. */
+int	 intercept_silent_reject(struct conn *c, short what);
 
 #endif
