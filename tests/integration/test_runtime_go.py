@@ -50,9 +50,11 @@ class GoRuntime(rh.RuntimeCase):
             self.form("beadbead"))
         self.assertIsNotNone(out["error"], out)
         self.assertIn("certificate", out["error"])
-        self.assertTrue(harness.wait_until(
-            lambda: self.untrusted_records(m), 10 * SLOW),
-            "no tls-untrusted record:\n" + self.proxy.tail())
+        recs = harness.wait_until(lambda: self.untrusted_records(m),
+                                  10 * SLOW)
+        self.assertTrue(recs, "no tls-untrusted record:\n" +
+                        self.proxy.tail())
+        self.assertEqual(recs[0].get("runtime"), "go", recs[0])
 
 
 if __name__ == "__main__":

@@ -75,6 +75,7 @@ class JavaRuntime(rh.RuntimeCase):
                                   10 * SLOW)
         self.assertTrue(recs, "no tls-untrusted record:\n" +
                         self.proxy.tail())
+        self.assertEqual(recs[0].get("runtime"), "java", recs[0])
         self.assertEqual(recs[0].get("host"), "github.com")
         self.assertEqual(self.gh.token_request_count, n)
 

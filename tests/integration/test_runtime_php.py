@@ -80,6 +80,7 @@ class PHPRuntime(rh.RuntimeCase):
                                   10 * SLOW)
         self.assertTrue(recs, "no tls-untrusted record:\n" +
                         self.proxy.tail())
+        self.assertEqual(recs[0].get("runtime"), "php", recs[0])
         self.assertEqual(self.gh.token_request_count, n)
 
 
