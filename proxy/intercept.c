@@ -68,6 +68,25 @@ intercept_begin(struct conn *c, const struct http1_target *t)
 	bufferevent_setwatermark(c->c_cbev, EV_WRITE, 0, 0);
 }
 
+/* OpenSSL's message callback, set until the ClientHello arrives: the
+ * hello settles the runtime where two write the same CONNECT head. */
+static void
+intercept_hello_cb(int write_p, int version, int type, const void *buf,
+    size_t len, SSL *ssl, void *arg)
+{
+	struct conn		*c = arg;
+	struct runtime_hello	 rh;
+	const char		*r;
+
+	if (write_p || type != SSL3_RT_HANDSHAKE || len < 1 ||
+	    *(const unsigned char *)buf != SSL3_MT_CLIENT_HELLO)
+		return;
+	SSL_set_msg_callback(ssl, NULL);
+	if (runtime_hello_parse(buf, len, &rh) == 0 &&
+	    (r = runtime_refine(c->c_ua, &rh)) != c->c_ua)
+		snprintf(c->c_ua, sizeof(c->c_ua), "%s", r);
+}
+
 /* The 200 is out: put TLS on the client socket. */
 int
 intercept_tls_start(struct conn *c)
@@ -80,6 +99,8 @@ intercept_tls_start(struct conn *c)
 	ssl = mitm_client_ssl(c->c_px->px_mitm, c->c_mitm_host);
 	if (ssl == NULL)
 		return -1;
+	SSL_set_msg_callback(ssl, intercept_hello_cb);
+	SSL_set_msg_callback_arg(ssl, c);
 	if (evbuffer_get_length(pending) == 0) {
 		/* Hand the socket itself to OpenSSL: no extra copy. */
 		bufferevent_setfd(plain, -1);

@@ -82,3 +82,94 @@ runtime_guess(const struct http1_head *h)
 			return runtime_agents[i][1];
 	return "unknown";
 }
+
+/* TLS numbers (RFC 8446 section 4, RFC 7366, RFC 6961). */
+#define HELLO_CLIENT		1
+#define EXT_STATUS_REQUEST_V2	17
+#define EXT_ENCRYPT_THEN_MAC	22
+#define EXT_SUPPORTED_VERSIONS	43
+
+/* Take n bytes at *q (bounded by end) as a big-endian number; -1 when
+ * they are not there. */
+static int
+hello_take(const unsigned char **q, const unsigned char *end, size_t n,
+    size_t *out)
+{
+	size_t	v = 0, i;
+
+	if ((size_t)(end - *q) < n)
+		return -1;
+	for (i = 0; i < n; i++)
+		v = v << 8 | (*q)[i];
+	*q += n;
+	*out = v;
+	return 0;
+}
+
+/* Skip a vector whose length takes lenbytes. */
+static int
+hello_skip(const unsigned char **q, const unsigned char *end, size_t lenbytes)
+{
+	size_t	n;
+
+	if (hello_take(q, end, lenbytes, &n) == -1 || (size_t)(end - *q) < n)
+		return -1;
+	*q += n;
+	return 0;
+}
+
+int
+runtime_hello_parse(const unsigned char *p, size_t len,
+    struct runtime_hello *hello)
+{
+	const unsigned char	*q = p, *end = p + len, *xend;
+	size_t			 type, n, xlen;
+	struct runtime_hello	 rh;
+
+	memset(hello, 0, sizeof(*hello));
+	memset(&rh, 0, sizeof(rh));
+	if (hello_take(&q, end, 1, &type) == -1 || type != HELLO_CLIENT ||
+	    hello_take(&q, end, 3, &n) == -1 || (size_t)(end - q) < n)
+		return -1;
+	end = q + n;
+	/* legacy_version, random, session id, cipher suites, methods */
+	if ((size_t)(end - q) < 2 + 32)
+		return -1;
+	q += 2 + 32;
+	if (hello_skip(&q, end, 1) == -1 || hello_skip(&q, end, 2) == -1 ||
+	    hello_skip(&q, end, 1) == -1)
+		return -1;
+	if (q == end) {			/* no extensions at all */
+		*hello = rh;
+		return 0;
+	}
+	if (hello_take(&q, end, 2, &xlen) == -1 || (size_t)(end - q) != xlen)
+		return -1;
+	xend = q + xlen;
+	while (q < xend) {
+		if (hello_take(&q, xend, 2, &type) == -1 ||
+		    hello_skip(&q, xend, 2) == -1)
+			return -1;
+		if (type == EXT_SUPPORTED_VERSIONS)
+			rh.rh_tls13 = 1;
+		else if (type == EXT_ENCRYPT_THEN_MAC)
+			rh.rh_etm = 1;
+		else if (type == EXT_STATUS_REQUEST_V2)
+			rh.rh_status_v2 = 1;
+	}
+	*hello = rh;
+	return 0;
+}
+
+const char *
+runtime_refine(const char *guess, const struct runtime_hello *hello)
+{
+	if (strcmp(guess, "python") == 0 && !hello->rh_tls13)
+		return "php";
+	if (strcmp(guess, "java") == 0 && hello->rh_etm &&
+	    !hello->rh_status_v2)
+		return "ruby";
+	if (strcmp(guess, "php") == 0 && !hello->rh_etm)
+		return "bun";
+	return guess;
+}

@@ -13,7 +13,8 @@ tests/clients/exchange.php exchanges a code:
   PHP users to pass it), the ini's openssl.cafile gives it the CA.
 
 Without PHP_INI_SCAN_DIR the curl extension refuses the certificate
-(curl error 60) and the proxy says tls-untrusted.
+(curl error 60), and so do streams without SSL_CERT_FILE as well; the
+proxy says tls-untrusted, runtime=php, for both.
 """
 
 import os
@@ -82,6 +83,21 @@ class PHPRuntime(rh.RuntimeCase):
                         self.proxy.tail())
         self.assertEqual(recs[0].get("runtime"), "php", recs[0])
         self.assertEqual(self.gh.token_request_count, n)
+
+    def test_stream_without_the_ini_is_named_php(self):
+        # PHP's streams tunnel with the same bare HTTP/1.0 CONNECT as
+        # Python's http.client; their ClientHello (no TLS 1.3 offered)
+        # tells them apart. (Streams also read SSL_CERT_FILE, through
+        # OpenSSL's default paths: both must go for them to refuse.)
+        env = self.client_env(drop=("PHP_INI_SCAN_DIR", "SSL_CERT_FILE"))
+        m = len(self.proxy.log_records())
+        out = self.exchange("stream", env)(self.form("beadbead"))
+        self.assertIsNotNone(out["error"], out)
+        recs = harness.wait_until(lambda: self.untrusted_records(m),
+                                  10 * SLOW)
+        self.assertTrue(recs, "no tls-untrusted record:\n" +
+                        self.proxy.tail())
+        self.assertEqual(recs[0].get("runtime"), "php", recs[0])
 
 
 if __name__ == "__main__":

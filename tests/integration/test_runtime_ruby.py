@@ -4,7 +4,7 @@
 from http_proxy, OpenSSL the CA from SSL_CERT_FILE (ca-bundle.pem).
 tests/clients/exchange.rb exchanges a bad and a good code; without
 SSL_CERT_FILE Ruby refuses the certificate and the proxy says
-tls-untrusted.
+tls-untrusted, runtime=ruby.
 """
 
 import os
@@ -39,11 +39,14 @@ class RubyRuntime(rh.RuntimeCase):
             self.form("beadbead"))
         self.assertIsNotNone(out["error"], out)
         self.assertIn("SSL", out["error"])
-        self.assertTrue(harness.wait_until(
-            lambda: self.untrusted_records(m), 10 * SLOW),
-            "no tls-untrusted record:\n" + self.proxy.tail())
-        # No runtime assertion: Ruby 3.1's CONNECT (Host alone) is byte
-        # for byte Java's HttpClient's, which proxy/runtime.c prefers.
+        recs = harness.wait_until(lambda: self.untrusted_records(m),
+                                  10 * SLOW)
+        self.assertTrue(recs, "no tls-untrusted record:\n" +
+                        self.proxy.tail())
+        # Ruby 3.1's CONNECT (Host alone) is Java's HttpClient's byte for
+        # byte; the ClientHello (OpenSSL's encrypt_then_mac, no
+        # status_request_v2) tells them apart.
+        self.assertEqual(recs[0].get("runtime"), "ruby", recs[0])
 
 
 if __name__ == "__main__":

@@ -2,7 +2,10 @@
  * runtime_guess on the CONNECT heads real clients sent to a listening
  * socket (Debian 12 packages, captured 2026-12 with HTTPS_PROXY set), plus
  * the User-Agents of the runtimes not installed here (Deno writes its
- * fetch agent "Deno/<version>" into the CONNECT, ext/fetch/proxy.rs).
+ * fetch agent "Deno/<version>" into the CONNECT, ext/fetch/proxy.rs);
+ * and the ClientHello reader and tie-breaks on hellos carrying the
+ * extension lists those clients sent (Java 17, Ruby 3.1, Bun 1.4.4,
+ * PHP 8.2 curl and streams, Python 3.11), whole and cut at every length.
  */
 #include <string.h>
 
@@ -109,10 +112,128 @@ test_shapes(void)
 	    "unknown");
 }
 
+/* A ClientHello handshake message with these extension types (SNI with
+ * a 5-byte body, the others empty) into buf; its length. */
+static size_t
+hello(unsigned char *buf, const int *exts, size_t n)
+{
+	size_t	len = 0, i, xstart, body;
+
+	buf[len++] = 1;
+	len += 3;			/* body length, below */
+	buf[len++] = 3;
+	buf[len++] = 3;
+	memset(buf + len, 0x5a, 32);	/* random */
+	len += 32;
+	buf[len++] = 32;		/* session id */
+	memset(buf + len, 0x11, 32);
+	len += 32;
+	buf[len++] = 0;
+	buf[len++] = 4;			/* two cipher suites */
+	buf[len++] = 0x13;
+	buf[len++] = 0x02;
+	buf[len++] = 0x13;
+	buf[len++] = 0x01;
+	buf[len++] = 1;			/* null compression */
+	buf[len++] = 0;
+	xstart = len;
+	len += 2;
+	for (i = 0; i < n; i++) {
+		buf[len++] = (unsigned char)(exts[i] >> 8);
+		buf[len++] = (unsigned char)exts[i];
+		buf[len++] = 0;
+		buf[len++] = exts[i] == 0 ? 5 : 0;
+		if (exts[i] == 0) {
+			memcpy(buf + len, "\0\0\3a.b", 5);
+			len += 5;
+		}
+	}
+	buf[xstart] = (unsigned char)((len - xstart - 2) >> 8);
+	buf[xstart + 1] = (unsigned char)(len - xstart - 2);
+	body = len - 4;
+	buf[1] = (unsigned char)(body >> 16);
+	buf[2] = (unsigned char)(body >> 8);
+	buf[3] = (unsigned char)body;
+	return len;
+}
+
+#define NELEM(a)	(sizeof(a) / sizeof((a)[0]))
+
+/* Parse hello(exts) and refine guess with it. */
+static const char *
+refine(const char *guess, const int *exts, size_t n)
+{
+	unsigned char		buf[1024];
+	struct runtime_hello	rh;
+	size_t			len = hello(buf, exts, n), cut;
+	int			ok = 1;
+
+	/* Every cut is refused (the header's length no longer fits). */
+	for (cut = 0; cut < len; cut++)
+		if (runtime_hello_parse(buf, cut, &rh) != -1)
+			ok = 0;
+	CHECK(ok);
+	if (runtime_hello_parse(buf, len, &rh) != 0)
+		return NULL;
+	return runtime_refine(guess, &rh);
+}
+
+static void
+test_hellos(void)
+{
+	static const int java[] = { 0, 5, 10, 11, 16, 17, 23, 35, 13, 43,
+	    45, 50, 51 };
+	static const int ruby[] = { 0, 11, 10, 35, 22, 23, 49, 13, 43, 45,
+	    51, 21 };
+	static const int bun[] = { 0, 23, 65281, 10, 11, 35, 16, 5, 13, 18,
+	    51, 45, 43 };
+	static const int php_curl[] = { 0, 11, 10, 16, 22, 23, 49, 13, 43,
+	    45, 51, 21 };
+	static const int php_stream[] = { 0, 11, 10, 35, 22, 23, 13, 21 };
+	static const int python[] = { 0, 11, 10, 35, 16, 22, 23, 49, 13, 43,
+	    45, 51, 21 };
+	unsigned char		buf[1024];
+	struct runtime_hello	rh;
+	size_t			len;
+
+	CHECK_STR(refine("java", java, NELEM(java)), "java");
+	CHECK_STR(refine("java", ruby, NELEM(ruby)), "ruby");
+	CHECK_STR(refine("php", php_curl, NELEM(php_curl)), "php");
+	CHECK_STR(refine("php", bun, NELEM(bun)), "bun");
+	CHECK_STR(refine("python", python, NELEM(python)), "python");
+	CHECK_STR(refine("python", php_stream, NELEM(php_stream)), "php");
+	/* Heads with an agent are not second-guessed. */
+	CHECK_STR(refine("curl", bun, NELEM(bun)), "curl");
+	CHECK_STR(refine("git", php_stream, NELEM(php_stream)), "git");
+	CHECK_STR(refine("unknown", ruby, NELEM(ruby)), "unknown");
+
+	len = hello(buf, java, NELEM(java));
+	CHECK_INT(runtime_hello_parse(buf, len, &rh), 0);
+	CHECK(rh.rh_tls13 && rh.rh_status_v2 && !rh.rh_etm);
+	/* Not a ClientHello (a ServerHello's type). */
+	buf[0] = 2;
+	CHECK_INT(runtime_hello_parse(buf, len, &rh), -1);
+	CHECK(!rh.rh_tls13 && !rh.rh_status_v2 && !rh.rh_etm);
+	buf[0] = 1;
+	/* An extension block longer than the message. */
+	buf[4 + 2 + 32 + 1 + 32 + 2 + 4 + 2]++;
+	CHECK_INT(runtime_hello_parse(buf, len, &rh), -1);
+	buf[4 + 2 + 32 + 1 + 32 + 2 + 4 + 2]--;
+	/* One extension's length running past the block. */
+	buf[len - 1] = 1;
+	CHECK_INT(runtime_hello_parse(buf, len, &rh), -1);
+	/* No extensions at all (SSLv3-style hello): parsed, nothing set. */
+	len = hello(buf, NULL, 0) - 2;
+	buf[3] -= 2;
+	CHECK_INT(runtime_hello_parse(buf, len, &rh), 0);
+	CHECK(!rh.rh_tls13 && !rh.rh_status_v2 && !rh.rh_etm);
+}
+
 int
 main(void)
 {
 	test_captured();
+	test_hellos();
 	test_agents();
 	test_shapes();
 	return t_done();
