@@ -46,7 +46,8 @@ import harness
 import oauth_helpers as oh
 from harness import RawConn, closed_port, http_request
 
-CERT_FILES = {"ca.pem", "ca-key.pem", "ca-bundle.pem", ".lock"}
+CERT_FILES = {"ca.pem", "ca-key.pem", "ca-bundle.pem", ".lock",
+              "java-truststore.p12", "php", "php/oauthlens.ini", "wgetrc"}
 
 
 class SecretsSuite(oh.OAuthTestCase):
@@ -436,9 +437,15 @@ class SecretsSuite(oh.OAuthTestCase):
                                           self.certs))
         self.assertEqual(found - CERT_FILES, set(), "files other than the "
                          "CA's under --certs")
-        for f in found & CERT_FILES - {"ca-key.pem"}:
+        for f in found & CERT_FILES - {"ca-key.pem", "php"}:
             data = oh.read_bytes(os.path.join(self.certs, f))
             self.assertNotIn(b"PRIVATE KEY", data, "a private key in %s" % f)
+        # The Java store is DER: ask OpenSSL for its keys (none).
+        r = oh.openssl("pkcs12", "-in", os.path.join(
+            self.certs, "java-truststore.p12"), "-passin", "pass:changeit",
+            "-nocerts", "-nodes")
+        self.assertNotIn(b"PRIVATE KEY", r.stdout, "a private key in the "
+                         "Java trust store")
         # The served leaf's key is not the CA key (the one key on disk).
         pub = oh.openssl("pkey", "-in", key, "-pubout").stdout
         rc, out, certs = oh.s_client(self.proxy.port, "github.com",
