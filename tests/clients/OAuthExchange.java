@@ -8,6 +8,8 @@
  *           httpclient-selector  HttpClient.newBuilder()
  *                                .proxy(ProxySelector.getDefault())
  *           urlconnection        HttpURLConnection
+ *           get                  a stock HttpClient GET of URL (FORM
+ *                                unused), for the loopback bypass
  *     FORM  the application/x-www-form-urlencoded body
  *
  * Prints one JSON object: status, headers [[name, value]...], body_b64,
@@ -89,7 +91,13 @@ public class OAuthExchange {
 		try {
 			if (a[0].equals("httpclient"))
 				viaHttpClient(HttpClient.newHttpClient(), a[1], a[2]);
-			else if (a[0].equals("httpclient-selector"))
+			else if (a[0].equals("get")) {
+				HttpResponse<byte[]> res = HttpClient.newHttpClient()
+				    .send(HttpRequest.newBuilder(URI.create(a[1]))
+				    .build(), HttpResponse.BodyHandlers.ofByteArray());
+				status = res.statusCode();
+				body = res.body();
+			} else if (a[0].equals("httpclient-selector"))
 				viaHttpClient(HttpClient.newBuilder()
 				    .proxy(ProxySelector.getDefault()).build(),
 				    a[1], a[2]);

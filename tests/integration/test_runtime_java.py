@@ -12,12 +12,14 @@ exchanges a code the way apps do:
 - HttpURLConnection;
 
 each with a bad code (the annotation header reaches the app, one
-oauth-error record) and, for the stock client, a good one. Without the
+oauth-error record) and, for the stock client, a good one; a plain GET
+to 127.0.0.1 goes direct (http.nonProxyHosts). Without the
 trust store property Java refuses the certificate and the proxy says
 tls-untrusted. The store holds every certificate of ca-bundle.pem as a
 trusted entry (keytool reads them back).
 """
 
+import json
 import os
 import re
 import subprocess
@@ -60,6 +62,22 @@ class JavaRuntime(rh.RuntimeCase):
 
     def test_urlconnection_bad_code(self):
         self.check_bad_code(self.exchange("urlconnection"))
+
+    def test_loopback_bypasses_the_proxy(self):
+        # http.nonProxyHosts=localhost|127.0.0.1|[::1]: an app calling
+        # itself or a local service is not sent through oauthlens (the
+        # JDK's own default would do the same: this checks that the
+        # contract's value does not lose it).
+        n = len(self.proxy.access_records())
+        out = self.run_client([self.java, "-cp", self.classes,
+                               "OAuthExchange", "get",
+                               self.origin.url("/echo"), ""])
+        self.assertIsNone(out["error"], out)
+        self.assertEqual(out["status"], 200, out)
+        names = [h[0].lower() for h in json.loads(out["body"])["headers"]]
+        self.assertNotIn("via", names, "the request went through the "
+                         "proxy")
+        self.assertEqual(len(self.proxy.access_records()), n)
 
     def test_without_trust_store_the_proxy_says_so(self):
         env = self.client_env()
