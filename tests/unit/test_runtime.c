@@ -1,8 +1,8 @@
 /*
  * runtime_guess on the CONNECT heads real clients sent to a listening
- * socket (Debian 12 packages, captured 2026-12 with HTTPS_PROXY set), plus
- * the User-Agents of the runtimes not installed here (Deno writes its
- * fetch agent "Deno/<version>" into the CONNECT, ext/fetch/proxy.rs);
+ * socket (Debian 12 packages, and Deno 2.9.6 and Bun 1.4.4 from their npm
+ * binary packages, captured 2026-12 with HTTPS_PROXY set), plus other
+ * User-Agents;
  * and the ClientHello reader and tie-breaks on hellos carrying the
  * extension lists those clients sent (Java 17, Ruby 3.1, Bun 1.4.4,
  * PHP 8.2 curl and streams, Python 3.11), whole and cut at every length.
@@ -64,6 +64,20 @@ test_captured(void)
 	CHECK_STR(guess("CONNECT github.com:443 HTTP/1.1\r\n"
 	    "Host: github.com:443\r\nUser-Agent: Go-http-client/1.1\r\n\r\n"),
 	    "go");
+	/* Deno 2.9.6 fetch */
+	CHECK_STR(guess("CONNECT github.com:443 HTTP/1.1\r\n"
+	    "Host: github.com:443\r\nUser-Agent: Deno/2.9.6\r\n\r\n"),
+	    "deno");
+	/* Bun 1.4.4 fetch: PHP curl's head byte for byte; the ClientHello
+	 * tells them apart (test_hellos). */
+	CHECK_STR(guess("CONNECT github.com:443 HTTP/1.1\r\n"
+	    "Host: github.com:443\r\nProxy-Connection: Keep-Alive\r\n\r\n"),
+	    "php");
+	/* Ruby 3.1 Net::HTTP: Java HttpClient's head byte for byte. */
+	CHECK_STR(guess("CONNECT github.com:443 HTTP/1.1\r\n"
+	    "Host: github.com:443\r\n\r\n"), "java");
+	/* PHP 8.2 streams: Python's bare line. */
+	CHECK_STR(guess("CONNECT github.com:443 HTTP/1.0\r\n\r\n"), "python");
 	/* Node 20 undici ProxyAgent (fetch) */
 	CHECK_STR(guess("CONNECT github.com:443 HTTP/1.1\r\n"
 	    "host: github.com\r\nconnection: close\r\n\r\n"), "node");
