@@ -17,7 +17,7 @@ struct http1_head;
 struct runtime_hello {
 	unsigned	rh_tls13:1;	/* supported_versions (43) offered */
 	unsigned	rh_etm:1;	/* encrypt_then_mac (22): OpenSSL */
-	unsigned	rh_status_v2:1;	/* status_request_v2 (17): JSSE */
+	unsigned	rh_status_v2:1;	/* status_request_v2 (17): Java */
 };
 
 /* The runtime that most likely sent the CONNECT head h: one of "python",

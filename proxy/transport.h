@@ -121,7 +121,7 @@ struct conn {
 	uint64_t		 c_tls_done_ms;	/* client handshake ended */
 	unsigned		 c_in_loop:1, c_head_timer:1, c_client_eof:1,
 				 c_counted:1, c_flushing:1,
-				 c_tls_quiet:1;	/* no byte since the handshake */
+				 c_tls_quiet:1;	/* silent since the handshake */
 	char			 c_peer[56];
 };
 

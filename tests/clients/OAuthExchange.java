@@ -63,10 +63,13 @@ public class OAuthExchange {
 		}
 		status = u.getResponseCode();
 		for (Map.Entry<String, List<String>> e :
-		    u.getHeaderFields().entrySet())
-			if (e.getKey() != null)
+		    u.getHeaderFields().entrySet()) {
+			String k = e.getKey();
+
+			if (k != null)
 				for (String v : e.getValue())
-					headers.add(new String[] { e.getKey(), v });
+					headers.add(new String[] { k, v });
+		}
 		InputStream in = status >= 400 ? u.getErrorStream() :
 		    u.getInputStream();
 		body = in == null ? new byte[0] : in.readAllBytes();
@@ -85,24 +88,33 @@ public class OAuthExchange {
 		return b.append('"').toString();
 	}
 
+	static void get(String url) throws Exception {
+		HttpResponse<byte[]> res = HttpClient.newHttpClient().send(
+		    HttpRequest.newBuilder(URI.create(url)).build(),
+		    HttpResponse.BodyHandlers.ofByteArray());
+		status = res.statusCode();
+		body = res.body();
+	}
+
+	static void run(String mode, String url, String form)
+	    throws Exception {
+		if (mode.equals("httpclient"))
+			viaHttpClient(HttpClient.newHttpClient(), url, form);
+		else if (mode.equals("httpclient-selector"))
+			viaHttpClient(HttpClient.newBuilder()
+			    .proxy(ProxySelector.getDefault()).build(), url,
+			    form);
+		else if (mode.equals("get"))
+			get(url);
+		else
+			viaURLConnection(url, form);
+	}
+
 	public static void main(String[] a) {
 		String err = null;
 
 		try {
-			if (a[0].equals("httpclient"))
-				viaHttpClient(HttpClient.newHttpClient(), a[1], a[2]);
-			else if (a[0].equals("get")) {
-				HttpResponse<byte[]> res = HttpClient.newHttpClient()
-				    .send(HttpRequest.newBuilder(URI.create(a[1]))
-				    .build(), HttpResponse.BodyHandlers.ofByteArray());
-				status = res.statusCode();
-				body = res.body();
-			} else if (a[0].equals("httpclient-selector"))
-				viaHttpClient(HttpClient.newBuilder()
-				    .proxy(ProxySelector.getDefault()).build(),
-				    a[1], a[2]);
-			else
-				viaURLConnection(a[1], a[2]);
+			run(a[0], a[1], a[2]);
 		} catch (Exception e) {
 			err = e.toString();
 		}
@@ -114,8 +126,8 @@ public class OAuthExchange {
 			    .append(q(headers.get(i)[1])).append("]");
 		o.append("], \"body_b64\": ")
 		    .append(q(Base64.getEncoder().encodeToString(body)))
-		    .append(", \"error\": ").append(err == null ? "null" : q(err))
-		    .append("}");
+		    .append(", \"error\": ")
+		    .append(err == null ? "null" : q(err)).append("}");
 		System.out.println(o);
 	}
 }
