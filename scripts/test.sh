@@ -16,6 +16,7 @@ mode=${1:-all}
 deps_apt "${DEPS_BUILD[@]}" "${DEPS_TEST[@]}"
 deps_node
 tests/node/install.sh
+tests/runtimes/install.sh
 
 jobs=$(nproc)
 run_suite() {

@@ -8,6 +8,8 @@ error).
   require(tool, package)   path of a runtime's command; missing: the test
                            fails under CI (scripts/test.sh installs it)
                            and is skipped, with a message, by hand;
+  npm_binary(rel, what)    the same for Deno and Bun, from the npm
+                           registry's binary packages (tests/runtimes/);
   RuntimeCase              an OAuthTestCase with run_client() and
                            check_bad_code()/check_good_code();
   env_lines(case)          the environment the --env lines give.
@@ -41,6 +43,32 @@ def require(tool, package):
         return path
     msg = "%s is not installed (Debian package %s; scripts/test.sh " \
         "installs it)" % (tool, package)
+    if os.environ.get("CI"):
+        raise AssertionError(msg)
+    raise unittest.SkipTest(msg)
+
+
+RUNTIMES_DIR = os.path.join(harness.SRC, "tests", "runtimes")
+
+
+def npm_binary(rel, what):
+    """A binary from tests/runtimes/node_modules (Deno, Bun: the npm
+    registry's binary packages), installed first by tests/runtimes/
+    install.sh under a lock; missing: a failure under CI, a skip by hand."""
+    import fcntl
+    if shutil.which("npm") is not None:
+        with open(os.path.join(RUNTIMES_DIR, ".install.lock"), "w") as f:
+            fcntl.flock(f, fcntl.LOCK_EX)
+            r = subprocess.run(["sh", os.path.join(RUNTIMES_DIR,
+                                                   "install.sh")],
+                               capture_output=True, timeout=600)
+        if r.returncode != 0:
+            raise AssertionError("tests/runtimes/install.sh failed: %s" %
+                                 r.stderr.decode(errors="replace")[-2000:])
+    path = os.path.join(RUNTIMES_DIR, "node_modules", rel)
+    if os.access(path, os.X_OK):
+        return path
+    msg = "%s is not installed (tests/runtimes/install.sh needs npm)" % what
     if os.environ.get("CI"):
         raise AssertionError(msg)
     raise unittest.SkipTest(msg)
