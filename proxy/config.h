@@ -1,8 +1,8 @@
 /*
  * The configuration: an immutable, reference-counted snapshot. The file is
  * JSON with comments (conf/oauthlens.conf); command-line options override
- * it. Reload parses a new snapshot and swaps it in only if valid;
- * connections keep the snapshot they started with.
+ * it by one rule (config_cli_add). Reload parses a new snapshot and swaps
+ * it in only if valid; connections keep the snapshot they started with.
  */
 #ifndef OAUTHLENS_CONFIG_H
 #define OAUTHLENS_CONFIG_H
@@ -38,8 +38,8 @@ struct resolve {
 
 struct config {
 	int		 cf_refs;
-	char		*cf_path;		/* owned: the file it came from */
-	struct strlist	 cf_listen;		/* "addr:port" / "[v6]:port" */
+	char		*cf_path;		/* owned: the file read */
+	struct strlist	 cf_listen;	/* "addr:port" / "[v6]:port" */
 	struct cidr	*cf_allow;		/* owned array */
 	size_t		 cf_nallow;
 	uint16_t	*cf_connect_ports;	/* owned array */
@@ -71,23 +71,32 @@ struct config {
 	unsigned	 cf_to_drain_ms;
 };
 
-/* Command-line values that override the file; NULL/0 means unset. */
-struct config_cli {
-	const char	*cc_config;
-	struct strlist	 cc_listen;
-	struct strlist	 cc_resolve;
-	struct strlist	 cc_intercept;
-	const char	*cc_certs;
-	const char	*cc_upstream_ca;
-	const char	*cc_upstream_proxy;
-	const char	*cc_lang;
-	const char	*cc_log_format;
-	const char	*cc_log_level;
-	const char	*cc_log_target;
-	int		 cc_new_ca;
-	int		 cc_print_ca;
-	int		 cc_env;
+struct confkey;
+
+/* Command-line values that override the file, in the order given. */
+struct cli_value {
+	const struct confkey	*cv_key;	/* borrowed: a table row */
+	const char		*cv_val;	/* borrowed: argv */
 };
+
+struct config_cli {
+	const char		*cc_config;
+	struct cli_value	*cc_vals;	/* owned array */
+	size_t			 cc_nvals;
+	int			 cc_new_ca;
+	int			 cc_print_ca;
+	int			 cc_env;
+};
+
+/* The one rule for options against the file, as --help and the man pages
+ * state it: an option replaces the key's value; a list option (given
+ * once or more) replaces the file's whole list, except that a value
+ * written with a leading "+" is added to the file's list instead. */
+void		 config_cli_add(struct config_cli *cli,
+		    const struct confkey *k, const char *val);
+
+/* Free what config_cli_add allocated (the values stay argv's). */
+void		 config_cli_clear(struct config_cli *cli);
 
 /* Parse the file named by cli->cc_config (or the built-in defaults when
  * it is NULL), apply the command line and load the hint catalog ("messages",
@@ -128,8 +137,8 @@ const struct resolve *config_resolve(const struct config *cf,
 
 /* Parse "addr:port", "[v6]:port" or "host:port" into its parts; host is
  * written without brackets. 0 or -1. */
-int		 config_split_hostport(const char *s, char *host, size_t hostlen,
-		    uint16_t *port);
+int		 config_split_hostport(const char *s, char *host,
+		    size_t hostlen, uint16_t *port);
 
 /* Append a copy of s to a string list. */
 void		 strlist_add(struct strlist *sl, const char *s);

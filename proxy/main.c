@@ -15,6 +15,7 @@
 
 #include "ca.h"
 #include "config.h"
+#include "confkeys.h"
 #include "diag.h"
 #include "conn.h"
 #include "listener.h"
@@ -36,23 +37,14 @@ usage(FILE *f)
 "usage: oauthlens [options]\n"
 "  -c, --config FILE          JSON config (comments allowed); default\n"
 "                             conf/oauthlens.conf in the tree\n"
-"  -l, --listen ADDR:PORT     repeatable; default 127.0.0.1:8080\n"
-"      --certs DIR            CA directory (DIR/ca.pem, DIR/ca-key.pem)\n"
-"      --intercept HOST       repeatable; hosts whose TLS is intercepted\n"
-"      --upstream-ca FILE     extra CA bundle trusted for upstream TLS\n"
-"      --resolve H:P:ADDR:PORT  repeatable; connect to ADDR:PORT for H:P\n"
-"      --upstream-proxy URL   send everything through another HTTP proxy\n"
-"      --lang ja|en|auto      language of hints (default ja)\n"
-"      --log-format text|json default text\n"
-"      --log-level error|warn|info|debug  default info\n"
-"      --log-target auto|stderr|journal  default auto (journal under\n"
-"                             systemd, else stderr)\n"
-"      --check-config         parse config and catalog, exit 0 or 2\n"
+"      --check-config         parse config and catalog, print the settings,\n"
+"                             exit 0 or 2\n"
 "      --print-ca             print the CA path and how to trust it\n"
 "      --env                  print shell lines for HTTP(S)_PROXY and CAs\n"
 "      --new-ca               replace the CA (after changing --intercept)\n"
 "  -V, --version              print the version\n"
 "  -h, --help                 this help\n", f);
+	confkeys_usage(f);
 }
 
 static void
@@ -210,57 +202,74 @@ raise_nofile(void)
 }
 
 enum {
-	OPT_CERTS = 256, OPT_INTERCEPT, OPT_UPSTREAM_CA, OPT_RESOLVE,
-	OPT_UPSTREAM_PROXY, OPT_LANG, OPT_LOG_FORMAT, OPT_LOG_LEVEL,
-	OPT_CHECK_CONFIG, OPT_PRINT_CA, OPT_ENV, OPT_NEW_CA, OPT_LOG_TARGET
+	OPT_CHECK_CONFIG = 256, OPT_PRINT_CA, OPT_ENV, OPT_NEW_CA,
+	OPT_KEY		/* OPT_KEY + i: confkeys[i] */
 };
 
-static const struct option longopts[] = {
+static const struct option fixedopts[] = {
 	{ "config", required_argument, NULL, 'c' },
-	{ "listen", required_argument, NULL, 'l' },
-	{ "certs", required_argument, NULL, OPT_CERTS },
-	{ "intercept", required_argument, NULL, OPT_INTERCEPT },
-	{ "upstream-ca", required_argument, NULL, OPT_UPSTREAM_CA },
-	{ "resolve", required_argument, NULL, OPT_RESOLVE },
-	{ "upstream-proxy", required_argument, NULL, OPT_UPSTREAM_PROXY },
-	{ "lang", required_argument, NULL, OPT_LANG },
-	{ "log-format", required_argument, NULL, OPT_LOG_FORMAT },
-	{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
-	{ "log-target", required_argument, NULL, OPT_LOG_TARGET },
 	{ "check-config", no_argument, NULL, OPT_CHECK_CONFIG },
 	{ "print-ca", no_argument, NULL, OPT_PRINT_CA },
 	{ "env", no_argument, NULL, OPT_ENV },
 	{ "new-ca", no_argument, NULL, OPT_NEW_CA },
 	{ "version", no_argument, NULL, 'V' },
 	{ "help", no_argument, NULL, 'h' },
-	{ NULL, 0, NULL, 0 }
 };
+#define NFIXEDOPTS	(sizeof(fixedopts) / sizeof(fixedopts[0]))
+
+/* The fixed options, then one per config key that has one; the short
+ * options of both in shorts. */
+static struct option *
+longopts_new(char *shorts, size_t slen)
+{
+	struct option	*o;
+	size_t		 i, n;
+
+	for (n = 0; confkeys[n].ck_key != NULL; n++)
+		;
+	o = xcalloc(NFIXEDOPTS + n + 1, sizeof(*o));
+	memcpy(o, fixedopts, sizeof(fixedopts));
+	snprintf(shorts, slen, ":c:Vh");
+	for (i = 0, n = NFIXEDOPTS; confkeys[i].ck_key != NULL; i++) {
+		if (confkeys[i].ck_flag == NULL)
+			continue;
+		o[n].name = confkeys[i].ck_flag;
+		o[n].has_arg = required_argument;
+		o[n++].val = OPT_KEY + (int)i;
+		if (confkeys[i].ck_short != 0)
+			snprintf(shorts + strlen(shorts), slen - strlen(shorts),
+			    "%c:", confkeys[i].ck_short);
+	}
+	return o;
+}
+
+/* The key whose option is ch, or NULL. */
+static const struct confkey *
+key_of_opt(int ch)
+{
+	size_t	i;
+
+	for (i = 0; confkeys[i].ck_key != NULL; i++)
+		if ((int)i + OPT_KEY == ch || (confkeys[i].ck_short != 0 &&
+		    confkeys[i].ck_short == ch))
+			return &confkeys[i];
+	return NULL;
+}
 
 /* Parse the command line into cli; exits 0 or 2 for help and errors. */
 static void
 parse_args(int argc, char **argv, struct config_cli *cli, int *check)
 {
-	int	ch;
+	const struct confkey	*k;
+	struct option		*longopts;
+	char			 shorts[64];
+	int			 ch;
 
+	longopts = longopts_new(shorts, sizeof(shorts));
 	opterr = 0;
-	while ((ch = getopt_long(argc, argv, ":c:l:Vh", longopts, NULL)) !=
-	    -1) {
+	while ((ch = getopt_long(argc, argv, shorts, longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'c': cli->cc_config = optarg; break;
-		case 'l': strlist_add(&cli->cc_listen, optarg); break;
-		case OPT_CERTS: cli->cc_certs = optarg; break;
-		case OPT_INTERCEPT:
-			strlist_add(&cli->cc_intercept, optarg);
-			break;
-		case OPT_UPSTREAM_CA: cli->cc_upstream_ca = optarg; break;
-		case OPT_RESOLVE: strlist_add(&cli->cc_resolve, optarg); break;
-		case OPT_UPSTREAM_PROXY:
-			cli->cc_upstream_proxy = optarg;
-			break;
-		case OPT_LANG: cli->cc_lang = optarg; break;
-		case OPT_LOG_FORMAT: cli->cc_log_format = optarg; break;
-		case OPT_LOG_LEVEL: cli->cc_log_level = optarg; break;
-		case OPT_LOG_TARGET: cli->cc_log_target = optarg; break;
 		case OPT_CHECK_CONFIG: *check = 1; break;
 		case OPT_PRINT_CA: cli->cc_print_ca = 1; break;
 		case OPT_ENV: cli->cc_env = 1; break;
@@ -276,11 +285,16 @@ parse_args(int argc, char **argv, struct config_cli *cli, int *check)
 			    "(see --help)\n", argv[optind - 1]);
 			exit(2);
 		default:
+			if ((k = key_of_opt(ch)) != NULL) {
+				config_cli_add(cli, k, optarg);
+				break;
+			}
 			fprintf(stderr, "oauthlens: unknown option %s (see "
 			    "--help)\n", argv[optind - 1]);
 			exit(2);
 		}
 	}
+	free(longopts);
 	if (optind < argc) {
 		fprintf(stderr, "oauthlens: unexpected argument %s (see "
 		    "--help)\n", argv[optind]);
@@ -392,14 +406,6 @@ print_trust(const struct config *cf, const struct ca *ca, const char *bundle,
 	    absca, absb, absca, absb, absb, absb, absca, absb, absb, absca);
 }
 
-static void
-cli_clear(struct config_cli *cli)
-{
-	strlist_clear(&cli->cc_listen);
-	strlist_clear(&cli->cc_resolve);
-	strlist_clear(&cli->cc_intercept);
-}
-
 /* Free whatever setup made; safe on a partly built proxy. */
 static void
 proxy_free(struct proxy *px)
@@ -491,6 +497,7 @@ setup(struct proxy *px, struct config_cli *cli, int check)
 	if (check) {
 		printf("%s: ok\n", cli->cc_config ? cli->cc_config :
 		    "built-in defaults");
+		confkeys_show(px->px_cfg, stdout);
 		return 0;
 	}
 	log_setup(px->px_cfg->cf_log_level, px->px_cfg->cf_log_format,
@@ -558,6 +565,6 @@ main(int argc, char **argv)
 		rc = 0;
 	}
 	proxy_free(&px);
-	cli_clear(&cli);
+	config_cli_clear(&cli);
 	return rc;
 }

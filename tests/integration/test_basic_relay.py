@@ -432,13 +432,14 @@ class IPv6(ProxyTestCase):
 
 
 class Resolve(ProxyTestCase):
-    """--resolve on the command line and resolve in the config file."""
+    """--resolve on the command line and resolve in the config file: the
+    option's leading + adds its entry to the file's list."""
 
     @classmethod
     def proxy_setup(cls):
         return ({"resolve": ["cfg.example.test:8081:127.0.0.1:%d" %
                              cls.origin.port]},
-                ["--resolve", "example.test:80:127.0.0.1:%d" %
+                ["--resolve", "+example.test:80:127.0.0.1:%d" %
                  cls.origin.port])
 
     def test_resolve_flag(self):
