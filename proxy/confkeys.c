@@ -500,30 +500,33 @@ const struct confkey confkeys[] = {
 	{ .ck_key = "timeouts.connect", .ck_flag = "timeouts.connect",
 	  .ck_kind = CK_SECONDS, .ck_off = OFF(cf_to_connect_ms),
 	  .ck_min = 0.001, .ck_max = 86400, .ck_arg = "SEC", .ck_def = "10",
-	  .ck_example = "1.5", .ck_help = "to connect to an origin",
+	  .ck_example = "1.5", .ck_help = "seconds to connect to an origin",
 	  .ck_doc = "Seconds to resolve and connect to an origin." },
 	{ .ck_key = "timeouts.header", .ck_flag = "timeouts.header",
 	  .ck_kind = CK_SECONDS, .ck_off = OFF(cf_to_header_ms),
 	  .ck_min = 0.001, .ck_max = 86400, .ck_arg = "SEC", .ck_def = "10",
-	  .ck_example = "2", .ck_help = "for a whole request head",
+	  .ck_example = "2", .ck_help = "seconds for a whole request head",
 	  .ck_doc = "Seconds a client has to send a whole request head "
 	  "(an absolute deadline, not reset by each byte)." },
 	{ .ck_key = "timeouts.idle", .ck_flag = "timeouts.idle",
 	  .ck_kind = CK_SECONDS, .ck_off = OFF(cf_to_idle_ms),
 	  .ck_min = 0.001, .ck_max = 86400, .ck_arg = "SEC", .ck_def = "120",
-	  .ck_example = "60", .ck_help = "keep-alive idle, origin silence",
+	  .ck_example = "60",
+	  .ck_help = "seconds idle, or waiting for an origin",
 	  .ck_doc = "Seconds a keep-alive connection may stay idle, and an "
 	  "origin may stay silent before the client gets 504." },
 	{ .ck_key = "timeouts.drain", .ck_flag = "timeouts.drain",
 	  .ck_kind = CK_SECONDS, .ck_off = OFF(cf_to_drain_ms),
 	  .ck_min = 0.001, .ck_max = 86400, .ck_arg = "SEC", .ck_def = "10",
-	  .ck_example = "0.5", .ck_help = "for requests in flight on stop",
+	  .ck_example = "0.5",
+	  .ck_help = "seconds in-flight requests get on stop",
 	  .ck_doc = "Seconds requests in flight may take to finish when "
 	  "oauthlens stops." },
 	{ .ck_key = "code_lifetime", .ck_flag = "code-lifetime",
 	  .ck_kind = CK_UINT, .ck_off = OFF(cf_code_lifetime_s),
 	  .ck_min = 1, .ck_max = 86400, .ck_arg = "SEC", .ck_def = "600",
-	  .ck_example = "60", .ck_help = "how long a code is valid",
+	  .ck_example = "60",
+	  .ck_help = "seconds an authorization code is valid",
 	  .ck_doc = "Seconds an authorization code lives (GitHub's is ten "
 	  "minutes): an older code is diagnosed as code_expired. "
 	  "A change needs a restart." },
@@ -538,7 +541,7 @@ const struct confkey confkeys[] = {
 	  .ck_kind = CK_UINT, .ck_off = OFF(cf_flow_max_age_s),
 	  .ck_min = 60, .ck_max = 7 * 86400, .ck_arg = "SEC",
 	  .ck_def = "3600", .ck_example = "120",
-	  .ck_help = "how long a flow is remembered",
+	  .ck_help = "seconds a flow is remembered",
 	  .ck_doc = "Seconds a remembered flow is kept. "
 	  "A change needs a restart." },
 	{ .ck_key = "proxy_auth", .ck_kind = CK_STRING,
@@ -580,11 +583,11 @@ confkey_what(const struct confkey *k, char *buf, size_t len)
 		break;
 	case CK_UINT:
 	case CK_SIZE:
-		cat(buf, len, "an integer between %g and %g", k->ck_min,
+		cat(buf, len, "an integer between %.15g and %.15g", k->ck_min,
 		    k->ck_max);
 		break;
 	case CK_SECONDS:
-		cat(buf, len, "a number between %g and %g", k->ck_min,
+		cat(buf, len, "a number between %.15g and %.15g", k->ck_min,
 		    k->ck_max);
 		break;
 	case CK_STRING:
@@ -777,9 +780,8 @@ usage_line(FILE *f, const char *left, const char *text)
 	fputc('\n', f);
 }
 
-/* The argument of k's option as --help shows it: "ja|en|auto", "SEC". */
-static void
-usage_arg(const struct confkey *k, char *buf, size_t len)
+void
+confkey_arg(const struct confkey *k, char *buf, size_t len)
 {
 	size_t	i;
 
@@ -808,7 +810,7 @@ confkeys_usage(FILE *f)
 	for (k = confkeys; k->ck_key != NULL; k++) {
 		if (k->ck_flag == NULL)
 			continue;
-		usage_arg(k, arg, sizeof(arg));
+		confkey_arg(k, arg, sizeof(arg));
 		snprintf(left, sizeof(left), "  %c%c%s--%s %s",
 		    k->ck_short ? '-' : ' ', k->ck_short ? k->ck_short : ' ',
 		    k->ck_short ? ", " : "  ", k->ck_flag, arg);

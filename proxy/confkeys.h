@@ -61,6 +61,9 @@ const struct confkey *confkey_find(const char *key);
 const char	*confkey_what(const struct confkey *k, char *buf,
 		    size_t len);
 
+/* The argument of k's option as --help shows it: "ja|en|auto", "SEC". */
+void		 confkey_arg(const struct confkey *k, char *buf, size_t len);
+
 /* The value of k in cf as option text (lists: entries separated by
  * spaces, "" when empty; unset strings: ""; secrets: "(set)"). */
 void		 confkey_text(const struct config *cf,

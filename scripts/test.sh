@@ -21,7 +21,8 @@ tests/runtimes/install.sh
 jobs=$(nproc)
 run_suite() {
 	local dir=$1; shift
-	cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@" >/dev/null
+	cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	    -DOAUTHLENS_WERROR=ON "$@" >/dev/null
 	cmake --build "$dir" -j"$jobs"
 	(cd "$dir" && ctest --output-on-failure -j"$jobs" --timeout 900)
 }
