@@ -683,6 +683,20 @@ confkey_clear(struct config *cf, const struct confkey *k)
 		strlist_clear(field(cf, k));
 }
 
+/* Milliseconds as seconds, exactly and without trailing zeros: "1.5". */
+static void
+seconds_text(unsigned ms, char *buf, size_t len)
+{
+	char	*end;
+
+	cat(buf, len, "%u.%03u", ms / 1000, ms % 1000);
+	end = buf + strlen(buf);
+	while (end[-1] == '0')
+		*--end = '\0';
+	if (end[-1] == '.')
+		end[-1] = '\0';
+}
+
 void
 confkey_text(const struct config *cf, const struct confkey *k, char *buf,
     size_t len)
@@ -715,7 +729,7 @@ confkey_text(const struct config *cf, const struct confkey *k, char *buf,
 		cat(buf, len, "%zu", *(const size_t *)cfield(cf, k));
 		break;
 	case CK_SECONDS:
-		cat(buf, len, "%g", *(const unsigned *)cfield(cf, k) / 1000.0);
+		seconds_text(*(const unsigned *)cfield(cf, k), buf, len);
 		break;
 	case CK_LIST:
 		sl = cfield(cf, k);

@@ -12,8 +12,9 @@
  * config_load and catalog_load fail with the very message json_parse
  * gives for malformed JSON, and otherwise with "file:line:col: reason"
  * naming the config file (or the catalog it names); what loads is
- * complete (listen addresses, every required hint in both languages) and
- * its lookups agree with its tables.
+ * complete (listen addresses, every required hint in both languages), its
+ * lookups agree with its tables, and its values given back as options
+ * change nothing.
  */
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -31,6 +32,7 @@
 
 #include "catalog.h"
 #include "config.h"
+#include "confkeys.h"
 #include "fuzz.h"
 #include "json.h"
 #include "util.h"
@@ -306,6 +308,56 @@ fc_lookups(const struct config *cf)
 		    cf->cf_resolve[i].rv_port) != NULL);
 }
 
+/*
+ * The setters and the text form agree: giving a loaded config's own
+ * scalar values back as options changes nothing (every key, including
+ * fuzzed numbers such as 1e3 or 0.0015 seconds, reads back the same).
+ */
+static void
+fc_cli_same(const struct config *cf)
+{
+	const struct confkey	*k;
+	struct config_cli	 cli;
+	struct config		*again;
+	char			 (*vals)[512], a[512], b[512], err[1024];
+	size_t			 n = 0;
+
+	for (k = confkeys; k->ck_key != NULL; k++)
+		n++;
+	vals = calloc(n, sizeof(*vals));
+	FZ_ASSERT(vals != NULL);
+	memset(&cli, 0, sizeof(cli));
+	cli.cc_config = fc_conf;
+	for (k = confkeys, n = 0; k->ck_key != NULL; k++, n++) {
+		if (k->ck_flag == NULL || k->ck_kind == CK_LIST)
+			continue;
+		confkey_text(cf, k, vals[n], sizeof(vals[n]));
+		/* An unset string has no option text. */
+		if (k->ck_kind == CK_STRING && vals[n][0] == '\0')
+			continue;
+		config_cli_add(&cli, k, vals[n]);
+	}
+	again = config_load(&cli, err, sizeof(err));
+	FZ_ASSERT(again != NULL);
+	for (k = confkeys; k->ck_key != NULL; k++) {
+		confkey_text(cf, k, a, sizeof(a));
+		confkey_text(again, k, b, sizeof(b));
+		FZ_ASSERT(strcmp(a, b) == 0);
+		/* Numbers exactly, not only as printed. */
+		if (k->ck_kind == CK_UINT || k->ck_kind == CK_SECONDS)
+			FZ_ASSERT(memcmp((const char *)cf + k->ck_off,
+			    (const char *)again + k->ck_off,
+			    sizeof(unsigned)) == 0);
+		if (k->ck_kind == CK_SIZE)
+			FZ_ASSERT(memcmp((const char *)cf + k->ck_off,
+			    (const char *)again + k->ck_off,
+			    sizeof(size_t)) == 0);
+	}
+	config_unref(again);
+	config_cli_clear(&cli);
+	free(vals);
+}
+
 static void
 fc_config(const struct json *root, const char *jerr,
     const struct fc_lines *l)
@@ -336,6 +388,7 @@ fc_config(const struct json *root, const char *jerr,
 			    catalog_required[i], LANG_EN) != NULL);
 		}
 		fc_lookups(cf);
+		fc_cli_same(cf);
 		config_unref(config_ref(cf));
 		config_unref(cf);
 		return;

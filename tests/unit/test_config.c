@@ -255,6 +255,12 @@ check_cli_rule(void)
 		CHECK_INT(ntohs(((const struct sockaddr_in *)&config_resolve(
 		    cf, "h.test", 80)->rv_addr)->sin_port), 2);
 	config_unref(cf);
+	/* Seconds read back exactly, to the millisecond. */
+	cf = load_cli("{\"timeouts\": {\"idle\": 12345.678}}",
+	    "timeouts.drain", "0.0015", NULL);
+	expect_text(cf, confkey_find("timeouts.idle"), "12345.678", "exact");
+	expect_text(cf, confkey_find("timeouts.drain"), "0.002", "rounded");
+	config_unref(cf);
 	/* The log enums' words are log.c's, in the same order. */
 	cf = load_cli("{\"log_level\": \"warn\", \"log_format\": \"json\", "
 	    "\"log_target\": \"stderr\"}", NULL);
