@@ -339,6 +339,20 @@ class Proxy:
         return 0
 
 
+def cmake_install(test, dest, build=None):
+    """cmake --install the build (default BUILD) into DESTDIR=dest for a
+    test: skips it when cmake is missing, fails it when the install does."""
+    cmake = shutil.which("cmake")
+    if cmake is None:
+        test.skipTest("cmake not installed")
+    r = subprocess.run([cmake, "--install", build or BUILD],
+                       capture_output=True, timeout=120,
+                       env=dict(clean_env(), DESTDIR=dest))
+    test.assertEqual(r.returncode, 0, "cmake --install with DESTDIR "
+                     "failed:\n%s" % (r.stdout + r.stderr).decode(
+                         errors="replace"))
+
+
 def run_proxy_cli(args, timeout=10):
     """Run the binary to completion (for -h, -V, --check-config); return
     the CompletedProcess (stdout, stderr as bytes)."""
