@@ -512,28 +512,13 @@ config_ref(struct config *cf)
 void
 config_unref(struct config *cf)
 {
-	size_t	i;
+	const struct confkey	*k;
 
 	if (cf == NULL || --cf->cf_refs > 0)
 		return;
+	for (k = confkeys; k->ck_key != NULL; k++)
+		confkey_free(cf, k);
 	free(cf->cf_path);
-	strlist_clear(&cf->cf_listen);
-	strlist_clear(&cf->cf_intercept);
-	strlist_clear(&cf->cf_token_endpoints);
-	free(cf->cf_allow);
-	free(cf->cf_connect_ports);
-	for (i = 0; i < cf->cf_nresolve; i++)
-		free(cf->cf_resolve[i].rv_host);
-	free(cf->cf_resolve);
-	free(cf->cf_certs);
-	free(cf->cf_upstream_ca);
-	free(cf->cf_upstream_proxy);
-	free(cf->cf_header_name);
-	if (cf->cf_proxy_auth != NULL) {
-		OPENSSL_cleanse(cf->cf_proxy_auth, strlen(cf->cf_proxy_auth));
-		free(cf->cf_proxy_auth);
-	}
-	free(cf->cf_messages);
 	catalog_free(cf->cf_catalog);
 	free(cf);
 }

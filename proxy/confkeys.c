@@ -545,7 +545,8 @@ const struct confkey confkeys[] = {
 	  .ck_doc = "Seconds a remembered flow is kept. "
 	  "A change needs a restart." },
 	{ .ck_key = "proxy_auth", .ck_kind = CK_STRING,
-	  .ck_set = proxy_auth_set, .ck_text = proxy_auth_text,
+	  .ck_off = OFF(cf_proxy_auth), .ck_set = proxy_auth_set,
+	  .ck_text = proxy_auth_text,
 	  .ck_arg = "USER:PASSWORD", .ck_what = "\"user:password\"",
 	  .ck_example = "dev:secret",
 	  .ck_doc = "Clients must send a matching Basic Proxy-Authorization, "
@@ -695,6 +696,25 @@ seconds_text(unsigned ms, char *buf, size_t len)
 		*--end = '\0';
 	if (end[-1] == '.')
 		end[-1] = '\0';
+}
+
+void
+confkey_free(struct config *cf, const struct confkey *k)
+{
+	char	**str;
+
+	if (k->ck_kind == CK_LIST) {
+		confkey_clear(cf, k);
+		return;
+	}
+	if (k->ck_kind != CK_STRING)
+		return;
+	str = field(cf, k);
+	/* Any string may be a secret (proxy_auth is): wipe them all. */
+	if (*str != NULL)
+		OPENSSL_cleanse(*str, strlen(*str));
+	free(*str);
+	*str = NULL;
 }
 
 void

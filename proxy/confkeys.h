@@ -4,7 +4,8 @@
  * oauthlens.conf(5). Values are parsed from text (a JSON string, number or
  * bool, or an option's argument) by one setter per kind, so that a key
  * accepts the same values from the file and the command line. Adding a
- * key is one row here and one field in struct config.
+ * key is one row in confkeys.c and one field in struct config: loading,
+ * the options, --help, --check-config, the man pages and freeing follow.
  */
 #ifndef OAUTHLENS_CONFKEYS_H
 #define OAUTHLENS_CONFKEYS_H
@@ -76,6 +77,9 @@ int		 confkey_set(struct config *cf, const struct confkey *k,
 
 /* Empty list k (a no-op for scalars). */
 void		 confkey_clear(struct config *cf, const struct confkey *k);
+
+/* Free what k holds in cf (strings wiped first), leaving it unset. */
+void		 confkey_free(struct config *cf, const struct confkey *k);
 
 /* Set every key that has a default to it (lists: to exactly its words). */
 void		 confkeys_defaults(struct config *cf);

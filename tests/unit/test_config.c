@@ -154,6 +154,11 @@ check_keys(void)
 		int	    is_msg = strcmp(k->ck_key, "messages") == 0;
 
 		CHECK(ex != NULL && k->ck_doc != NULL);
+		/* A field of its own (offset 0 is cf_refs), or a list kept
+		 * entirely by its own functions. */
+		CHECK(k->ck_off != 0 || (k->ck_kind == CK_LIST &&
+		    k->ck_set != NULL && k->ck_clear != NULL &&
+		    k->ck_text != NULL));
 		if (ex == NULL)
 			continue;
 		/* A flag is the key with - for _; file-only keys have none. */
