@@ -263,26 +263,31 @@ apply_json(struct cfgerr *e, struct config *cf, const struct confkey *k,
     const struct json *j)
 {
 	const struct json	*el;
-	char			 what[128];
+	char			 what[128], why[256];
 	size_t			 n = 0;
 
 	if (want_type(e, j, k->ck_key, json_kind(k)) == -1)
 		return -1;
 	confkey_what(k, what, sizeof(what));
 	if (k->ck_kind != CK_LIST) {
-		if (confkey_set(cf, k, json_text(j)) == -1)
-			return fail_at(e, j, 0, "\"%s\" must be %s", k->ck_key,
-			    what);
-		return 0;
+		if (confkey_set(cf, k, json_text(j), why, sizeof(why)) == 0)
+			return 0;
+		if (why[0] != '\0')
+			return fail_at(e, j, 0, "\"%s\": %s", k->ck_key, why);
+		return fail_at(e, j, 0, "\"%s\" must be %s", k->ck_key, what);
 	}
 	confkey_clear(cf, k);
 	for (el = j->j_child; el != NULL; el = el->j_next, n++) {
 		if (el->j_type != k->ck_elem)
 			return fail_at(e, el, 0, "\"%s\" entries must be %ss",
 			    k->ck_key, json_type_name(k->ck_elem));
-		if (confkey_set(cf, k, json_text(el)) == -1)
-			return fail_at(e, el, 0, "\"%s\" is not %s",
-			    el->j_str, what);
+		if (confkey_set(cf, k, json_text(el), why, sizeof(why)) == 0)
+			continue;
+		if (why[0] != '\0')
+			return fail_at(e, el, 0, "\"%s\" in \"%s\": %s",
+			    el->j_str, k->ck_key, why);
+		return fail_at(e, el, 0, "\"%s\" is not %s", el->j_str,
+		    what);
 	}
 	if (n < k->ck_min)
 		return fail_at(e, j, 0, "\"%s\" needs at least %g %s",
@@ -391,7 +396,7 @@ apply_cli(struct config *cf, const struct config_cli *cli, char *err,
 {
 	const struct cli_value	*v;
 	const char		*s;
-	char			 what[128];
+	char			 what[128], why[256];
 	size_t			 i, j;
 
 	for (i = 0; i < cli->cc_nvals; i++) {
@@ -411,10 +416,13 @@ apply_cli(struct config *cf, const struct config_cli *cli, char *err,
 		s = v->cv_val;
 		if (v->cv_key->ck_kind == CK_LIST && s[0] == '+')
 			s++;
-		if (confkey_set(cf, v->cv_key, s) == -1) {
-			snprintf(err, errlen, "--%s %s: expected %s",
-			    v->cv_key->ck_flag, v->cv_val,
-			    confkey_what(v->cv_key, what, sizeof(what)));
+		if (confkey_set(cf, v->cv_key, s, why, sizeof(why)) == -1) {
+			if (why[0] == '\0')
+				snprintf(why, sizeof(why), "expected %s",
+				    confkey_what(v->cv_key, what,
+				    sizeof(what)));
+			snprintf(err, errlen, "--%s %s: %s",
+			    v->cv_key->ck_flag, v->cv_val, why);
 			return -1;
 		}
 	}

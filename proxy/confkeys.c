@@ -58,7 +58,7 @@ grow(void *p, size_t n, size_t size)
  */
 
 static int
-ok_hostport(const char *s)
+ok_hostport(const char *s, char *why, size_t whylen)
 {
 	char		h[256];
 	uint16_t	p;
@@ -144,14 +144,16 @@ parse_resolve(const char *s, struct resolve *rv)
 }
 
 static int
-ok_hostname(const char *s)
+ok_hostname(const char *s, char *why, size_t whylen)
 {
 	size_t	i, n = strlen(s);
 
 	if (n == 0 || n > 253)
 		return 0;
-	if (s[0] == '*' && (n < 3 || s[1] != '.'))
+	if (s[0] == '*' && (n < 3 || s[1] != '.')) {
+		snprintf(why, whylen, "a wildcard is written *.suffix");
 		return 0;
+	}
 	for (i = s[0] == '*' ? 2 : 0; i < n; i++)
 		if (!isalnum((unsigned char)s[i]) && s[i] != '-' &&
 		    s[i] != '.' && s[i] != ':')
@@ -161,22 +163,23 @@ ok_hostname(const char *s)
 
 /* "host" or "host/path/to/token". */
 static int
-ok_endpoint(const char *s)
+ok_endpoint(const char *s, char *why, size_t whylen)
 {
-	char	host[256];
+	char	host[256], no[8];
 	size_t	n = strcspn(s, "/");
 
 	if (n == 0 || n >= sizeof(host))
 		return 0;
 	memcpy(host, s, n);
 	host[n] = '\0';
-	return ok_hostname(host) && host[0] != '*' && (s[n] == '\0' ||
-	    strcspn(s + n, " ?#\t") == strlen(s + n));
+	/* No wildcards here at all: ok_hostname's advice would mislead. */
+	return ok_hostname(host, no, sizeof(no)) && host[0] != '*' &&
+	    (s[n] == '\0' || strcspn(s + n, " ?#\t") == strlen(s + n));
 }
 
 /* An RFC 9110 token. */
 static int
-ok_field_name(const char *s)
+ok_field_name(const char *s, char *why, size_t whylen)
 {
 	size_t	i;
 
@@ -635,12 +638,18 @@ set_number(struct config *cf, const struct confkey *k, const char *s)
 }
 
 int
-confkey_set(struct config *cf, const struct confkey *k, const char *s)
+confkey_set(struct config *cf, const struct confkey *k, const char *s,
+    char *why, size_t whylen)
 {
-	char	**str;
+	char	**str, dummy[8];
 	size_t	  i;
 
-	if (k->ck_ok != NULL && !k->ck_ok(s))
+	if (why == NULL) {
+		why = dummy;
+		whylen = sizeof(dummy);
+	}
+	why[0] = '\0';
+	if (k->ck_ok != NULL && !k->ck_ok(s, why, whylen))
 		return -1;
 	if (k->ck_set != NULL)
 		return k->ck_set(cf, s);
@@ -770,14 +779,14 @@ confkeys_defaults(struct config *cf)
 			continue;
 		confkey_clear(cf, k);
 		if (k->ck_kind != CK_LIST) {
-			if (confkey_set(cf, k, k->ck_def) == -1)
+			if (confkey_set(cf, k, k->ck_def, NULL, 0) == -1)
 				abort();	/* the table is wrong */
 			continue;
 		}
 		snprintf(buf, sizeof(buf), "%s", k->ck_def);
 		for (w = strtok_r(buf, " ", &save); w != NULL;
 		    w = strtok_r(NULL, " ", &save))
-			if (confkey_set(cf, k, w) == -1)
+			if (confkey_set(cf, k, w, NULL, 0) == -1)
 				abort();
 	}
 }

@@ -35,7 +35,9 @@ struct confkey {
 	size_t		 ck_off;	/* offsetof(struct config, field) */
 	double		 ck_min, ck_max; /* numbers; CK_LIST: ck_min entries */
 	const char *const *ck_words;	/* CK_WORD: the values, NULL-ended */
-	int		(*ck_ok)(const char *);	/* accepts a value (or entry) */
+	/* Whether a value (or entry) is acceptable; may say why not in why,
+	 * which then replaces "must be <ck_what>" in the message. */
+	int		(*ck_ok)(const char *, char *why, size_t whylen);
 	/* Custom storage: set a scalar or append one entry (0/-1), empty a
 	 * list, write the value (or entries, space-separated) as text. */
 	int		(*ck_set)(struct config *, const char *);
@@ -71,9 +73,10 @@ void		 confkey_text(const struct config *cf,
 		    const struct confkey *k, char *buf, size_t len);
 
 /* Set k from option text: a scalar's value, or append one list entry.
- * 0, or -1 if the text is not what k accepts (nothing changed). */
+ * 0, or -1 if the text is not what k accepts (nothing changed); then why
+ * (NULL ok) holds ck_ok's reason, or "" for the generic one. */
 int		 confkey_set(struct config *cf, const struct confkey *k,
-		    const char *s);
+		    const char *s, char *why, size_t whylen);
 
 /* Empty list k (a no-op for scalars). */
 void		 confkey_clear(struct config *cf, const struct confkey *k);

@@ -260,6 +260,16 @@ check_cli_rule(void)
 		CHECK_INT(ntohs(((const struct sockaddr_in *)&config_resolve(
 		    cf, "h.test", 80)->rv_addr)->sin_port), 2);
 	config_unref(cf);
+	/* A check that says why is quoted, in the file and as an option. */
+	check_error("{\"intercept\": [\"github.com\", \"*x.test\"]}", 1, 30,
+	    "\"*x.test\" in \"intercept\": a wildcard is written *.suffix");
+	cf = load_cli("{}", "intercept", "*x.test", NULL);
+	CHECK(cf == NULL);
+	CHECK_STR(err, "--intercept *x.test: a wildcard is written *.suffix");
+	cf = load_cli("{}", "token_endpoints", "*.x.test", NULL);
+	CHECK(cf == NULL);
+	CHECK_STR(err, "--token-endpoints *.x.test: expected a host name, or "
+	    "host/path");
 	/* Seconds read back exactly, to the millisecond. */
 	cf = load_cli("{\"timeouts\": {\"idle\": 12345.678}}",
 	    "timeouts.drain", "0.0015", NULL);
