@@ -845,11 +845,12 @@ confkeys_usage(FILE *f)
 	char			 left[128], arg[64], text[256];
 	int			 first = 1;
 
-	fputs("Every key of the config file is also an option, --KEY with - "
-	    "for _, and\n"
-	    "overrides the file. A list option replaces the file's list, "
-	    "unless its\n"
-	    "value starts with + (--intercept +HOST adds HOST to it).\n", f);
+	fputs("\nEvery key of the config file (oauthlens.conf(5)) is also an "
+	    "option, --KEY\n"
+	    "with - for _, that overrides the file. A list option replaces "
+	    "the file's\n"
+	    "list, unless its value starts with + (--intercept +HOST adds "
+	    "HOST to it).\n", f);
 	for (k = confkeys; k->ck_key != NULL; k++) {
 		if (k->ck_flag == NULL)
 			continue;
