@@ -230,6 +230,36 @@ check_keys(void)
 	config_unref(def);
 }
 
+/* fuzz_config's dictionary names every key (nested ones by their last
+ * part), so that the fuzzer reaches each setter. */
+static void
+check_dictionary(void)
+{
+	const struct confkey	*k;
+	const char		*name;
+	char			 buf[8192], needle[96];
+	size_t			 n;
+	FILE			*f = fopen("tests/fuzz/json.dict", "r");
+
+	CHECK(f != NULL);
+	if (f == NULL)
+		return;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	buf[n] = '\0';
+	fclose(f);
+	for (k = confkeys; k->ck_key != NULL; k++) {
+		name = strrchr(k->ck_key, '.');
+		name = name ? name + 1 : k->ck_key;
+		snprintf(needle, sizeof(needle), "\"\\\"%s\\\"\"\n", name);
+		if (strstr(buf, needle) == NULL) {
+			fprintf(stderr, "tests/fuzz/json.dict lacks %s",
+			    needle);
+			t_fail++;
+		} else
+			t_pass++;
+	}
+}
+
 /* The rule for lists: plain values replace the file's list, "+" values
  * add to it, both together replace and add; a later resolve entry wins. */
 static void
@@ -387,6 +417,7 @@ main(void)
 
 	check_keys();
 	check_cli_rule();
+	check_dictionary();
 
 	/* The shipped config parses. */
 	memset(&cli, 0, sizeof(cli));
