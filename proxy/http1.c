@@ -11,6 +11,60 @@
 
 #define VIA_VALUE	"1.1 oauthlens"
 
+/*
+ * Chunked bodies (RFC 9112 section 7.1) are decoded here, not by
+ * http-parser: Debian's 2.9 build is lenient (any byte up to CR in a chunk
+ * extension, any two bytes after chunk data, trailers with a bare LF,
+ * folding or a space in the name), and a next hop that reads the same
+ * bytes with its own grammar (Go ends a chunk line at a bare LF) finds a
+ * second, smuggled message in them. One strict grammar, and the transport
+ * writes what it decoded as clean chunks: extensions and trailers are
+ * parsed to the grammar and dropped (RFC 9110 section 6.5.1 lets a
+ * recipient discard trailer fields), so no byte of the sender's framing
+ * reaches the next hop.
+ *
+ *   chunked-body = *chunk last-chunk trailer-section CRLF
+ *   chunk        = chunk-size [ chunk-ext ] CRLF chunk-data CRLF
+ *   chunk-ext    = *( BWS ";" BWS name [ BWS "=" BWS ( token /
+ *                  quoted-string ) ] )
+ */
+#define CK_MAX_LINE	4096		/* chunk-size and extensions */
+#define CK_MAX_TRAILERS	HTTP1_MAX_HEAD	/* the whole trailer section */
+
+enum ck_state {
+	CK_SIZE0,	/* the first hex digit */
+	CK_SIZE,	/* hex digits, BWS, ';' or CR */
+	CK_BWS,		/* BWS that must end in ';' */
+	CK_NAME0,	/* BWS after ';', then an extension name */
+	CK_NAME,	/* name characters, BWS, '=', ';' or CR */
+	CK_NAME_BWS,	/* BWS after a name: '=' or ';' */
+	CK_VAL0,	/* BWS after '=', then a token or a quoted string */
+	CK_TOKEN,	/* token characters, BWS, ';' or CR */
+	CK_QUOTED,	/* inside a quoted string */
+	CK_QPAIR,	/* after a backslash in a quoted string */
+	CK_AFTER,	/* after a quoted string: BWS, ';' or CR */
+	CK_LINE_LF,	/* the LF of a chunk line */
+	CK_DATA,	/* ck_left bytes of data */
+	CK_DATA_CR,	/* the CRLF after chunk data */
+	CK_DATA_LF,
+	CK_TR_LINE,	/* a trailer field's name, or the final CRLF */
+	CK_TR_NAME,
+	CK_TR_VALUE,
+	CK_TR_LF,
+	CK_END_LF,
+	CK_DONE,
+	CK_ERROR
+};
+
+struct ck {
+	enum ck_state	 ck_state;
+	uint64_t	 ck_size;	/* the size being read */
+	uint64_t	 ck_left;	/* data bytes left in this chunk */
+	size_t		 ck_line;	/* bytes of this chunk line */
+	size_t		 ck_trailers;	/* bytes of the trailer section */
+	const char	*ck_error;	/* static: why it failed */
+};
+
 struct http1_parser {
 	http_parser		 hp_p;
 	enum http1_kind		 hp_kind;
@@ -22,6 +76,8 @@ struct http1_parser {
 	int			 hp_skip_body;	/* response to HEAD */
 	http1_body_cb		 hp_cb;
 	void			*hp_cbarg;
+	int			 hp_chunked;	/* body read by hp_ck */
+	struct ck		 hp_ck;
 };
 
 static int
@@ -340,6 +396,260 @@ valid_names(const struct http1_head *h)
 	return 1;
 }
 
+static int
+ck_fail(struct ck *ck, const char *why)
+{
+	ck->ck_state = CK_ERROR;
+	ck->ck_error = why;
+	return -1;
+}
+
+static int
+ck_hex(unsigned char ch)
+{
+	if (ch >= '0' && ch <= '9')
+		return ch - '0';
+	ch |= 0x20;
+	if (ch >= 'a' && ch <= 'f')
+		return ch - 'a' + 10;
+	return -1;
+}
+
+#define CK_WS(ch)	((ch) == ' ' || (ch) == '\t')
+
+/* What may follow a size, a name or a value: BWS, ';' or CR. */
+static int
+ck_after(struct ck *ck, unsigned char ch)
+{
+	if (ch == ';')
+		ck->ck_state = CK_NAME0;
+	else if (CK_WS(ch))
+		ck->ck_state = CK_BWS;
+	else if (ch == '\r')
+		ck->ck_state = CK_LINE_LF;
+	else
+		return ck_fail(ck, "junk in a chunk line");
+	return 0;
+}
+
+/* The size's hex digits; then what ck_after allows. */
+static int
+ck_size(struct ck *ck, unsigned char ch)
+{
+	int	d = ck_hex(ch);
+
+	if (d == -1) {
+		if (ck->ck_state == CK_SIZE0)
+			return ck_fail(ck, "a chunk size that is not hex");
+		return ck_after(ck, ch);
+	}
+	/* 16 hex digits fill 64 bits; leading zeros are bounded by the
+	 * line length. */
+	if (ck->ck_size >> 60 != 0)
+		return ck_fail(ck, "a chunk size over 64 bits");
+	ck->ck_size = ck->ck_size << 4 | (uint64_t)d;
+	ck->ck_state = CK_SIZE;
+	return 0;
+}
+
+/* The end of a chunk line: data follows, or the trailers after size 0. */
+static int
+ck_line_end(struct ck *ck, unsigned char ch)
+{
+	if (ch != '\n')
+		return ck_fail(ck, "a CR without LF in a chunk line");
+	ck->ck_line = 0;
+	ck->ck_left = ck->ck_size;
+	ck->ck_size = 0;
+	ck->ck_state = ck->ck_left == 0 ? CK_TR_LINE : CK_DATA;
+	return 0;
+}
+
+/* One byte of a chunk line: size, extensions, CRLF. */
+static int
+ck_line_byte(struct ck *ck, unsigned char ch)
+{
+	if (++ck->ck_line > CK_MAX_LINE)
+		return ck_fail(ck, "a chunk line longer than 4096 bytes");
+	switch (ck->ck_state) {
+	case CK_SIZE0:
+	case CK_SIZE:
+		return ck_size(ck, ch);
+	case CK_BWS:		/* "5 \r\n" is not in the grammar */
+	case CK_NAME_BWS:
+		if (CK_WS(ch))
+			return 0;
+		if (ch == ';')
+			ck->ck_state = CK_NAME0;
+		else if (ch == '=' && ck->ck_state == CK_NAME_BWS)
+			ck->ck_state = CK_VAL0;
+		else
+			return ck_fail(ck, "whitespace in a chunk line that "
+			    "no ';' or '=' follows");
+		return 0;
+	case CK_NAME0:
+	case CK_VAL0:
+		if (CK_WS(ch))
+			return 0;
+		if (tchar[ch])
+			ck->ck_state = ck->ck_state == CK_NAME0 ? CK_NAME :
+			    CK_TOKEN;
+		else if (ch == '"' && ck->ck_state == CK_VAL0)
+			ck->ck_state = CK_QUOTED;
+		else
+			return ck_fail(ck, "a malformed chunk extension");
+		return 0;
+	case CK_NAME:
+		if (tchar[ch])
+			return 0;
+		if (ch == '=')
+			ck->ck_state = CK_VAL0;
+		else if (CK_WS(ch))
+			ck->ck_state = CK_NAME_BWS;
+		else
+			return ck_after(ck, ch);
+		return 0;
+	case CK_TOKEN:
+		return tchar[ch] ? 0 : ck_after(ck, ch);
+	case CK_QUOTED:
+		/* qdtext: HTAB, SP, VCHAR but '"' and '\', obs-text. */
+		if (ch == '"')
+			ck->ck_state = CK_AFTER;
+		else if (ch == '\\')
+			ck->ck_state = CK_QPAIR;
+		else if (ch != '\t' && (ch < 0x20 || ch == 0x7f))
+			return ck_fail(ck, "a control character in a chunk "
+			    "extension");
+		return 0;
+	case CK_QPAIR:
+		if (ch != '\t' && (ch < 0x20 || ch == 0x7f))
+			return ck_fail(ck, "a control character in a chunk "
+			    "extension");
+		ck->ck_state = CK_QUOTED;
+		return 0;
+	case CK_AFTER:
+		return ck_after(ck, ch);
+	case CK_LINE_LF:
+		return ck_line_end(ck, ch);
+	default:
+		return ck_fail(ck, "chunk decoder state");
+	}
+}
+
+/* One byte after chunk data, or of the trailer section. */
+static int
+ck_tail_byte(struct ck *ck, unsigned char ch)
+{
+	if (ck->ck_state >= CK_TR_LINE &&
+	    ++ck->ck_trailers > CK_MAX_TRAILERS)
+		return ck_fail(ck, "a trailer section larger than 64 KiB");
+	switch (ck->ck_state) {
+	case CK_DATA_CR:
+		if (ch != '\r')
+			return ck_fail(ck, "chunk data not followed by CRLF");
+		ck->ck_state = CK_DATA_LF;
+		return 0;
+	case CK_DATA_LF:
+		if (ch != '\n')
+			return ck_fail(ck, "chunk data not followed by CRLF");
+		ck->ck_state = CK_SIZE0;
+		return 0;
+	case CK_TR_LINE:
+		/* SP or HTAB here is obsolete folding, LF a bare LF. */
+		if (ch == '\r')
+			ck->ck_state = CK_END_LF;
+		else if (tchar[ch])
+			ck->ck_state = CK_TR_NAME;
+		else
+			return ck_fail(ck, "a malformed trailer field");
+		return 0;
+	case CK_TR_NAME:
+		if (ch == ':')
+			ck->ck_state = CK_TR_VALUE;
+		else if (!tchar[ch])
+			return ck_fail(ck, "a trailer field name that is "
+			    "not a token");
+		return 0;
+	case CK_TR_VALUE:
+		if (ch == '\r')
+			ck->ck_state = CK_TR_LF;
+		else if (ch != '\t' && (ch < 0x20 || ch == 0x7f))
+			return ck_fail(ck, "a control character in a "
+			    "trailer field");
+		return 0;
+	case CK_TR_LF:
+	case CK_END_LF:
+		if (ch != '\n')
+			return ck_fail(ck, "a CR without LF in the trailers");
+		ck->ck_state = ck->ck_state == CK_TR_LF ? CK_TR_LINE :
+		    CK_DONE;
+		return 0;
+	default:
+		return ck_fail(ck, "chunk decoder state");
+	}
+}
+
+/* Hand n data bytes to cb, and to out as one clean chunk. */
+static void
+ck_emit(const char *p, size_t n, struct evbuffer *out, http1_body_cb cb,
+    void *arg)
+{
+	char	small[4096 + 24];
+	int	l;
+
+	if (cb != NULL)
+		cb(arg, p, n);
+	if (out == NULL)
+		return;
+	l = snprintf(small, sizeof(small), "%zx\r\n", n);
+	/* One add for a small chunk: each add to a bufferevent's output
+	 * runs its callbacks. */
+	if (n <= sizeof(small) - (size_t)l - 2) {
+		memcpy(small + l, p, n);
+		memcpy(small + l + n, "\r\n", 2);
+		evbuffer_add(out, small, (size_t)l + n + 2);
+		return;
+	}
+	evbuffer_add(out, small, (size_t)l);
+	evbuffer_add(out, p, n);
+	evbuffer_add(out, "\r\n", 2);
+}
+
+/* Decode chunked bytes; returns bytes consumed or -1 (ck_error set). */
+static ssize_t
+ck_feed(struct ck *ck, const char *buf, size_t len, struct evbuffer *out,
+    http1_body_cb cb, void *arg)
+{
+	size_t	i = 0, n;
+	int	r;
+
+	while (i < len && ck->ck_state != CK_DONE) {
+		if (ck->ck_state == CK_ERROR)
+			return -1;
+		if (ck->ck_state == CK_DATA) {
+			n = len - i;
+			if (n > ck->ck_left)
+				n = (size_t)ck->ck_left;
+			ck_emit(buf + i, n, out, cb, arg);
+			ck->ck_left -= n;
+			i += n;
+			if (ck->ck_left == 0)
+				ck->ck_state = CK_DATA_CR;
+			continue;
+		}
+		if (ck->ck_state < CK_DATA)
+			r = ck_line_byte(ck, (unsigned char)buf[i]);
+		else
+			r = ck_tail_byte(ck, (unsigned char)buf[i]);
+		if (r == -1)
+			return -1;
+		i++;
+		if (ck->ck_state == CK_DONE && out != NULL)
+			evbuffer_add(out, "0\r\n\r\n", 5);
+	}
+	return ck->ck_state == CK_ERROR ? -1 : (ssize_t)i;
+}
+
 static void
 reset(struct http1_parser *hp)
 {
@@ -351,6 +661,8 @@ reset(struct http1_parser *hp)
 	hp->hp_headers_done = 0;
 	hp->hp_done = 0;
 	hp->hp_cb = NULL;
+	hp->hp_chunked = 0;
+	memset(&hp->hp_ck, 0, sizeof(hp->hp_ck));
 }
 
 static void
@@ -461,6 +773,7 @@ http1_parse_head(struct http1_parser *hp, const char *buf, size_t len,
 		return -1;
 	}
 	fill_head(hp, h);
+	hp->hp_chunked = h->h_body == HTTP1_BODY_CHUNKED;
 	if (h->h_kind == HTTP1_RESPONSE && (h->h_status < 100 ||
 	    h->h_status > 999)) {
 		set_error(err, 400, "malformed status line: %s",
@@ -479,12 +792,26 @@ ssize_t
 http1_parse_body(struct http1_parser *hp, const char *buf, size_t len,
     http1_body_cb cb, void *arg)
 {
+	return http1_reframe_body(hp, buf, len, NULL, cb, arg);
+}
+
+ssize_t
+http1_reframe_body(struct http1_parser *hp, const char *buf, size_t len,
+    struct evbuffer *out, http1_body_cb cb, void *arg)
+{
 	size_t		n;
+	ssize_t		r;
 	enum http_errno	e;
 
 	/* Zero bytes would tell http-parser the peer closed. */
 	if (hp->hp_done || len == 0)
 		return 0;
+	if (hp->hp_chunked) {
+		r = ck_feed(&hp->hp_ck, buf, len, out, cb, arg);
+		if (hp->hp_ck.ck_state == CK_DONE)
+			hp->hp_done = 1;
+		return r;
+	}
 	hp->hp_cb = cb;
 	hp->hp_cbarg = arg;
 	n = http_parser_execute(&hp->hp_p, &settings, buf, len);
@@ -500,6 +827,11 @@ http1_parse_eof(struct http1_parser *hp)
 {
 	if (hp->hp_done)
 		return 0;
+	if (hp->hp_chunked) {
+		if (hp->hp_ck.ck_state != CK_ERROR)
+			ck_fail(&hp->hp_ck, "the chunked body is truncated");
+		return -1;
+	}
 	http_parser_execute(&hp->hp_p, &settings, NULL, 0);
 	return hp->hp_done ? 0 : -1;
 }
@@ -513,6 +845,8 @@ http1_message_done(const struct http1_parser *hp)
 const char *
 http1_parser_error(const struct http1_parser *hp)
 {
+	if (hp->hp_chunked && hp->hp_ck.ck_error != NULL)
+		return hp->hp_ck.ck_error;
 	return http_errno_description(HTTP_PARSER_ERRNO(&hp->hp_p));
 }
 

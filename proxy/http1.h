@@ -106,6 +106,19 @@ int		 http1_parse_head(struct http1_parser *hp, const char *buf,
 ssize_t		 http1_parse_body(struct http1_parser *hp, const char *buf,
 		    size_t len, http1_body_cb cb, void *arg);
 
+/*
+ * Follow body bytes as http1_parse_body does and, when the body is
+ * chunked, write to out (when not NULL) what the next hop must receive
+ * for them: the decoded data as clean chunks ("size CRLF data CRLF"),
+ * extensions and trailer fields dropped, and "0 CRLF CRLF" once the body
+ * ends. Chunked framing is read strictly (RFC 9112 section 7.1); -1 for
+ * anything else (reason through http1_parser_error). Other bodies write
+ * nothing: the caller relays their consumed bytes as they are.
+ */
+ssize_t		 http1_reframe_body(struct http1_parser *hp, const char *buf,
+		    size_t len, struct evbuffer *out, http1_body_cb cb,
+		    void *arg);
+
 /* Tell the parser the peer closed: 0 if that ends the message (a
  * close-delimited body), -1 if the message is truncated. */
 int		 http1_parse_eof(struct http1_parser *hp);
