@@ -47,7 +47,7 @@ build_fuzzers() {
 # The dictionary a target uses, if any.
 dict_for() {
 	case $1 in
-	request_head | response_framing) echo tests/fuzz/http.dict ;;
+	request_head | response_framing | chunked) echo tests/fuzz/http.dict ;;
 	inspect) echo tests/fuzz/inspect.dict ;;
 	config) echo tests/fuzz/json.dict ;;
 	esac
