@@ -42,6 +42,8 @@ exchange_new(struct conn *c, const struct http1_head *h)
 	x->x_client_ka = h->h_keepalive;
 	x->x_has_body = h->h_body != HTTP1_BODY_NONE;
 	x->x_req_done = !x->x_has_body;
+	/* Chunked bodies are re-framed, never relayed as they came. */
+	x->x_req_chunked = h->h_body == HTTP1_BODY_CHUNKED;
 	c->c_px->px_stats.st_requests++;
 	return x;
 }
@@ -256,15 +258,18 @@ exchange_pump_request(struct conn *c)
 			return;		/* conn_up_write_cb resumes */
 		if (evbuffer_peek(in, -1, NULL, &v, 1) < 1)
 			return;
-		n = http1_parse_body(c->c_reqp, v.iov_base, v.iov_len,
-		    x->x_obs != NULL ? req_body_cb : NULL, c);
+		n = http1_reframe_body(c->c_reqp, v.iov_base, v.iov_len,
+		    out, x->x_obs != NULL ? req_body_cb : NULL, c);
 		if (n < 0) {
 			snprintf(buf, sizeof(buf), "malformed request body: %s",
 			    http1_parser_error(c->c_reqp));
 			exchange_fail(c, PE_BAD_BODY, buf);
 			return;
 		}
-		evbuffer_remove_buffer(in, out, (size_t)n);
+		if (x->x_req_chunked)
+			evbuffer_drain(in, (size_t)n);
+		else
+			evbuffer_remove_buffer(in, out, (size_t)n);
 		x->x_in += (uint64_t)n;
 		if (http1_message_done(c->c_reqp))
 			x->x_req_done = 1;
@@ -389,6 +394,7 @@ exchange_response_head(struct conn *c, const struct http1_head *h)
 	hold = oauth_response_head(x->x_obs, h);
 	x->x_up_ka = h->h_keepalive && h->h_body != HTTP1_BODY_EOF;
 	x->x_dechunk = x->x_http10 && h->h_body == HTTP1_BODY_CHUNKED;
+	x->x_resp_chunked = h->h_body == HTTP1_BODY_CHUNKED;
 	/* A final answer before the whole request body (an origin refusing
 	 * Expect: 100-continue, say) ends the connection after it. */
 	keep = x->x_client_ka && !x->x_dechunk && x->x_req_done &&
@@ -496,36 +502,69 @@ exchange_read_response_head(struct conn *c)
 	}
 }
 
-void
-exchange_pump_response(struct conn *c)
+/*
+ * A response body that cannot be read unambiguously: a 502 while nothing
+ * of it reached the client (held for inspection), else the connection
+ * ends, and the client sees a cut response (its chunks never finish).
+ */
+static void
+exchange_bad_response_body(struct conn *c)
+{
+	struct exchange	*x = c->c_x;
+	char		 buf[300];
+
+	snprintf(buf, sizeof(buf), "bad response body from %s:%u: %s",
+	    x->x_host, x->x_port, http1_parser_error(c->c_resp));
+	if (x->x_hold != NULL) {
+		oauth_end(x->x_obs, OAUTH_CUT);
+		evbuffer_free(x->x_hold);
+		x->x_hold = NULL;
+		x->x_phase = XP_WAIT;
+		x->x_out = 0;
+		x->x_up_ka = 0;
+		exchange_fail(c, PE_BAD_RESPONSE, buf);
+		return;
+	}
+	log_warnx("req %llu: %s", (unsigned long long)x->x_id, buf);
+	exchange_end(c, XO_CUT);
+}
+
+/* Move response bytes to the client: while it keeps up when bounded,
+ * else all there is (the origin has gone; its input is bounded). */
+static void
+pump_response(struct conn *c, int bounded)
 {
 	struct exchange		*x = c->c_x;
 	struct evbuffer		*in = bufferevent_get_input(c->c_ubev);
 	struct evbuffer		*out = bufferevent_get_output(c->c_cbev);
+	struct evbuffer		*to;
 	struct evbuffer_iovec	 v;
 	ssize_t			 n;
+	size_t			 before;
 
 	if (x->x_phase == XP_WAIT && !exchange_read_response_head(c))
 		return;
 	while (evbuffer_get_length(in) > 0) {
-		if (evbuffer_get_length(out) >= OUT_HIGH)
+		if (bounded && evbuffer_get_length(out) >= OUT_HIGH)
 			return;		/* conn_client_write_cb resumes */
 		if (evbuffer_peek(in, -1, NULL, &v, 1) < 1)
 			return;
-		n = http1_parse_body(c->c_resp, v.iov_base, v.iov_len,
+		/* De-chunked for HTTP/1.0: resp_body_cb writes the data. */
+		to = x->x_dechunk ? NULL : x->x_hold != NULL ? x->x_hold : out;
+		before = to != NULL ? evbuffer_get_length(to) : 0;
+		n = http1_reframe_body(c->c_resp, v.iov_base, v.iov_len, to,
 		    x->x_dechunk || x->x_hold ? resp_body_cb : NULL, c);
 		if (n < 0) {
-			log_warnx("req %llu: bad response body from %s:%u: %s",
-			    (unsigned long long)x->x_id, x->x_host, x->x_port,
-			    http1_parser_error(c->c_resp));
-			exchange_end(c, XO_CUT);
+			exchange_bad_response_body(c);
 			return;
 		}
 		if (x->x_dechunk)
 			evbuffer_drain(in, (size_t)n);
-		else {
-			evbuffer_remove_buffer(in, x->x_hold != NULL ?
-			    x->x_hold : out, (size_t)n);
+		else if (x->x_resp_chunked) {
+			evbuffer_drain(in, (size_t)n);
+			x->x_out += evbuffer_get_length(to) - before;
+		} else {
+			evbuffer_remove_buffer(in, to, (size_t)n);
 			x->x_out += (uint64_t)n;
 		}
 		if (http1_message_done(c->c_resp)) {
@@ -536,6 +575,12 @@ exchange_pump_response(struct conn *c)
 		    x->x_hold_head > c->c_cfg->cf_inspect_max_bytes)
 			exchange_abandon_hold(c, OAUTH_TOO_LARGE);
 	}
+}
+
+void
+exchange_pump_response(struct conn *c)
+{
+	pump_response(c, 1);
 }
 
 /* The origin closed or failed while we relay an exchange. */
@@ -561,14 +606,16 @@ exchange_up_lost(struct conn *c, short what)
 	}
 	if (x->x_phase != XP_WAIT) {
 		/* Deliver what did arrive; the framing tells the client the
-		 * response is cut short. */
-		exchange_pump_response(c);
+		 * response is cut short. A chunked body's bytes go through
+		 * the decoder, never as they came. */
+		pump_response(c, 0);
 		if (c->c_state != CS_RELAY || c->c_x != x)
 			return;
 		if (x->x_hold != NULL)
 			exchange_abandon_hold(c, OAUTH_CUT);
-		evbuffer_add_buffer(bufferevent_get_output(c->c_cbev),
-		    bufferevent_get_input(c->c_ubev));
+		if (!x->x_resp_chunked)
+			evbuffer_add_buffer(bufferevent_get_output(c->c_cbev),
+			    bufferevent_get_input(c->c_ubev));
 		log_info("req %llu: %s:%u closed the connection in the middle "
 		    "of the response", (unsigned long long)x->x_id, x->x_host,
 		    x->x_port);

@@ -18,9 +18,11 @@
  * folding or a space in the name), and a next hop that reads the same
  * bytes with its own grammar (Go ends a chunk line at a bare LF) finds a
  * second, smuggled message in them. One strict grammar, and the transport
- * writes what it decoded as clean chunks: extensions and trailers are
- * parsed to the grammar and dropped (RFC 9110 section 6.5.1 lets a
- * recipient discard trailer fields), so no byte of the sender's framing
+ * writes what it decoded as clean chunks: extensions are parsed to the
+ * grammar and dropped; trailer fields are parsed to the grammar and
+ * passed, rewritten as "name: value", unless they are framing, routing or
+ * hop-by-hop fields (RFC 9110 section 6.5.1: those are not for trailers,
+ * and a recipient may discard any). No byte of the sender's framing
  * reaches the next hop.
  *
  *   chunked-body = *chunk last-chunk trailer-section CRLF
@@ -62,6 +64,7 @@ struct ck {
 	uint64_t	 ck_left;	/* data bytes left in this chunk */
 	size_t		 ck_line;	/* bytes of this chunk line */
 	size_t		 ck_trailers;	/* bytes of the trailer section */
+	struct evbuffer	*ck_tr;		/* owned: its bytes, when any */
 	const char	*ck_error;	/* static: why it failed */
 };
 
@@ -203,6 +206,10 @@ http1_parser_new(enum http1_kind kind)
 void
 http1_parser_free(struct http1_parser *hp)
 {
+	if (hp == NULL)
+		return;
+	if (hp->hp_ck.ck_tr != NULL)
+		evbuffer_free(hp->hp_ck.ck_tr);
 	free(hp);
 }
 
@@ -615,17 +622,83 @@ ck_emit(const char *p, size_t n, struct evbuffer *out, http1_body_cb cb,
 	evbuffer_add(out, "\r\n", 2);
 }
 
+/* Fields that never pass in a trailer section: framing, routing, the
+ * hop-by-hop set, and what describes the whole content. */
+static int
+ck_trailer_dropped(const char *p, size_t n)
+{
+	static const char *const names[] = { "content-length",
+		"transfer-encoding", "trailer", "host", "connection",
+		"keep-alive", "te", "upgrade", "proxy-connection",
+		"proxy-authorization", "proxy-authenticate",
+		"content-encoding", "content-type", "content-range", NULL };
+	size_t	i;
+
+	for (i = 0; names[i] != NULL; i++)
+		if (util_slice_ieq(p, n, names[i]))
+			return 1;
+	return 0;
+}
+
+/*
+ * The end of the body: "0 CRLF", the trailer fields that may pass (the
+ * section was checked byte by byte: every line is "name:value CRLF"),
+ * and the final CRLF.
+ */
+static void
+ck_write_end(struct ck *ck, struct evbuffer *out)
+{
+	const char	*p, *end, *nl, *colon, *v;
+	size_t		 len, vl;
+
+	evbuffer_add(out, "0\r\n", 3);
+	len = ck->ck_tr != NULL ? evbuffer_get_length(ck->ck_tr) : 0;
+	if (len == 0 || (p = (const char *)evbuffer_pullup(ck->ck_tr,
+	    -1)) == NULL) {
+		evbuffer_add(out, "\r\n", 2);
+		return;
+	}
+	for (end = p + len; p < end; p = nl + 1) {
+		/* The empty line that ends the section has no colon. */
+		if ((nl = memchr(p, '\n', (size_t)(end - p))) == NULL ||
+		    (colon = memchr(p, ':', (size_t)(nl - p))) == NULL)
+			break;
+		v = colon + 1;
+		vl = (size_t)(nl - 1 - v);
+		util_trim_ows(&v, &vl);
+		if (ck_trailer_dropped(p, (size_t)(colon - p)))
+			continue;
+		evbuffer_add(out, p, (size_t)(colon - p));
+		evbuffer_add(out, ": ", 2);
+		evbuffer_add(out, v, vl);
+		evbuffer_add(out, "\r\n", 2);
+	}
+	evbuffer_add(out, "\r\n", 2);
+}
+
+/* Keep trailer bytes [from, to) for ck_write_end. */
+static int
+ck_keep(struct ck *ck, const char *from, const char *to)
+{
+	if (ck->ck_tr == NULL && (ck->ck_tr = evbuffer_new()) == NULL)
+		return ck_fail(ck, "out of memory");
+	return evbuffer_add(ck->ck_tr, from, (size_t)(to - from)) == 0 ? 0 :
+	    ck_fail(ck, "out of memory");
+}
+
 /* Decode chunked bytes; returns bytes consumed or -1 (ck_error set). */
 static ssize_t
 ck_feed(struct ck *ck, const char *buf, size_t len, struct evbuffer *out,
     http1_body_cb cb, void *arg)
 {
-	size_t	i = 0, n;
+	size_t	i = 0, n, tr = len;	/* tr: trailer bytes from here */
 	int	r;
 
 	while (i < len && ck->ck_state != CK_DONE) {
 		if (ck->ck_state == CK_ERROR)
 			return -1;
+		if (tr == len && ck->ck_state >= CK_TR_LINE)
+			tr = i;
 		if (ck->ck_state == CK_DATA) {
 			n = len - i;
 			if (n > ck->ck_left)
@@ -644,15 +717,23 @@ ck_feed(struct ck *ck, const char *buf, size_t len, struct evbuffer *out,
 		if (r == -1)
 			return -1;
 		i++;
-		if (ck->ck_state == CK_DONE && out != NULL)
-			evbuffer_add(out, "0\r\n\r\n", 5);
 	}
+	/* The trailer section's bytes, when the next hop gets them; none
+	 * kept for the usual empty one. */
+	if (out != NULL && tr < i && !(ck->ck_tr == NULL &&
+	    ck->ck_state == CK_DONE && ck->ck_trailers == 2) &&
+	    ck_keep(ck, buf + tr, buf + i) == -1)
+		return -1;
+	if (ck->ck_state == CK_DONE && out != NULL)
+		ck_write_end(ck, out);
 	return ck->ck_state == CK_ERROR ? -1 : (ssize_t)i;
 }
 
 static void
 reset(struct http1_parser *hp)
 {
+	struct evbuffer	*tr;
+
 	http_parser_init(&hp->hp_p, hp->hp_kind == HTTP1_REQUEST ?
 	    HTTP_REQUEST : HTTP_RESPONSE);
 	hp->hp_p.data = hp;
@@ -662,7 +743,11 @@ reset(struct http1_parser *hp)
 	hp->hp_done = 0;
 	hp->hp_cb = NULL;
 	hp->hp_chunked = 0;
+	tr = hp->hp_ck.ck_tr;
 	memset(&hp->hp_ck, 0, sizeof(hp->hp_ck));
+	if (tr != NULL)
+		evbuffer_drain(tr, evbuffer_get_length(tr));
+	hp->hp_ck.ck_tr = tr;	/* kept for the next message */
 }
 
 static void

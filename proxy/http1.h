@@ -110,8 +110,9 @@ ssize_t		 http1_parse_body(struct http1_parser *hp, const char *buf,
  * Follow body bytes as http1_parse_body does and, when the body is
  * chunked, write to out (when not NULL) what the next hop must receive
  * for them: the decoded data as clean chunks ("size CRLF data CRLF"),
- * extensions and trailer fields dropped, and "0 CRLF CRLF" once the body
- * ends. Chunked framing is read strictly (RFC 9112 section 7.1); -1 for
+ * extensions dropped, and once the body ends "0 CRLF", the trailer fields
+ * that may pass (as "name: value CRLF"; framing, routing and hop-by-hop
+ * fields dropped) and CRLF. Chunked framing is read strictly (RFC 9112 section 7.1); -1 for
  * anything else (reason through http1_parser_error). Other bodies write
  * nothing: the caller relays their consumed bytes as they are.
  */

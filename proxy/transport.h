@@ -94,7 +94,8 @@ struct exchange {
 	unsigned		 x_connect:1, x_upgrade:1, x_is_head:1,
 				 x_client_ka:1, x_http10:1, x_req_done:1,
 				 x_reused:1, x_dechunk:1, x_close:1, x_up_ka:1,
-				 x_retried:1, x_has_body:1, x_resp_eof:1;
+				 x_retried:1, x_has_body:1, x_resp_eof:1,
+				 x_req_chunked:1, x_resp_chunked:1;
 };
 
 struct conn {

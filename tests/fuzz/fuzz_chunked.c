@@ -9,8 +9,9 @@
  * Invariants: fed whole or in random pieces (each an exact-size copy), the
  * decoder consumes the same bytes, refuses the same inputs, ends at the
  * same byte and decodes the same payload; what it wrote for the next hop
- * is exactly "size CRLF data CRLF ... 0 CRLF CRLF" with no extension and
- * no trailer, and re-parses to the same payload and to exactly its own
+ * is exactly "size CRLF data CRLF ... 0 CRLF" then trailer fields as
+ * "name: value CRLF" (never a framing or hop-by-hop one, the same ones
+ * however the input was split) and CRLF, no extension, and re-parses to the same payload and to exactly its own
  * length twice over: by our decoder (which then writes it back byte for
  * byte) and by http-parser, the library the next hop's reading stands for
  * here.  Whatever our decoder accepts, http-parser reads with the same
@@ -135,13 +136,44 @@ ch_same(struct evbuffer *a, struct evbuffer *b)
 	    memcmp(evbuffer_pullup(a, -1), evbuffer_pullup(b, -1), n) == 0);
 }
 
-/* What we wrote is clean: hex size (no leading zero), CRLF, data, CRLF,
- * and "0" CRLF CRLF at the end; nothing else. */
+/* A trailer field we wrote: "name: value" with a token name that is not
+ * a framing or hop-by-hop field, a value without controls or whitespace
+ * at its ends. */
 static void
+ch_check_trailer(const char *p, size_t n)
+{
+	static const char *const never[] = { "content-length",
+		"transfer-encoding", "trailer", "host", "connection", "te",
+		"keep-alive", "upgrade", "proxy-connection", NULL };
+	const char	*colon = memchr(p, ':', n);
+	size_t		 nl, i;
+
+	FZ_ASSERT(colon != NULL && colon > p);
+	nl = (size_t)(colon - p);
+	for (i = 0; i < nl; i++)
+		FZ_ASSERT(p[i] > 0x20 && p[i] < 0x7f && strchr("\"(),/:;<=>?@"
+		    "[\\]{}", p[i]) == NULL);
+	for (i = 0; never[i] != NULL; i++)
+		FZ_ASSERT(!fz_ieq(p, nl, never[i]));
+	FZ_ASSERT(nl + 2 <= n && colon[1] == ' ');
+	for (i = nl + 2; i < n; i++)
+		FZ_ASSERT(p[i] == '\t' || ((unsigned char)p[i] >= 0x20 &&
+		    p[i] != 0x7f));
+	FZ_ASSERT(n == nl + 2 || (p[nl + 2] != ' ' && p[nl + 2] != '\t' &&
+	    p[n - 1] != ' ' && p[n - 1] != '\t'));
+}
+
+/*
+ * What we wrote is clean: hex size (no leading zero), CRLF, data, CRLF;
+ * then "0" CRLF, trailer fields, CRLF; nothing else. Returns the offset
+ * of the trailer fields.
+ */
+static size_t
 ch_check_clean(struct evbuffer *out, struct evbuffer *data)
 {
 	size_t		 len = evbuffer_get_length(out), i = 0, total = 0;
-	const char	*p = (const char *)evbuffer_pullup(out, -1);
+	size_t		 tr;
+	const char	*p = (const char *)evbuffer_pullup(out, -1), *crlf;
 	uint64_t	 size;
 
 	for (;;) {
@@ -166,8 +198,17 @@ ch_check_clean(struct evbuffer *out, struct evbuffer *data)
 		FZ_ASSERT(i + 2 <= len && memcmp(p + i, "\r\n", 2) == 0);
 		i += 2;
 	}
-	FZ_ASSERT(i + 2 == len && memcmp(p + i, "\r\n", 2) == 0);
 	FZ_ASSERT(total == evbuffer_get_length(data));
+	tr = i;
+	while ((crlf = memmem(p + i, len - i, "\r\n", 2)) != p + i) {
+		FZ_ASSERT(crlf != NULL);
+		FZ_ASSERT(memchr(p + i, '\r', (size_t)(crlf - p) - i) == NULL);
+		FZ_ASSERT(memchr(p + i, '\n', (size_t)(crlf - p) - i) == NULL);
+		ch_check_trailer(p + i, (size_t)(crlf - p) - i);
+		i = (size_t)(crlf - p) + 2;
+	}
+	FZ_ASSERT(i + 2 == len);
+	return tr;
 }
 
 struct ch_hp {
@@ -298,7 +339,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct fz_rng	 rng;
 	int		 resp;
 	char		*buf;
-	size_t		 olen;
+	size_t		 olen, tw, ts;
 
 	if (size < 2)
 		return 0;
@@ -315,8 +356,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	FZ_ASSERT(whole.r_done == split.r_done);
 	FZ_ASSERT(ch_same(whole.r_data, split.r_data));
 	if (whole.r_used >= 0 && whole.r_done) {
-		ch_check_clean(whole.r_out, whole.r_data);
-		ch_check_clean(split.r_out, split.r_data);
+		tw = ch_check_clean(whole.r_out, whole.r_data);
+		ts = ch_check_clean(split.r_out, split.r_data);
+		/* The same trailer fields, however the input was split. */
+		FZ_ASSERT(evbuffer_get_length(whole.r_out) - tw ==
+		    evbuffer_get_length(split.r_out) - ts);
+		FZ_ASSERT(memcmp(evbuffer_pullup(whole.r_out, -1) + tw,
+		    evbuffer_pullup(split.r_out, -1) + ts,
+		    evbuffer_get_length(whole.r_out) - tw) == 0);
 		/* Ours re-reads it whole, and writes it back as it was. */
 		olen = evbuffer_get_length(whole.r_out);
 		ch_run_init(&again);
