@@ -478,6 +478,9 @@ ck_line_byte(struct ck *ck, unsigned char ch)
 {
 	if (++ck->ck_line > CK_MAX_LINE)
 		return ck_fail(ck, "a chunk line longer than 4096 bytes");
+	if (ch == '\n' && ck->ck_state != CK_LINE_LF)
+		return ck_fail(ck, "a bare LF in a chunk line (lines must "
+		    "end with CRLF)");
 	switch (ck->ck_state) {
 	case CK_SIZE0:
 	case CK_SIZE:
@@ -550,6 +553,14 @@ ck_tail_byte(struct ck *ck, unsigned char ch)
 	if (ck->ck_state >= CK_TR_LINE &&
 	    ++ck->ck_trailers > CK_MAX_TRAILERS)
 		return ck_fail(ck, "a trailer section larger than 64 KiB");
+	if (ch == '\n' && ck->ck_state != CK_DATA_LF &&
+	    ck->ck_state != CK_TR_LF && ck->ck_state != CK_END_LF)
+		return ck_fail(ck, ck->ck_state == CK_DATA_CR ? "chunk data "
+		    "not followed by CRLF" : "a bare LF in the trailer "
+		    "section (lines must end with CRLF)");
+	if (CK_WS(ch) && ck->ck_state == CK_TR_LINE)
+		return ck_fail(ck, "obsolete line folding in the trailer "
+		    "section");
 	switch (ck->ck_state) {
 	case CK_DATA_CR:
 		if (ch != '\r')
