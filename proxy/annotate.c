@@ -7,6 +7,7 @@
 #include "annotate.h"
 #include "catalog.h"
 #include "log.h"
+#include "redact.h"
 #include "sfv.h"
 #include "util.h"
 
@@ -23,12 +24,15 @@ annotate_header(const char *name, const struct annotation *a)
 	char		*line = NULL, *text = NULL;
 	struct sfv_param cause = { "cause", a->an_cause };
 	size_t		 n;
+	char		 diag[ANNOTATE_SHOWN];
 
 	if (b == NULL || a->an_hint == NULL)
 		goto out;
 	/* The diagnosis, when there is one, comes before the docs' advice. */
 	if (a->an_diagnosis != NULL && asprintf(&text, "%s %s",
-	    a->an_diagnosis, a->an_hint->hi_text) == -1)
+	    redact_text(a->an_redact, a->an_diagnosis,
+	    strlen(a->an_diagnosis), diag, sizeof(diag)),
+	    a->an_hint->hi_text) == -1)
 		text = NULL;
 	evbuffer_add_printf(b, "%s: ", name);
 	if (sfv_annotation(b, a->an_code, annotate_lang_name(a->an_lang),
@@ -54,6 +58,7 @@ void
 annotate_log(const struct annotation *a)
 {
 	struct logrec	lr;
+	char		shown[ANNOTATE_SHOWN];
 
 	logrec_begin(&lr, a->an_hint != NULL ? LL_WARN : LL_INFO,
 	    "oauth-error");
@@ -64,13 +69,19 @@ annotate_log(const struct annotation *a)
 	if (a->an_hint != NULL)
 		logrec_str(&lr, "lang", annotate_lang_name(a->an_lang));
 	if (a->an_client_id != NULL)
-		logrec_str(&lr, "client_id", a->an_client_id);
+		logrec_str(&lr, "client_id", redact_text(a->an_redact,
+		    a->an_client_id, strlen(a->an_client_id), shown,
+		    sizeof(shown)));
 	if (a->an_redirect_uri != NULL)
-		logrec_target(&lr, "redirect_uri", a->an_redirect_uri,
-		    strlen(a->an_redirect_uri));
+		logrec_str(&lr, "redirect_uri", redact_url(a->an_redact,
+		    a->an_redirect_uri, strlen(a->an_redirect_uri), shown,
+		    sizeof(shown)));
 	if (a->an_cause != NULL) {
 		logrec_str(&lr, "cause", a->an_cause);
-		logrec_str(&lr, "diagnosis", a->an_diagnosis);
+		if (a->an_diagnosis != NULL)
+			logrec_str(&lr, "diagnosis", redact_text(a->an_redact,
+			    a->an_diagnosis, strlen(a->an_diagnosis), shown,
+			    sizeof(shown)));
 	}
 	if (a->an_context != NULL)
 		logrec_str(&lr, "context", a->an_context);

@@ -11,6 +11,7 @@
 #include "config.h"
 
 struct hint;
+struct redact;
 
 /* One annotated (or catalogued-as-unknown) provider error. Every pointer
  * is borrowed; an_hint is NULL for codes not in the catalog. */
@@ -28,7 +29,13 @@ struct annotation {
 	uint64_t	 an_retry_of;		/* earlier request of a retry */
 	const char	*an_interval;		/* slow_down: the new interval */
 	const char	*an_context;		/* "authorize" for redirects */
+	const struct redact *an_redact;		/* the exchange's secrets */
 };
+
+/* Every sink shows an_client_id, an_redirect_uri and an_diagnosis only
+ * through redact_text / redact_url with an_redact (NULL: URL rules only):
+ * annotate_header, annotate_log, status_record. */
+#define ANNOTATE_SHOWN	1024	/* bytes of one redacted value */
 
 /* The header line "name: value" for a (an_hint set), malloc'd; NULL when
  * the code cannot be a Token or a piece cannot be encoded. */

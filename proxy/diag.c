@@ -339,7 +339,7 @@ struct url {
 static int
 url_split(const char *s, struct url *u)
 {
-	const char	*p = strstr(s, "://"), *h, *slash, *colon;
+	const char	*p = strstr(s, "://"), *h, *slash, *colon, *at, *close;
 	size_t		 n;
 
 	memset(u, 0, sizeof(*u));
@@ -350,7 +350,17 @@ url_split(const char *s, struct url *u)
 		u->u_scheme[n] = (char)tolower((unsigned char)s[n]);
 	h = p + 3;
 	slash = h + strcspn(h, "/?#");
-	colon = memchr(h, ':', (size_t)(slash - h));
+	/* Userinfo is not the host (and never shown). */
+	if ((at = memrchr(h, '@', (size_t)(slash - h))) != NULL)
+		h = at + 1;
+	if (*h == '[') {
+		/* An IPv6 literal keeps its brackets: "[::1]". */
+		if ((close = memchr(h, ']', (size_t)(slash - h))) == NULL ||
+		    (close + 1 != slash && close[1] != ':'))
+			return -1;
+		colon = close + 1 != slash ? close + 1 : NULL;
+	} else
+		colon = memchr(h, ':', (size_t)(slash - h));
 	n = (size_t)((colon ? colon : slash) - h);
 	if (n == 0 || n >= sizeof(u->u_host))
 		return -1;

@@ -11,6 +11,7 @@
 #include <systemd/sd-journal.h>
 
 #include "log.h"
+#include "redact.h"
 #include "util.h"
 
 #define LINE_MAX_BYTES	16384
@@ -150,104 +151,15 @@ logrec_int(struct logrec *lr, const char *key, long long val)
 	add_field(lr, key, buf, (size_t)n, 1);
 }
 
-static int
-hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-int
-log_secret_key(const char *key, size_t len)
-{
-	static const char *const secrets[] = {
-		"code", "client_secret", "access_token", "refresh_token",
-		"id_token", "token", "password", "device_code", "secret",
-		"api_key", "apikey", "key", "sig", "signature", "auth",
-		"authorization", "session", "jwt", "assertion",
-		"client_assertion", "code_verifier", NULL
-	};
-	size_t	i;
-
-	for (i = 0; secrets[i] != NULL; i++)
-		if (util_slice_ieq(key, len, secrets[i]))
-			return 1;
-	return 0;
-}
-
-/* A query parameter name, percent-decoded, that names a secret. */
-static int
-secret_param(const char *p, size_t n)
-{
-	char	name[64];
-	size_t	i, o = 0;
-
-	for (i = 0; i < n && o < sizeof(name); i++) {
-		int hi, lo;
-
-		if (p[i] == '%') {
-			hi = i + 1 < n ? hexval(p[i + 1]) : -1;
-			lo = i + 2 < n ? hexval(p[i + 2]) : -1;
-			if (hi >= 0 && lo >= 0) {
-				name[o++] = (char)(hi << 4 | lo);
-				i += 2;
-				continue;
-			}
-		}
-		name[o++] = p[i] == '+' ? ' ' : p[i];
-	}
-	if (i < n)
-		return 1;	/* too long to judge: mask it */
-	return log_secret_key(name, o);
-}
-
 void
 logrec_target(struct logrec *lr, const char *key, const char *target,
     size_t len)
 {
-	char		 buf[2048];
-	const char	*q, *p, *end = target + len;
-	size_t		 o = 0;
+	char	buf[2048];
 
 	if (!lr->lr_on)
 		return;
-	q = memchr(target, '?', len);
-	if (q == NULL) {
-		logrec_strn(lr, key, target, len);
-		return;
-	}
-	/* Copy the path, then each parameter, masking secret values. */
-#define EMIT(ptr, n) do {						\
-	size_t n_ = (n);						\
-	if (n_ > sizeof(buf) - o)					\
-		n_ = sizeof(buf) - o;					\
-	memcpy(buf + o, (ptr), n_);					\
-	o += n_;							\
-} while (0)
-	EMIT(target, (size_t)(q - target) + 1);
-	for (p = q + 1; p < end;) {
-		const char	*amp, *eq;
-
-		amp = memchr(p, '&', (size_t)(end - p));
-		if (amp == NULL)
-			amp = end;
-		eq = memchr(p, '=', (size_t)(amp - p));
-		if (eq != NULL && secret_param(p, (size_t)(eq - p))) {
-			EMIT(p, (size_t)(eq - p) + 1);
-			EMIT("***", 3);
-		} else
-			EMIT(p, (size_t)(amp - p));
-		if (amp < end)
-			EMIT("&", 1);
-		p = amp + 1;
-	}
-#undef EMIT
-	logrec_strn(lr, key, buf, o);
+	logrec_str(lr, key, redact_url(NULL, target, len, buf, sizeof(buf)));
 }
 
 /* A bounded output line. */

@@ -59,8 +59,8 @@ void	 logrec_strn(struct logrec *lr, const char *key, const char *val,
 	    size_t len);
 void	 logrec_int(struct logrec *lr, const char *key, long long val);
 
-/* Add a request target with the values of secret-bearing query
- * parameters (code, client_secret, tokens, passwords) replaced by "***". */
+/* Add a request target or URL as redact_url() shows it: no userinfo, no
+ * fragment, no query value but those of the harmless keys. */
 void	 logrec_target(struct logrec *lr, const char *key, const char *target,
 	    size_t len);
 
@@ -75,8 +75,5 @@ void	 log_msg(enum log_level level, const char *fmt, ...)
 #define log_info(...)	log_msg(LL_INFO, __VA_ARGS__)
 #define log_debug(...)	log_msg(LL_DEBUG, __VA_ARGS__)
 #define log_errorx(...)	log_msg(LL_ERROR, __VA_ARGS__)
-
-/* Whether a query/form parameter name carries a secret. */
-int	 log_secret_key(const char *key, size_t len);
 
 #endif

@@ -16,6 +16,7 @@
 #include "inspect.h"
 #include "log.h"
 #include "oauth.h"
+#include "redact.h"
 #include "status.h"
 #include "util.h"
 
@@ -445,7 +446,8 @@ request_param(struct oauth_x *o, const char *key, char *out, size_t outlen)
 /* Fill a cause sentence's placeholders. */
 static void
 render_cause(const char *tmpl, const struct diag_result *d,
-    const struct diag_request *r, char *out, size_t outlen)
+    const struct diag_request *r, const struct redact *rd, char *out,
+    size_t outlen)
 {
 	size_t	o = 0;
 
@@ -470,12 +472,15 @@ render_cause(const char *tmpl, const struct diag_result *d,
 		else if (n == 5 && strncmp(tmpl + 1, "field", 5) == 0)
 			snprintf(val, sizeof(val), "%s", d->dg_field);
 		else if (n == 6 && strncmp(tmpl + 1, "detail", 6) == 0)
-			snprintf(val, sizeof(val), "%s", d->dg_detail);
+			redact_text(rd, d->dg_detail, strlen(d->dg_detail),
+			    val, sizeof(val));
 		else if (n == 4 && strncmp(tmpl + 1, "sent", 4) == 0)
-			snprintf(val, sizeof(val), "%s", r->dr_redirect_uri ?
-			    r->dr_redirect_uri : "");
+			redact_url(rd, r->dr_redirect_uri ?
+			    r->dr_redirect_uri : "", r->dr_redirect_uri ?
+			    strlen(r->dr_redirect_uri) : 0, val, sizeof(val));
 		else if (n == 10 && strncmp(tmpl + 1, "registered", 10) == 0)
-			snprintf(val, sizeof(val), "%s", d->dg_registered);
+			redact_url(rd, d->dg_registered,
+			    strlen(d->dg_registered), val, sizeof(val));
 		else {
 			out[o++] = *tmpl++;
 			continue;
@@ -574,7 +579,46 @@ scope_check(struct flowmem *fm, const struct diag_request *r,
 struct params {
 	char	code[512], client_id[256], client_secret[256];
 	char	redirect_uri[1024], grant_type[128], device_code[256];
+	char	refresh_token[512], code_verifier[256];
 };
+
+/* A client_id that has a client secret's shape (40 hex characters) once
+ * whitespace and quotes around it are trimmed: a swapped value. */
+static int
+secret_shaped(const char *v)
+{
+	size_t	n;
+
+	v += strspn(v, " \t\r\n\"'");
+	n = strspn(v, "0123456789abcdefABCDEF");
+	return n == 40 && v[n + strspn(v + n, " \t\r\n\"'")] == '\0';
+}
+
+/*
+ * The secrets of the exchange, masked in every sink: the request's code,
+ * client secrets (body and Basic), device code, refresh token and PKCE
+ * verifier, and a client_id that is shaped like a secret. Borrows p.
+ */
+static void
+fill_redact(struct oauth_x *o, struct params *p, const struct diag_request *r,
+    struct redact *rd)
+{
+	redact_init(rd);
+	redact_add(rd, r->dr_code);
+	redact_add(rd, r->dr_client_secret);
+	redact_add(rd, r->dr_basic_secret);
+	redact_add(rd, r->dr_device_code);
+	if (request_param(o, "refresh_token", p->refresh_token,
+	    sizeof(p->refresh_token)) == 0)
+		redact_add(rd, p->refresh_token);
+	if (request_param(o, "code_verifier", p->code_verifier,
+	    sizeof(p->code_verifier)) == 0)
+		redact_add(rd, p->code_verifier);
+	if (r->dr_client_id != NULL && secret_shaped(r->dr_client_id))
+		redact_add(rd, r->dr_client_id);
+	if (r->dr_basic_id != NULL && secret_shaped(r->dr_basic_id))
+		redact_add(rd, r->dr_basic_id);
+}
 
 static void
 fill_request(struct oauth_x *o, struct params *p, struct diag_request *r,
@@ -607,6 +651,7 @@ token_end(struct oauth_x *o)
 	struct diag_result	 d;
 	struct params		*p;
 	struct flowmem		*fm = ctx->oc_px ? ctx->oc_px->px_flow : NULL;
+	struct redact		 rd;
 	const char		*tmpl;
 	char			 sentence[1024];
 
@@ -646,10 +691,12 @@ token_end(struct oauth_x *o)
 	a.an_host = ctx->oc_host;
 	a.an_code = res.error;
 	a.an_lang = o->o_lang;
+	fill_redact(o, p, &r, &rd);
+	a.an_redact = &rd;
 	a.an_client_id = r.dr_client_id ? r.dr_client_id : r.dr_basic_id;
-	/* A client_id that is really a secret (swapped) is not shown. */
-	if (a.an_client_id != NULL && strlen(a.an_client_id) == 40 &&
-	    strspn(a.an_client_id, "0123456789abcdefABCDEF") == 40)
+	/* A client_id that is really a secret (swapped) is not shown,
+	 * padded or not. */
+	if (a.an_client_id != NULL && secret_shaped(a.an_client_id))
 		a.an_client_id = "*** (40 hex characters: a client secret?)";
 	a.an_redirect_uri = r.dr_redirect_uri;
 	a.an_hint = catalog_lookup(o->o_cf->cf_catalog, res.error, o->o_lang);
@@ -659,7 +706,8 @@ token_end(struct oauth_x *o)
 		tmpl = catalog_cause(o->o_cf->cf_catalog, d.dg_cause,
 		    o->o_lang);
 		if (tmpl != NULL) {
-			render_cause(tmpl, &d, &r, sentence, sizeof(sentence));
+			render_cause(tmpl, &d, &r, &rd, sentence,
+			    sizeof(sentence));
 			a.an_cause = diag_cause_name(d.dg_cause);
 			a.an_diagnosis = sentence;
 		}

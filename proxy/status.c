@@ -10,6 +10,7 @@
 #include "catalog.h"
 #include "http1.h"
 #include "oauthlens.h"
+#include "redact.h"
 #include "status.h"
 #include "upstream.h"
 #include "util.h"
@@ -94,11 +95,13 @@ status_record(struct proxy *px, const struct annotation *a)
 		snprintf(r->r_doc, sizeof(r->r_doc), "%s", a->an_hint->hi_doc);
 	}
 	if (a->an_client_id != NULL)
-		snprintf(r->r_client_id, sizeof(r->r_client_id), "%s",
-		    a->an_client_id);
+		redact_text(a->an_redact, a->an_client_id,
+		    strlen(a->an_client_id), r->r_client_id,
+		    sizeof(r->r_client_id));
 	if (a->an_redirect_uri != NULL)
-		snprintf(r->r_redirect_uri, sizeof(r->r_redirect_uri), "%s",
-		    a->an_redirect_uri);
+		redact_url(a->an_redact, a->an_redirect_uri,
+		    strlen(a->an_redirect_uri), r->r_redirect_uri,
+		    sizeof(r->r_redirect_uri));
 }
 
 void

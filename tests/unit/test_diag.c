@@ -47,6 +47,20 @@ test_redirect_rules(void)
 	CHECK(!diag_redirect_match("http://localhost:3000/callback/",
 	    "http://localhost:3000/callback", why, 256));
 	CHECK(strstr(why, "trailing slash") != NULL);
+	/* IPv6 literals: the host is "[::1]", not "[" (issue 14). */
+	CHECK(diag_redirect_match("http://[::1]/cb", "http://[::1]:3000/cb",
+	    why, 256));
+	CHECK(!diag_redirect_match("http://[::1]:3000/cb",
+	    "http://127.0.0.1:3000/cb", why, 256));
+	CHECK(strstr(why, "[::1]") != NULL && strstr(why, "loopback") != NULL);
+	CHECK(!diag_redirect_match("http://[::1/cb", "http://[::1/cb", why,
+	    256));
+	/* Userinfo is neither the host nor shown in the reason. */
+	CHECK(diag_redirect_match(cb, "http://user:tok3n@example.com/path",
+	    why, 256));
+	CHECK(!diag_redirect_match(cb, "http://user:tok3n@example.org/path",
+	    why, 256));
+	CHECK(strstr(why, "tok3n") == NULL && strstr(why, "user") == NULL);
 }
 
 static struct diag_request
