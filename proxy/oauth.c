@@ -486,15 +486,20 @@ render_cause(const char *tmpl, const struct diag_result *d,
 			continue;
 		}
 		/* Request text (a redirect_uri) is shown, not trusted: only
-		 * printable ASCII goes into the sentence. */
-		for (n = 0; val[n] != '\0'; n++)
-			if ((unsigned char)val[n] < 0x20 ||
-			    (unsigned char)val[n] > 0x7e)
-				val[n] = '?';
-		if (n > outlen - 1 - o)
-			n = outlen - 1 - o;
-		memcpy(out + o, val, n);
-		o += n;
+		 * printable ASCII goes into the sentence, other bytes
+		 * percent-encoded (the same URL; a '?' would start a query
+		 * for the redaction the sinks apply again). */
+		for (n = 0; val[n] != '\0' && o + 1 < outlen; n++) {
+			unsigned char ch = (unsigned char)val[n];
+
+			if (ch >= 0x20 && ch <= 0x7e)
+				out[o++] = (char)ch;
+			else if (o + 4 < outlen) {
+				snprintf(out + o, 4, "%%%02X", ch);
+				o += 3;
+			} else
+				break;
+		}
 		tmpl = end + 1;
 	}
 	out[o] = '\0';
