@@ -583,6 +583,26 @@ exchange_pump_response(struct conn *c)
 	pump_response(c, 1);
 }
 
+/*
+ * Whether a request lost with its reused connection may be sent again
+ * (RFC 9110 section 9.2.2): an idempotent method, or a request the origin
+ * provably never read, because no byte of it left our output buffer.
+ */
+static int
+exchange_may_retry(struct conn *c)
+{
+	static const char *const idempotent[] = { "GET", "HEAD", "OPTIONS",
+		"TRACE", "PUT", "DELETE", NULL };
+	struct exchange	*x = c->c_x;
+	size_t		 i;
+
+	for (i = 0; idempotent[i] != NULL; i++)
+		if (strcmp(x->x_method, idempotent[i]) == 0)
+			return 1;
+	return evbuffer_get_length(bufferevent_get_output(c->c_ubev)) >=
+	    evbuffer_get_length(x->x_head);
+}
+
 /* The origin closed or failed while we relay an exchange. */
 static void
 exchange_up_lost(struct conn *c, short what)
@@ -622,13 +642,22 @@ exchange_up_lost(struct conn *c, short what)
 		exchange_end(c, XO_CUT);
 		return;
 	}
-	if (x->x_reused && x->x_head != NULL && !x->x_retried) {
-		/* A pooled connection the origin had already closed: the
-		 * request never arrived, so send it again on a fresh one. */
+	if (x->x_reused && x->x_head != NULL && !x->x_retried &&
+	    exchange_may_retry(c)) {
+		/* A pooled connection the origin had already closed: send
+		 * the request again on a fresh one. */
 		bufferevent_free(c->c_ubev);
 		c->c_ubev = NULL;
 		x->x_retried = 1;
 		transport_want(c, CN_RECONNECT, NULL);
+		return;
+	}
+	if (x->x_reused && x->x_head != NULL && !x->x_retried) {
+		snprintf(buf, sizeof(buf), "%s:%u closed a reused connection "
+		    "after the %s request was sent: it may have been "
+		    "processed, so it was not sent again (RFC 9110 9.2.2)",
+		    x->x_host, x->x_port, x->x_method);
+		exchange_fail(c, PE_UPSTREAM_CLOSED, buf);
 		return;
 	}
 	if (what & BEV_EVENT_EOF) {
