@@ -506,8 +506,8 @@ conn_client_drained(struct conn *c)
 
 	switch (c->c_state) {
 	case CS_RELAY:
-		if (c->c_x->x_phase == XP_BODY)
-			exchange_pump_response(c);
+		/* A body, or interim heads waiting for room. */
+		exchange_pump_response(c);
 		break;
 	case CS_TLS_START:
 		if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)

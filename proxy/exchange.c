@@ -438,6 +438,11 @@ exchange_read_response_head(struct conn *c)
 		len = evbuffer_get_length(in);
 		if (len == 0)
 			return 0;
+		/* Interim heads wait for the client as body bytes do
+		 * (conn_client_drained resumes); the origin's input stops
+		 * at its high-water mark meanwhile. */
+		if (evbuffer_get_length(out) >= OUT_HIGH)
+			return 0;
 		if (len > HTTP1_MAX_HEAD)
 			len = HTTP1_MAX_HEAD;
 		buf = (const char *)evbuffer_pullup(in, (ssize_t)len);
@@ -464,6 +469,14 @@ exchange_read_response_head(struct conn *c)
 		}
 		if (h->h_status >= 100 && h->h_status < 200 &&
 		    h->h_status != 101) {
+			if (++x->x_interim > EXCHANGE_MAX_INTERIM) {
+				snprintf(reason, sizeof(reason), "%s:%u sent "
+				    "more than %d interim (1xx) responses",
+				    x->x_host, x->x_port,
+				    EXCHANGE_MAX_INTERIM);
+				exchange_fail(c, PE_BAD_RESPONSE, reason);
+				return 0;
+			}
 			/* Interim responses pass to HTTP/1.1 clients only. */
 			if (!x->x_http10) {
 				before = evbuffer_get_length(out);

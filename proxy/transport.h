@@ -34,6 +34,8 @@ struct proxy;
 #define READ_HIGH	(HTTP1_MAX_HEAD + 16384)
 #define OUT_HIGH	(256 * 1024)
 #define OUT_LOW		(64 * 1024)
+/* Interim (1xx) responses relayed for one request; more is a 502. */
+#define EXCHANGE_MAX_INTERIM	32
 #define LINGER_MS	2000
 
 enum conn_state {
@@ -96,6 +98,7 @@ struct exchange {
 				 x_reused:1, x_dechunk:1, x_close:1, x_up_ka:1,
 				 x_retried:1, x_has_body:1, x_resp_eof:1,
 				 x_req_chunked:1, x_resp_chunked:1;
+	unsigned		 x_interim;	/* 1xx heads relayed */
 };
 
 struct conn {
