@@ -398,6 +398,18 @@ conn_read_head(struct conn *c)
 	conn_dispatch(c, h, headlen);
 }
 
+/*
+ * Whether the client's output is past its high-water mark: pipelined
+ * requests (the proxy's own pages among them) then wait until it drains,
+ * as relayed bodies do, and the client's input stops at READ_HIGH.
+ */
+static int
+conn_out_full(struct conn *c)
+{
+	return evbuffer_get_length(bufferevent_get_output(c->c_cbev)) >=
+	    OUT_HIGH;
+}
+
 /* Run whatever the client's buffered input allows, without recursion. */
 static void
 conn_process(struct conn *c)
@@ -406,7 +418,7 @@ conn_process(struct conn *c)
 		return;
 	c->c_in_loop = 1;
 	while (c->c_state == CS_HEAD && c->c_x == NULL &&
-	    c->c_next == CN_NONE &&
+	    c->c_next == CN_NONE && !conn_out_full(c) &&
 	    evbuffer_get_length(bufferevent_get_input(c->c_cbev)) > 0) {
 		size_t before = evbuffer_get_length(
 		    bufferevent_get_input(c->c_cbev));
@@ -425,7 +437,7 @@ conn_process(struct conn *c)
 			break;		/* incomplete head: wait for more */
 	}
 	if (c->c_state == CS_HEAD && c->c_x == NULL &&
-	    c->c_next == CN_NONE && c->c_client_eof)
+	    c->c_next == CN_NONE && c->c_client_eof && !conn_out_full(c))
 		transport_want(c, CN_CLOSE, "client closed");
 	c->c_in_loop = 0;
 }
@@ -505,6 +517,10 @@ conn_client_drained(struct conn *c)
 	struct bufferevent	*bev = c->c_cbev;
 
 	switch (c->c_state) {
+	case CS_HEAD:
+		/* Pipelined requests waiting for room. */
+		conn_process(c);
+		break;
 	case CS_RELAY:
 		/* A body, or interim heads waiting for room. */
 		exchange_pump_response(c);
@@ -590,7 +606,9 @@ conn_client_event(struct bufferevent *bev, short what, struct conn *c)
 	case CS_HEAD:
 		conn_process(c);
 		conn_settle(c);
-		if (c->c_state == CS_HEAD && c->c_x == NULL)
+		/* Requests waiting for room are answered first. */
+		if (c->c_state == CS_HEAD && c->c_x == NULL &&
+		    !conn_out_full(c))
 			conn_close(c, "client closed");
 		break;
 	case CS_UPSTREAM:
