@@ -37,6 +37,7 @@ static void	 conn_up_event_cb(struct bufferevent *, short, void *);
 static void	 conn_flush(struct conn *);
 static void	 conn_settle(struct conn *);
 static void	 conn_process(struct conn *);
+static void	 conn_client_drained(struct conn *);
 static void	 conn_connect(struct conn *);
 static void	 conn_close(struct conn *, const char *);
 static void	 conn_attach_client(struct conn *, struct bufferevent *,
@@ -470,15 +471,36 @@ conn_settle(struct conn *c)
 	}
 }
 
+/*
+ * The socket's output beneath a TLS filter changed (libevent's entry
+ * point): once it is empty, a closing connection may shut the socket
+ * down, which it could not while records were still queued there.
+ */
+static void
+conn_under_cb(struct evbuffer *buf, const struct evbuffer_cb_info *info,
+    void *arg)
+{
+	struct conn	*c = arg;
+
+	if (info->n_deleted > 0 && evbuffer_get_length(buf) == 0 &&
+	    c->c_state == CS_CLOSING)
+		conn_client_drained(c);	/* frees nothing while closing */
+}
+
 /* The 200 to an intercepted CONNECT has left: start TLS. */
 static void
 conn_tls_start(struct conn *c)
 {
+	struct bufferevent	*under;
+
 	if (intercept_tls_start(c) == -1) {
 		conn_close(c, "cannot start TLS with the client");
 		return;
 	}
 	conn_attach_client(c, c->c_cbev, c->c_cfg->cf_to_idle_ms);
+	if ((under = bufferevent_get_underlying(c->c_cbev)) != NULL)
+		evbuffer_add_cb(bufferevent_get_output(under), conn_under_cb,
+		    c);
 	c->c_state = CS_TLS_HANDSHAKE;
 }
 
@@ -534,6 +556,12 @@ conn_client_drained(struct conn *c)
 		break;
 	case CS_CLOSING:
 		if (evbuffer_get_length(bufferevent_get_output(bev)) > 0)
+			break;
+		/* Beneath a TLS filter, its records must have left too
+		 * (conn_under_cb calls again when they have). */
+		if (bufferevent_get_underlying(bev) != NULL &&
+		    evbuffer_get_length(bufferevent_get_output(
+		    bufferevent_get_underlying(bev))) > 0)
 			break;
 		/* All sent: half-close, then read until the client closes
 		 * so that unread input cannot turn our close into a reset. */

@@ -115,6 +115,16 @@ intercept_tls_start(struct conn *c)
 		    ssl, BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
 		if (tls == NULL)
 			bufferevent_free(plain);
+		else
+			/* Beneath the filter the TLS records wait in the
+			 * plain socket's output, where the relay's checks
+			 * (on the filter's output) do not see them:
+			 * SSL_write through the filter's BIO stops at this
+			 * high-water mark instead, resumed below OUT_LOW,
+			 * as on the socket path. conn.c watches that
+			 * output for the close. */
+			bufferevent_setwatermark(plain, EV_WRITE, OUT_LOW,
+			    OUT_HIGH);
 	}
 	c->c_cbev = tls;
 	if (tls == NULL)
