@@ -356,6 +356,11 @@ conn_read_head(struct conn *c)
 	const char		*buf;
 	int			 r;
 
+	/* RFC 9112 2.2: empty lines before a request line are ignored
+	 * (some clients send one after a POST body). */
+	while (c->c_scan == 0 && evbuffer_get_length(in) >= 2 &&
+	    memcmp(evbuffer_pullup(in, 2), "\r\n", 2) == 0)
+		evbuffer_drain(in, 2);
 	len = evbuffer_get_length(in);
 	if (len == 0)
 		return;

@@ -6,6 +6,8 @@
  * and annotate before it is sent. conn.c drives it from libevent's
  * callbacks; this file names no OAuth path or parameter.
  */
+#include <sys/socket.h>
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -171,6 +173,46 @@ exchange_fail(struct conn *c, enum proxy_error pe, const char *detail)
 	exchange_end(c, XO_ERROR);
 }
 
+/*
+ * DNS rebinding: a page of another site whose name now resolves to this
+ * listener would read "/" and /metrics. The own pages answer only to the
+ * listener's own address and the loopback names, with its port (no port:
+ * port 80); a request without Host (HTTP/1.0) is no browser's.
+ */
+static int
+exchange_host_is_self(struct conn *c, const struct http1_head *h)
+{
+	struct sockaddr_storage	 ss;
+	socklen_t		 sl = sizeof(ss);
+	const struct slice	*v;
+	const char		*names[] = { "localhost", "127.0.0.1", "[::1]",
+				    NULL };
+	char			 self[64], want[80], *colon;
+	unsigned long		 port;
+	size_t			 i;
+
+	if (h->h_host == -1)
+		return 1;
+	v = &h->h_hdrs[h->h_host].hd_value;
+	if (getsockname(bufferevent_getfd(c->c_cbev), (struct sockaddr *)&ss,
+	    &sl) == -1)
+		return 0;
+	util_sockaddr_str((struct sockaddr *)&ss, self, sizeof(self));
+	if ((colon = strrchr(self, ':')) == NULL)
+		return 1;	/* not an IP socket: no name to rebind */
+	*colon = '\0';
+	port = strtoul(colon + 1, NULL, 10);
+	names[3] = self;
+	for (i = 0; i < 4; i++) {
+		snprintf(want, sizeof(want), "%s:%lu", names[i], port);
+		if (util_slice_ieq(v->s_ptr, v->s_len, want) ||
+		    (port == 80 && util_slice_ieq(v->s_ptr, v->s_len,
+		    names[i])))
+			return 1;
+	}
+	return 0;
+}
+
 /* The proxy's own pages answer origin-form requests. */
 void
 exchange_local(struct conn *c, const struct http1_head *h)
@@ -180,6 +222,10 @@ exchange_local(struct conn *c, const struct http1_head *h)
 	size_t		 before = evbuffer_get_length(out);
 	int		 keep;
 
+	if (!exchange_host_is_self(c, h)) {
+		exchange_fail(c, PE_LOCAL_HOST, NULL);
+		return;
+	}
 	if (x->x_has_body) {
 		exchange_fail(c, PE_LOCAL_BODY, NULL);
 		return;
@@ -702,6 +748,16 @@ exchange_up_event(struct conn *c, short what)
 		    (what & BEV_EVENT_READING) ? "respond" :
 		    "accept the request",
 		    c->c_cfg->cf_to_idle_ms);
+		if (x->x_hold != NULL) {
+			/* A held token response stalled: the client gets
+			 * what did arrive, with the uninspected line, and
+			 * sees it cut short. */
+			exchange_abandon_hold(c, OAUTH_STALLED);
+			log_info("req %llu: %s", (unsigned long long)x->x_id,
+			    buf);
+			exchange_end(c, XO_CUT);
+			return;
+		}
 		exchange_fail(c, PE_UPSTREAM_TIMEOUT, buf);
 		return;
 	}

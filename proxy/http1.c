@@ -825,12 +825,77 @@ te_disagrees(const struct http1_head *h)
 	    (h->h_body == HTTP1_BODY_CHUNKED);
 }
 
+/*
+ * Transfer-Encoding beyond what http-parser checks (RFC 9112 section 6.1):
+ * chunked at most once, no "identity" (no longer a transfer coding), none
+ * at all in an HTTP/1.0 request (its framing is then faulty). NULL, or
+ * why not.
+ */
+static const char *
+te_faulty(const struct http1_head *h)
+{
+	const char	*cur, *end, *t;
+	size_t		 tl, i;
+	int		 chunked = 0;
+
+	for (i = 0; i < h->h_nhdrs; i++) {
+		if (!util_slice_ieq(h->h_hdrs[i].hd_name.s_ptr,
+		    h->h_hdrs[i].hd_name.s_len, "transfer-encoding"))
+			continue;
+		if (h->h_kind == HTTP1_REQUEST && h->h_major == 1 &&
+		    h->h_minor == 0)
+			return "Transfer-Encoding in an HTTP/1.0 request";
+		cur = h->h_hdrs[i].hd_value.s_ptr;
+		end = cur + h->h_hdrs[i].hd_value.s_len;
+		while (util_list_next(&cur, end, &t, &tl)) {
+			if (util_slice_ieq(t, tl, "identity"))
+				return "Transfer-Encoding: identity";
+			if (util_slice_ieq(t, tl, "chunked") && chunked++ > 0)
+				return "chunked applied more than once";
+		}
+	}
+	return NULL;
+}
+
+/* RFC 9112 3.2: a request target is visible ASCII; a TAB, a form feed or
+ * an 8-bit byte is read differently by the next hop, or by none. */
+static int
+target_ok(const struct slice *t)
+{
+	size_t	i;
+
+	for (i = 0; i < t->s_len; i++)
+		if ((unsigned char)t->s_ptr[i] <= 0x20 ||
+		    (unsigned char)t->s_ptr[i] >= 0x7f)
+			return 0;
+	return 1;
+}
+
+/* A reason phrase with anything but SP, HTAB and visible ASCII (control
+ * bytes reach the client's terminal) is replaced by the standard one. */
+static void
+reason_clean(struct http1_head *h)
+{
+	size_t	i;
+
+	for (i = 0; i < h->h_reason.s_len; i++) {
+		unsigned char ch = (unsigned char)h->h_reason.s_ptr[i];
+
+		if (ch != '\t' && (ch < 0x20 || ch >= 0x7f)) {
+			h->h_reason.s_ptr = http1_status_text(h->h_status);
+			h->h_reason.s_len = strlen(h->h_reason.s_ptr);
+			return;
+		}
+	}
+}
+
 int
 http1_parse_head(struct http1_parser *hp, const char *buf, size_t len,
     int req_head, struct http1_head *h, struct http1_error *err)
 {
-	size_t	n;
-	enum http_errno e;
+	size_t		 n;
+	enum http_errno	 e;
+	const char	*why;
 
 	memset(h, 0, offsetof(struct http1_head, h_hdrs));
 	h->h_kind = hp->hp_kind;
@@ -881,6 +946,17 @@ http1_parse_head(struct http1_parser *hp, const char *buf, size_t len,
 		    "Transfer-Encoding that does not end in chunked as read");
 		return -1;
 	}
+	if ((why = te_faulty(h)) != NULL) {
+		set_error(err, 400, "malformed message head: %s", why);
+		return -1;
+	}
+	if (h->h_kind == HTTP1_REQUEST && !target_ok(&h->h_target)) {
+		set_error(err, 400, "malformed request target: %s", "a "
+		    "control, space or 8-bit byte in it");
+		return -1;
+	}
+	if (h->h_kind == HTTP1_RESPONSE)
+		reason_clean(h);
 	return 0;
 }
 

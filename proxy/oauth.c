@@ -750,6 +750,10 @@ oauth_end(struct oauth_x *o, enum oauth_outcome outcome)
 		abandon(o, "the origin closed the connection before the body "
 		    "was complete");
 		return NULL;
+	case OAUTH_STALLED:
+		abandon(o, "the origin sent nothing more for timeouts.idle "
+		    "before the body was complete");
+		return NULL;
 	case OAUTH_FAILED:
 		break;
 	}

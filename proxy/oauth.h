@@ -36,6 +36,7 @@ enum oauth_outcome {
 	OAUTH_COMPLETE,		/* the whole response arrived */
 	OAUTH_TOO_LARGE,	/* the body outgrew inspect_max_bytes */
 	OAUTH_CUT,		/* the origin stopped before the end */
+	OAUTH_STALLED,		/* the origin went quiet past timeouts.idle */
 	OAUTH_FAILED		/* no response (error, client gone) */
 };
 

@@ -19,6 +19,9 @@ static const struct proxyerr_info table[PE_COUNT] = {
 	    "requests inside a TLS tunnel must use origin-form targets" },
 	[PE_LOCAL_BODY] = { "local_body", 405, LL_INFO,
 	    "the proxy's own pages take no request body" },
+	[PE_LOCAL_HOST] = { "local_host", 403, LL_INFO,
+	    "the proxy's own pages answer only to its own address or a "
+	    "loopback name (Host)" },
 	[PE_UPSTREAM_START] = { "upstream_start", 502, LL_WARN,
 	    "cannot start a connection to the origin" },
 	[PE_UPSTREAM_DNS] = { "upstream_dns", 502, LL_WARN,
@@ -35,8 +38,15 @@ static const struct proxyerr_info table[PE_COUNT] = {
 	    "the connection to the origin failed" },
 	[PE_UPSTREAM_CLOSED] = { "upstream_closed", 502, LL_WARN,
 	    "the origin closed the connection without sending a response" },
+	[PE_NOT_RETRIED] = { "not_retried", 502, LL_WARN,
+	    "the origin closed a reused connection after the request was "
+	    "sent: it may have been processed, so it was not sent again" },
 	[PE_BAD_RESPONSE] = { "bad_response", 502, LL_WARN,
 	    "the origin's response is malformed" },
+	[PE_BAD_RESPONSE_BODY] = { "bad_response_body", 502, LL_WARN,
+	    "the origin's chunked response body cannot be read" },
+	[PE_TOO_MANY_INTERIM] = { "too_many_interim", 502, LL_WARN,
+	    "the origin sent too many interim (1xx) responses" },
 	[PE_UNASKED_UPGRADE] = { "unasked_upgrade", 502, LL_WARN,
 	    "the origin switched protocols without being asked" },
 };

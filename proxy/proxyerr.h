@@ -20,6 +20,7 @@ enum proxy_error {
 	PE_CONNECT_PORT,	/* CONNECT to a port not in connect_ports */
 	PE_TUNNEL_TARGET,	/* non-origin-form request inside TLS */
 	PE_LOCAL_BODY,		/* a body sent to the proxy's own pages */
+	PE_LOCAL_HOST,		/* own pages asked by another Host name */
 	PE_UPSTREAM_START,	/* could not start connecting */
 	PE_UPSTREAM_DNS,	/* the origin's name does not resolve */
 	PE_UPSTREAM_REFUSED,	/* the origin refused the connection */
@@ -28,7 +29,10 @@ enum proxy_error {
 	PE_UPSTREAM_TLS,	/* TLS with the origin failed */
 	PE_UPSTREAM_FAILED,	/* the origin connection failed otherwise */
 	PE_UPSTREAM_CLOSED,	/* the origin closed without answering */
+	PE_NOT_RETRIED,		/* lost after sending; not idempotent */
 	PE_BAD_RESPONSE,	/* the origin's response head is malformed */
+	PE_BAD_RESPONSE_BODY,	/* its chunked body cannot be read */
+	PE_TOO_MANY_INTERIM,	/* more 1xx than EXCHANGE_MAX_INTERIM */
 	PE_UNASKED_UPGRADE,	/* a 101 nobody asked for */
 	PE_COUNT
 };

@@ -45,12 +45,18 @@ static void
 rf_check_head(const struct http1_head *h, const char *buf, size_t len,
     int req_head)
 {
-	size_t		ncl, nte;
+	size_t		ncl, nte, i;
 	uint64_t	cl;
 
 	FZ_ASSERT(h->h_kind == HTTP1_RESPONSE);
 	FZ_ASSERT(h->h_status >= 100 && h->h_status <= 999);
-	FZ_ASSERT(fh_inside(&h->h_reason, buf, len));
+	/* The reason is the origin's, or the standard one when the
+	 * origin's had a byte other than SP, HTAB or visible ASCII. */
+	FZ_ASSERT(fh_inside(&h->h_reason, buf, len) ||
+	    h->h_reason.s_ptr == http1_status_text(h->h_status));
+	for (i = 0; i < h->h_reason.s_len; i++)
+		FZ_ASSERT(h->h_reason.s_ptr[i] == '\t' ||
+		    (h->h_reason.s_ptr[i] >= 0x20 && h->h_reason.s_ptr[i] < 0x7f));
 	fh_check_fields(h, buf, len, &ncl, &nte, &cl);
 	if (req_head || h->h_status / 100 == 1 || h->h_status == 204 ||
 	    h->h_status == 304)

@@ -433,6 +433,20 @@ put("sfv", "integer-max", b"\x00\x03\x8d\x7e\xa4\xc6\x7f\xff")
 put("sfv", "integer-min", b"\xff\xfc\x72\x81\x5b\x39\x80\x01")
 put("sfv", "key-chars", "*a-b_c.d*9")
 put("sfv", "token-chars", "*tok:/!#$%&'*+-.^_`|~")
+# Issue 14 item 7: a reason phrase with an escape sequence (replaced by
+# the standard one), request targets with TAB/FF/8-bit bytes, and
+# Transfer-Encoding shapes RFC 9112 6.1 calls faulty (all refused).
+resp("reason-escape", "HTTP/1.1 200 O\x1b[2JK\nContent-Length: 0\n\n")
+req("target-tab", "GET http://h/a\tb HTTP/1.1\nHost: h\n\n")
+req("target-8bit", b"GET http://h/caf\xc3\xa9 HTTP/1.1\r\nHost: h\r\n\r\n",
+    raw=True)
+req("te-identity-chunked", "POST http://h/ HTTP/1.1\nHost: h\n"
+    "Transfer-Encoding: identity, chunked\n\n0\n\n")
+req("te-chunked-twice", "POST http://h/ HTTP/1.1\nHost: h\n"
+    "Transfer-Encoding: chunked\nTransfer-Encoding: chunked\n\n0\n\n")
+req("te-http10", "POST http://h/ HTTP/1.0\nHost: h\n"
+    "Transfer-Encoding: chunked\n\n0\n\n")
+
 # ---- chunked: opts (bit 0 a response body), split seed, the bytes after
 # a chunked head. The attack shapes of issue 14 are refused (the target
 # checks split and whole agree, and that what is accepted re-frames

@@ -388,6 +388,47 @@ test_reframe(void)
 	}
 }
 
+/* Issue 14 item 7: shapes the next hop reads differently, or a terminal
+ * would obey. */
+static void
+test_item7(void)
+{
+	struct http1_parser	*hp = http1_parser_new(HTTP1_REQUEST);
+	struct http1_parser	*rp = http1_parser_new(HTTP1_RESPONSE);
+
+	CHECK_INT(parse(hp, "GET http://a/x\ty HTTP/1.1\r\nHost: a\r\n\r\n", 0),
+	    -1);
+	CHECK_INT(parse(hp, "GET http://a/x\fy HTTP/1.1\r\nHost: a\r\n\r\n", 0),
+	    -1);
+	CHECK_INT(parse(hp, "GET http://a/caf\xc3\xa9 HTTP/1.1\r\nHost: a\r\n"
+	    "\r\n", 0), -1);
+	CHECK(strstr(herr.he_reason, "target") != NULL);
+	CHECK_INT(parse(hp, "GET http://a/%C3%A9?q=1 HTTP/1.1\r\nHost: a\r\n"
+	    "\r\n", 0), 0);
+	CHECK_INT(parse(hp, "POST http://a/ HTTP/1.1\r\nTransfer-Encoding: "
+	    "identity, chunked\r\n\r\n", 0), -1);
+	CHECK_INT(herr.he_status, 400);
+	CHECK_INT(parse(hp, "POST http://a/ HTTP/1.1\r\nTransfer-Encoding: "
+	    "chunked, chunked\r\n\r\n", 0), -1);
+	CHECK_INT(parse(hp, "POST http://a/ HTTP/1.1\r\nTransfer-Encoding: "
+	    "chunked\r\nTransfer-Encoding: chunked\r\n\r\n", 0), -1);
+	CHECK_INT(parse(hp, "POST http://a/ HTTP/1.0\r\nTransfer-Encoding: "
+	    "chunked\r\n\r\n", 0), -1);
+	CHECK(strstr(herr.he_reason, "HTTP/1.0") != NULL);
+	CHECK_INT(parse(hp, "POST http://a/ HTTP/1.1\r\nTransfer-Encoding: "
+	    "gzip, chunked\r\n\r\n", 0), 0);
+	/* A reason phrase with an escape sequence: the standard one. */
+	CHECK_INT(parse(rp, "HTTP/1.1 404 \x1b]0;pwned\x07Gone\r\n"
+	    "Content-Length: 0\r\n\r\n", 0), 0);
+	CHECK(head.h_reason.s_len == strlen("Not Found") &&
+	    memcmp(head.h_reason.s_ptr, "Not Found", 9) == 0);
+	CHECK_INT(parse(rp, "HTTP/1.1 200 Fine\tthanks\r\n"
+	    "Content-Length: 0\r\n\r\n", 0), 0);
+	CHECK(head.h_reason.s_len == 11);
+	http1_parser_free(hp);
+	http1_parser_free(rp);
+}
+
 int
 main(void)
 {
@@ -399,5 +440,6 @@ main(void)
 	test_body_split();
 	test_body_errors();
 	test_reframe();
+	test_item7();
 	return t_done();
 }
