@@ -235,10 +235,24 @@ ca_load(struct ca *ca, const char *dir, const char *keypath, char *err,
 	struct stat	 st;
 	FILE		*f;
 
+	if (stat(ca->ca_path, &st) == -1 && errno == ENOENT) {
+		snprintf(err, errlen, "%s exists but %s does not: remove %s "
+		    "or run oauthlens --new-ca to make a new CA", keypath,
+		    ca->ca_path, keypath);
+		return -1;
+	}
 	if (stat(keypath, &st) == -1) {
 		snprintf(err, errlen, "%s exists but %s does not: remove %s "
 		    "or run oauthlens --new-ca to make a new CA", ca->ca_path,
 		    keypath, ca->ca_path);
+		return -1;
+	}
+	if (st.st_uid != geteuid()) {
+		snprintf(err, errlen, "%s belongs to uid %u, not to the user "
+		    "oauthlens runs as (uid %u): someone else could have "
+		    "chosen the CA key; remove the directory's CA files or fix "
+		    "the owner", keypath, (unsigned)st.st_uid,
+		    (unsigned)geteuid());
 		return -1;
 	}
 	if (st.st_mode & 077) {
@@ -276,6 +290,31 @@ ca_load(struct ca *ca, const char *dir, const char *keypath, char *err,
 	return 0;
 }
 
+/* The CA directory: a directory, not writable by others (who could
+ * swap the CA in it). 0, or -1 with err. */
+static int
+ca_dir_ok(const char *dir, char *err, size_t errlen)
+{
+	struct stat	st;
+
+	if (stat(dir, &st) == -1) {
+		snprintf(err, errlen, "cannot use %s: %s", dir,
+		    strerror(errno));
+		return -1;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		snprintf(err, errlen, "%s is not a directory", dir);
+		return -1;
+	}
+	if (st.st_mode & S_IWOTH) {
+		snprintf(err, errlen, "%s is writable by others (mode %04o): "
+		    "anyone could replace the CA in it; fix it with: chmod "
+		    "o-w %s", dir, (unsigned)(st.st_mode & 07777), dir);
+		return -1;
+	}
+	return 0;
+}
+
 struct ca *
 ca_open(const char *dir, const struct strlist *names, int renew, char *err,
     size_t errlen)
@@ -296,9 +335,18 @@ ca_open(const char *dir, const struct strlist *names, int renew, char *err,
 		    strerror(errno));
 		goto fail;
 	}
+	if (ca_dir_ok(dir, err, errlen) == -1)
+		goto fail;
 	snprintf(lockpath, sizeof(lockpath), "%s/.lock", dir);
-	if ((lockfd = open(lockpath, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) !=
-	    -1)
+	/* Not through a symbolic link: that would create or truncate
+	 * nothing, but lock (and so wait on) whatever it names. */
+	if ((lockfd = open(lockpath, O_RDWR | O_CREAT | O_CLOEXEC |
+	    O_NOFOLLOW, 0600)) == -1 && errno == ELOOP) {
+		snprintf(err, errlen, "%s is a symbolic link: remove it",
+		    lockpath);
+		goto fail;
+	}
+	if (lockfd != -1)
 		flock(lockfd, LOCK_EX);
 	if (renew || (access(ca->ca_path, F_OK) == -1 &&
 	    access(keypath, F_OK) == -1))
