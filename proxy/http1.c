@@ -624,7 +624,8 @@ ck_emit(const char *p, size_t n, struct evbuffer *out, http1_body_cb cb,
 	 * runs its callbacks. */
 	if (n <= sizeof(small) - (size_t)l - 2) {
 		memcpy(small + l, p, n);
-		memcpy(small + l + n, "\r\n", 2);
+		small[l + n] = '\r';
+		small[l + n + 1] = '\n';
 		evbuffer_add(out, small, (size_t)l + n + 2);
 		return;
 	}

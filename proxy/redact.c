@@ -129,7 +129,8 @@ redact_allowed_key(const char *p, size_t n)
 			name[o++] = p[i];
 	}
 	for (i = 0; allowed[i] != NULL; i++)
-		if (strlen(allowed[i]) == o && memcmp(name, allowed[i], o) == 0)
+		if (o > 0 && strlen(allowed[i]) == o &&
+		    memcmp(name, allowed[i], o) == 0)
 			return 1;
 	return 0;
 }
