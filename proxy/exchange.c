@@ -520,7 +520,7 @@ exchange_read_response_head(struct conn *c)
 				    "more than %d interim (1xx) responses",
 				    x->x_host, x->x_port,
 				    EXCHANGE_MAX_INTERIM);
-				exchange_fail(c, PE_BAD_RESPONSE, reason);
+				exchange_fail(c, PE_TOO_MANY_INTERIM, reason);
 				return 0;
 			}
 			/* Interim responses pass to HTTP/1.1 clients only. */
@@ -581,7 +581,7 @@ exchange_bad_response_body(struct conn *c)
 		x->x_phase = XP_WAIT;
 		x->x_out = 0;
 		x->x_up_ka = 0;
-		exchange_fail(c, PE_BAD_RESPONSE, buf);
+		exchange_fail(c, PE_BAD_RESPONSE_BODY, buf);
 		return;
 	}
 	log_warnx("req %llu: %s", (unsigned long long)x->x_id, buf);
@@ -716,7 +716,7 @@ exchange_up_lost(struct conn *c, short what)
 		    "after the %s request was sent: it may have been "
 		    "processed, so it was not sent again (RFC 9110 9.2.2)",
 		    x->x_host, x->x_port, x->x_method);
-		exchange_fail(c, PE_UPSTREAM_CLOSED, buf);
+		exchange_fail(c, PE_NOT_RETRIED, buf);
 		return;
 	}
 	if (what & BEV_EVENT_EOF) {
