@@ -7,7 +7,9 @@ own code in its path; a client_id that is the client secret padded with
 a space. Each is planted, then searched for in every sink the proxy
 writes: the JSON log, the text log, the OAuth-Troubleshooting header, the
 status page "/" and /metrics (the journal gets the same record fields as
-the logs: test_systemd_journal checks the journal sink itself).
+the logs; JournalRedaction below reads the fake journald's entries where
+the test may make a private mount namespace, as test_systemd_journal
+does).
 
 Clients: curl through the proxy (intercepted TLS) to the fake GitHub.
 Flows: an authorize request with a secret-laden redirect_uri, exchanged
@@ -18,10 +20,17 @@ what they should (cause, host, the clean parts of the URLs), so that the
 search is not vacuous.
 """
 
+import os
 import secrets
+import shutil
+import tempfile
+import unittest
+import urllib.parse
 
 import diag_helpers as dh
 import harness
+from sdhelp import (BAD_CREDS_BODY, Daemon, FakeJournal, FakeTokenEndpoint,
+                    journal_wrapper, short_dir, stop_quietly, unshare_works)
 
 CB = "http://localhost:3000/cb"
 
@@ -140,6 +149,54 @@ class RedactSinks(dh.DiagTestCase):
         sinks = self.sinks(self.text_proxy, responses)
         self.assertIn("cause=redirect_differs", sinks[0][1])
         self.assert_nowhere(sinks, needles)
+
+
+@unittest.skipUnless(unshare_works(), "cannot make a private mount "
+                     "namespace here (needs root and unshare); the fake "
+                     "journald needs one")
+class JournalRedaction(unittest.TestCase):
+    """The journal sink: a padded, swapped client secret and a
+    redirect_uri with userinfo, a session and a fragment, sent to a token
+    endpoint that answers incorrect_client_credentials."""
+
+    def test_journal_fields(self):
+        tmp = tempfile.mkdtemp(prefix="oauthlens-redact-journal-")
+        if not harness.KEEP_TMP:
+            self.addCleanup(shutil.rmtree, tmp, True)
+        fake = FakeTokenEndpoint(body=BAD_CREDS_BODY).start()
+        self.addCleanup(fake.stop)
+        journal = FakeJournal(os.path.join(short_dir(tmp), "run"))
+        self.addCleanup(journal.close)
+        d = Daemon(tmp, None, list(fake.resolve_arg()) +
+                   ["--log-target", "journal"],
+                   wrapper=journal_wrapper(journal.rundir)).start()
+        self.addCleanup(stop_quietly, d)
+        secret = secrets.token_hex(20)
+        n = {k: needle(k) for k in ("USER", "PASS", "SESS", "FRAG", "CODE")}
+        uri = ("http://%s:%s@localhost:3000/cb?session=%s#access_token=%s"
+               % (n["USER"], n["PASS"], n["SESS"], n["FRAG"]))
+        form = urllib.parse.urlencode({
+            "client_id": " " + secret, "client_secret": secret,
+            "code": n["CODE"], "redirect_uri": uri})
+        r = harness.curl("http://github.com/login/oauth/access_token",
+                         d, ["--data-binary", form, "-H", "Content-Type: "
+                             "application/x-www-form-urlencoded"],
+                         tmpdir=tmp)
+        self.assertEqual(r.status, 200, r)
+        es = journal.wait(lambda e: e.get("OAUTH_ERROR") ==
+                          "incorrect_client_credentials", 5)
+        self.assertTrue(es, journal.entries[-5:])
+        e = es[0]
+        self.assertEqual(e.get("OAUTH_REDIRECT_URI"),
+                         "http://***@localhost:3000/cb?session=***#***", e)
+        self.assertEqual(e.get("OAUTHLENS_CAUSE"), "whitespace", e)
+        self.assertIn("***", e.get("OAUTH_CLIENT_ID", ""), e)
+        leaks = ["%s... in %s" % (v[:8], k.decode("latin-1"))
+                 for ent in journal.entries for k, val in ent.all
+                 for v in [secret] + list(n.values())
+                 if v.encode() in val]
+        self.assertEqual(leaks, [], "secrets in the journal:\n" +
+                         "\n".join(leaks))
 
 
 if __name__ == "__main__":
