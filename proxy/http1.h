@@ -112,9 +112,10 @@ ssize_t		 http1_parse_body(struct http1_parser *hp, const char *buf,
  * for them: the decoded data as clean chunks ("size CRLF data CRLF"),
  * extensions dropped, and once the body ends "0 CRLF", the trailer fields
  * that may pass (as "name: value CRLF"; framing, routing and hop-by-hop
- * fields dropped) and CRLF. Chunked framing is read strictly (RFC 9112 section 7.1); -1 for
- * anything else (reason through http1_parser_error). Other bodies write
- * nothing: the caller relays their consumed bytes as they are.
+ * fields dropped) and CRLF. Chunked framing is read strictly (RFC 9112
+ * section 7.1); -1 for anything else (reason through
+ * http1_parser_error). Other bodies write nothing: the caller relays
+ * their consumed bytes as they are.
  */
 ssize_t		 http1_reframe_body(struct http1_parser *hp, const char *buf,
 		    size_t len, struct evbuffer *out, http1_body_cb cb,

@@ -56,7 +56,8 @@ rf_check_head(const struct http1_head *h, const char *buf, size_t len,
 	    h->h_reason.s_ptr == http1_status_text(h->h_status));
 	for (i = 0; i < h->h_reason.s_len; i++)
 		FZ_ASSERT(h->h_reason.s_ptr[i] == '\t' ||
-		    (h->h_reason.s_ptr[i] >= 0x20 && h->h_reason.s_ptr[i] < 0x7f));
+		    (h->h_reason.s_ptr[i] >= 0x20 &&
+		    h->h_reason.s_ptr[i] < 0x7f));
 	fh_check_fields(h, buf, len, &ncl, &nte, &cl);
 	if (req_head || h->h_status / 100 == 1 || h->h_status == 204 ||
 	    h->h_status == 304)

@@ -43,14 +43,16 @@ test_url(void)
 	CHECK_STR(url(NULL, "http://h?q=1#"), "http://h?q=***#***");
 	CHECK_STR(url(NULL, ""), "");
 	/* Redacting twice changes nothing. */
-	CHECK_STR(url(NULL, "http://***@h/p?a=***#***"), "http://***@h/p?a=***#***");
+	CHECK_STR(url(NULL, "http://***@h/p?a=***#***"),
+	    "http://***@h/p?a=***#***");
 }
 
 static void
 test_secrets(void)
 {
 	struct redact	rd;
-	const char	*secret = " \"0123456789abcdef0123456789abcdef01234567\"\n";
+	const char	*secret =
+	    " \"0123456789abcdef0123456789abcdef01234567\"\n";
 	const char	*code = "c0de9f";
 
 	redact_init(&rd);
