@@ -477,6 +477,27 @@ pool_event_cb(struct bufferevent *bev, short what, void *arg)
 	pool_read_cb(bev, arg);
 }
 
+/*
+ * Whether an idle connection is still open as far as the socket can tell
+ * without blocking: nothing buffered, and no EOF, data (a TLS close_notify
+ * is data here) or error waiting. The pool's read callback would find the
+ * same on the next loop pass; this closes the window before it.
+ */
+static int
+pooled_alive(const struct pooled *pl)
+{
+	evutil_socket_t	fd = bufferevent_getfd(pl->pl_bev);
+	char		c;
+	ssize_t		n;
+
+	if (evbuffer_get_length(bufferevent_get_input(pl->pl_bev)) > 0)
+		return 0;
+	if (fd < 0)
+		return 1;
+	n = recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+	return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+}
+
 struct bufferevent *
 upstream_pool_take(struct upstream *up, const char *host, uint16_t port,
     int tls)
@@ -485,6 +506,13 @@ upstream_pool_take(struct upstream *up, const char *host, uint16_t port,
 	struct pooled		*pl;
 	struct bufferevent	*bev;
 
+	/* Skip connections the origin closed since the loop last looked:
+	 * a request sent on one is lost, and only idempotent ones may be
+	 * sent again (RFC 9110 section 9.2.2). */
+	while (pk != NULL && !pooled_alive(TAILQ_FIRST(&pk->pk_idle))) {
+		pooled_free(up, TAILQ_FIRST(&pk->pk_idle));
+		pk = pool_find(up, host, port, tls);
+	}
 	if (pk == NULL)
 		return NULL;
 	pl = TAILQ_FIRST(&pk->pk_idle);
