@@ -25,6 +25,8 @@
 #include "status.h"
 #include "trustfiles.h"
 #include "oauthlens.h"
+#include "runcmd.h"
+#include "runenv.h"
 #include "upstream.h"
 #include "util.h"
 
@@ -35,6 +37,7 @@ usage(FILE *f)
 {
 	fputs(
 "usage: oauthlens [options]\n"
+"       oauthlens [options] run -- CMD [ARGS...]\n"
 "  -c, --config FILE          JSON config (comments allowed); default\n"
 "                             conf/oauthlens.conf in the tree\n"
 "      --check-config         parse config and catalog, print the settings,\n"
@@ -42,6 +45,8 @@ usage(FILE *f)
 "      --print-ca             print the CA path and how to trust it\n"
 "      --env                  print shell lines for HTTP(S)_PROXY and CAs\n"
 "      --new-ca               replace the CA (after changing --intercept)\n"
+"  run -- CMD [ARGS...]       run CMD with the --env settings; serve while it\n"
+"                             runs unless an oauthlens already listens\n"
 "  -V, --version              print the version\n"
 "  -h, --help                 this help\n", f);
 	confkeys_usage(f);
@@ -69,11 +74,33 @@ drain_tick_cb(evutil_socket_t fd, short what, void *arg)
 	evtimer_add(px->px_drain_timer, &tv);
 }
 
+/* Stop accepting and let the open connections finish. */
+static void
+proxy_stop(struct proxy *px)
+{
+	struct timeval	 tv = { 0, 0 };
+
+	notify_stopping();
+	px->px_draining = 1;
+	listener_close_all(px);
+	px->px_drain_timer = evtimer_new(px->px_base, drain_tick_cb, px);
+	evtimer_add(px->px_drain_timer, &tv);
+}
+
+/* run: the command has ended, so has the proxy's job. */
+static void
+run_done_cb(void *arg)
+{
+	struct proxy	*px = arg;
+
+	if (!px->px_draining)
+		proxy_stop(px);
+}
+
 static void
 stop_cb(evutil_socket_t sig, short what, void *arg)
 {
 	struct proxy	*px = arg;
-	struct timeval	 tv = { 0, 0 };
 
 	if (px->px_draining) {
 		log_warnx("second signal: exiting now");
@@ -83,11 +110,7 @@ stop_cb(evutil_socket_t sig, short what, void *arg)
 	}
 	log_info("signal %d: stopping, letting %u connections finish",
 	    (int)sig, px->px_nconns);
-	notify_stopping();
-	px->px_draining = 1;
-	listener_close_all(px);
-	px->px_drain_timer = evtimer_new(px->px_base, drain_tick_cb, px);
-	evtimer_add(px->px_drain_timer, &tv);
+	proxy_stop(px);
 }
 
 static int
@@ -229,7 +252,9 @@ longopts_new(char *shorts, size_t slen)
 		;
 	o = xcalloc(NFIXEDOPTS + n + 1, sizeof(*o));
 	memcpy(o, fixedopts, sizeof(fixedopts));
-	snprintf(shorts, slen, ":c:Vh");
+	/* "+": options end at the first operand, so that run's command
+	 * keeps its own options. */
+	snprintf(shorts, slen, "+:c:Vh");
 	for (i = 0, n = NFIXEDOPTS; confkeys[i].ck_key != NULL; i++) {
 		if (confkeys[i].ck_flag == NULL)
 			continue;
@@ -256,9 +281,12 @@ key_of_opt(int ch)
 	return NULL;
 }
 
-/* Parse the command line into cli; exits 0 or 2 for help and errors. */
+/* Parse the command line into cli, and *run to the command of "run --
+ * CMD" (NULL without); exits 0 or 2 for help and errors. Options end at
+ * the first operand ("+"), so CMD's own options stay CMD's. */
 static void
-parse_args(int argc, char **argv, struct config_cli *cli, int *check)
+parse_args(int argc, char **argv, struct config_cli *cli, int *check,
+    char ***run)
 {
 	const struct confkey	*k;
 	struct option		*longopts;
@@ -295,6 +323,18 @@ parse_args(int argc, char **argv, struct config_cli *cli, int *check)
 		}
 	}
 	free(longopts);
+	if (optind < argc && strcmp(argv[optind], "run") == 0) {
+		optind++;
+		if (optind < argc && strcmp(argv[optind], "--") == 0)
+			optind++;
+		if (optind == argc) {
+			fprintf(stderr, "oauthlens: run needs a command: "
+			    "oauthlens run -- CMD [ARGS...]\n");
+			exit(2);
+		}
+		*run = argv + optind;
+		return;
+	}
 	if (optind < argc) {
 		fprintf(stderr, "oauthlens: unexpected argument %s (see "
 		    "--help)\n", argv[optind]);
@@ -361,50 +401,6 @@ write_bundle(const struct ca *ca, const char *dir, char *out, size_t len)
 	return 0;
 }
 
-static void
-print_trust(const struct config *cf, const struct ca *ca, const char *bundle,
-    int env)
-{
-	char		 host[300], absca[PATH_MAX], absb[PATH_MAX];
-	uint16_t	 port;
-	const char	*listen = cf->cf_listen.sl_v[0];
-
-	if (realpath(ca_cert_path(ca), absca) == NULL)
-		snprintf(absca, sizeof(absca), "%s", ca_cert_path(ca));
-	if (realpath(bundle, absb) == NULL)
-		snprintf(absb, sizeof(absb), "%s", bundle);
-	if (config_split_hostport(listen, host, sizeof(host), &port) == -1)
-		snprintf(host, sizeof(host), "127.0.0.1");
-	if (strcmp(host, "0.0.0.0") == 0 || strcmp(host, "::") == 0)
-		snprintf(host, sizeof(host), "127.0.0.1");
-	if (env) {
-		printf("export HTTP_PROXY=http://%s%s%s:%u\n",
-		    strchr(host, ':') ? "[" : "", host,
-		    strchr(host, ':') ? "]" : "", port);
-		printf("export HTTPS_PROXY=$HTTP_PROXY http_proxy=$HTTP_PROXY "
-		    "https_proxy=$HTTP_PROXY\n");
-		printf("export SSL_CERT_FILE=%s\n", absb);
-		printf("export REQUESTS_CA_BUNDLE=%s\n", absb);
-		printf("export NODE_EXTRA_CA_CERTS=%s\n", absca);
-		printf("export CURL_CA_BUNDLE=%s\n", absb);
-		printf("export GIT_SSL_CAINFO=%s\n", absb);
-		printf("# Java: keytool -importcert -noprompt -alias oauthlens "
-		    "-file %s -cacerts -storepass changeit\n", absca);
-		return;
-	}
-	printf("oauthlens CA certificate: %s\n"
-	    "The same plus the system store: %s\n\n"
-	    "Trust it in the runtime your app uses (eval \"$(oauthlens --env)\" "
-	    "sets them all):\n"
-	    "  curl      --cacert %s, or CURL_CA_BUNDLE=%s\n"
-	    "  Python    REQUESTS_CA_BUNDLE=%s (requests), SSL_CERT_FILE=%s\n"
-	    "  Node      NODE_EXTRA_CA_CERTS=%s\n"
-	    "  Go        SSL_CERT_FILE=%s\n"
-	    "  git       GIT_SSL_CAINFO=%s\n"
-	    "  Java      keytool -importcert -noprompt -alias oauthlens -file %s "
-	    "-cacerts -storepass changeit\n",
-	    absca, absb, absca, absb, absb, absb, absca, absb, absb, absca);
-}
 
 /* Free whatever setup made; safe on a partly built proxy. */
 static void
@@ -480,13 +476,36 @@ tls_setup(struct proxy *px, const struct config_cli *cli, char *bundle,
 	return px->px_mitm == NULL ? -1 : 0;
 }
 
+/* run, before serving: set the variables; when an oauthlens already
+ * listens, exec the command (returns only if that fails). */
+static int
+run_prepare(struct proxy *px, char **run)
+{
+	struct runenv	re;
+
+	runenv_init(&re, px->px_cfg->cf_listen.sl_v[0],
+	    ca_cert_path(px->px_ca));
+	if (runenv_apply(&re) == -1) {
+		log_errorx("cannot set the environment for %s", run[0]);
+		return 1;
+	}
+	if (!runcmd_listening(px->px_cfg->cf_listen.sl_v[0]))
+		return -1;
+	log_info("an oauthlens already listens on %s: running %s with its "
+	    "settings", px->px_cfg->cf_listen.sl_v[0], run[0]);
+	return runcmd_exec(run);
+}
+
 /* Everything between the command line and the event loop; the exit
  * status, or -1 to run the loop. */
 static int
-setup(struct proxy *px, struct config_cli *cli, int check)
+setup(struct proxy *px, struct config_cli *cli, int check, char **run,
+    struct runcmd **child)
 {
 	char		 err[512], bundle[PATH_MAX];
+	struct runenv	 re;
 	struct listener	*l;
+	int		 rc;
 	static const int sigs[] = { SIGINT, SIGTERM, SIGHUP };
 	size_t		 i;
 
@@ -508,9 +527,16 @@ setup(struct proxy *px, struct config_cli *cli, int check)
 		return 1;
 	}
 	if (cli->cc_print_ca || cli->cc_env) {
-		print_trust(px->px_cfg, px->px_ca, bundle, cli->cc_env);
+		runenv_init(&re, px->px_cfg->cf_listen.sl_v[0],
+		    ca_cert_path(px->px_ca));
+		if (cli->cc_env)
+			runenv_print_env(&re, stdout);
+		else
+			runenv_print_trust(&re, stdout);
 		return 0;
 	}
+	if (run != NULL && (rc = run_prepare(px, run)) != -1)
+		return rc;
 	signal(SIGPIPE, SIG_IGN);
 	raise_nofile();
 	if ((px->px_base = base_new()) == NULL ||
@@ -525,7 +551,8 @@ setup(struct proxy *px, struct config_cli *cli, int check)
 		log_errorx("%s", err);
 		return 1;
 	}
-	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
+	/* Under run, the signals are the command's (runcmd passes them on). */
+	for (i = 0; run == NULL && i < sizeof(sigs) / sizeof(sigs[0]); i++) {
 		px->px_sig[i] = evsignal_new(px->px_base, sigs[i],
 		    sigs[i] == SIGHUP ? reload_cb : stop_cb, px);
 		if (px->px_sig[i] == NULL ||
@@ -539,6 +566,11 @@ setup(struct proxy *px, struct config_cli *cli, int check)
 	px->px_start_ms = util_now_ms();
 	notify_start(px);
 	notify_ready(px);
+	if (run != NULL && (*child = runcmd_start(px->px_base, run,
+	    run_done_cb, px, err, sizeof(err))) == NULL) {
+		log_errorx("%s", err);
+		return 1;
+	}
 	return -1;
 }
 
@@ -547,11 +579,12 @@ main(int argc, char **argv)
 {
 	struct config_cli	 cli;
 	struct proxy		 px;
-	char			 cfgbuf[PATH_MAX];
+	struct runcmd		*child = NULL;
+	char			 cfgbuf[PATH_MAX], **run = NULL;
 	int			 check = 0, rc;
 
 	memset(&cli, 0, sizeof(cli));
-	parse_args(argc, argv, &cli, &check);
+	parse_args(argc, argv, &cli, &check, &run);
 	if (cli.cc_config == NULL)
 		cli.cc_config = util_tree_path("conf/oauthlens.conf", cfgbuf,
 		    sizeof(cfgbuf));
@@ -559,11 +592,12 @@ main(int argc, char **argv)
 	TAILQ_INIT(&px.px_listeners);
 	TAILQ_INIT(&px.px_conns);
 	px.px_cli = &cli;
-	if ((rc = setup(&px, &cli, check)) == -1) {
+	if ((rc = setup(&px, &cli, check, run, &child)) == -1) {
 		event_base_dispatch(px.px_base);
 		log_info("stopped");
-		rc = 0;
+		rc = run != NULL ? runcmd_status(child) : 0;
 	}
+	runcmd_free(child);
 	proxy_free(&px);
 	config_cli_clear(&cli);
 	return rc;
