@@ -28,15 +28,24 @@ UNKNOWN_CODE = "beadbeadbeadbeadbead"
 
 
 class RunResult:
-    """What one client run left: its exit status and output, and the
-    oauth-error records the serving proxy logged for it."""
+    """What one client run left: its exit status and output, the
+    oauth-error records the serving proxy logged for it (records), and
+    every record it logged (all_records)."""
 
-    def __init__(self, proc, records, log_text):
+    def __init__(self, proc, records, log_text, all_records):
+        self.all_records = all_records
         self.rc = proc.returncode
         self.stdout = proc.stdout.decode(errors="replace")
         self.stderr = proc.stderr.decode(errors="replace")
         self.records = records
         self.log_text = log_text
+
+    @property
+    def client_stderr(self):
+        """stderr without the proxy's JSON log lines (under run both
+        write there)."""
+        return "\n".join(line for line in self.stderr.splitlines()
+                         if not line.startswith('{"ts":'))
 
     def json(self):
         for line in reversed(self.stdout.splitlines()):
@@ -108,22 +117,22 @@ class RuntimeTestCase(oh.OAuthTestCase):
                 argv[0], via, timeout * SLOW, (e.stdout or b"")[-1000:],
                 (e.stderr or b"")[-2000:], self.proxy.tail()))
         if via == "env":
-            recs = [r for r in self.proxy.log_records()[m:]
-                    if r.get("event") == "oauth-error"]
-            if not recs:
-                # The line may trail the client's exit by a moment.
-                recs = harness.wait_until(lambda: [
-                    r for r in self.proxy.log_records()[m:]
-                    if r.get("event") == "oauth-error"], 3 * SLOW) or []
+            def oauth():
+                return [r for r in self.proxy.log_records()[m:]
+                        if r.get("event") == "oauth-error"]
+            # The line may trail the client's exit by a moment.
+            if not oauth():
+                harness.wait_until(oauth, 3 * SLOW)
+            allrecs = self.proxy.log_records()[m:]
             log = self.proxy.tail()
         else:
             text = p.stderr.decode(errors="replace")
-            recs = [r for r in json_lines(text)
-                    if r.get("event") == "oauth-error"]
+            allrecs = json_lines(text)
             log = text[-3000:]
             for marker in harness.SANITIZER_MARKERS:
                 self.assertNotIn(marker, text, "sanitizer report under run")
-        return RunResult(p, recs, log)
+        recs = [r for r in allrecs if r.get("event") == "oauth-error"]
+        return RunResult(p, recs, log, allrecs)
 
     def spec(self, code=UNKNOWN_CODE):
         return {"clientId": self.app.client_id,
