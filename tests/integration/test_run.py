@@ -1,0 +1,222 @@
+#!/usr/bin/python3
+"""oauthlens run -- CMD (issue 12, item 1; DESIGN.md's command line):
+
+- CMD gets exactly the variables --env prints (same names, same values
+  once a shell has evaluated the quoting), an existing NODE_OPTIONS kept
+  after ours, and nothing else;
+- with nothing listening on the address, run serves in the same process
+  while CMD runs (CMD's request through the proxy is in run's log) and
+  exits with CMD's status: its exit code, 128 + the signal that killed it,
+  127 when it does not exist;
+- with an oauthlens already listening there, run only sets the variables
+  and execs: CMD has run's pid, and its traffic goes to that proxy;
+- SIGINT, SIGTERM and SIGHUP sent to run reach CMD;
+- --env's quoting survives a CA directory with blanks and quotes.
+"""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import harness
+import oauth_helpers as oh
+import runenv_helpers as rh
+from harness import BIN, SLOW
+
+PY = "/usr/bin/python3"
+
+# Prints its environment as NAME=VALUE lines (NUL-separated).
+PRINT_ENV = "import os,sys; sys.stdout.write(''.join(k+'='+v+'\\0' for k,v " \
+    "in sorted(os.environ.items())))"
+
+# Waits for a signal, then exits with 100 + its number.
+WAIT_SIGNAL = """
+import os, signal, sys, time
+ready = sys.argv[1]
+def h(sig, frame):
+    os._exit(100 + sig)
+for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+    signal.signal(s, h)
+open(ready, "w").write(str(os.getpid()))
+deadline = time.monotonic() + 60
+while time.monotonic() < deadline:
+    time.sleep(0.05)
+os._exit(3)
+"""
+
+
+def env_dict(raw):
+    out = {}
+    for item in raw.decode().split("\0"):
+        if item:
+            k, _, v = item.partition("=")
+            out[k] = v
+    return out
+
+
+class Run(rh.RuntimeTestCase):
+
+    def run_cmd(self, argv, port=None, env=None, timeout=60, certs=None):
+        """oauthlens [base args] -l 127.0.0.1:port run -- argv, waited
+        for; a free port (so run serves) unless given."""
+        cmd = [BIN, "-c", self.proxy.config_path, "-l", "127.0.0.1:%d" %
+               (port or harness.free_port()), "--log-format", "json"] + \
+            self.base_args(certs) + ["run", "--"] + list(argv)
+        return subprocess.run(cmd, env=self.clean_env(env),
+                              capture_output=True, timeout=timeout * SLOW,
+                              stdin=subprocess.DEVNULL, cwd=harness.SRC)
+
+    def env_vars(self, port, certs=None, base=None):
+        """The variables eval "$(oauthlens --env)" sets, as a dict."""
+        r = harness.run_proxy_cli(["-c", self.proxy.config_path, "-l",
+                                   "127.0.0.1:%d" % port] +
+                                  self.base_args(certs) + ["--env"])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        p = subprocess.run(["bash", "-c", 'eval "$1"; exec "$2" -c "$3"',
+                            "bash", r.stdout.decode(), PY, PRINT_ENV],
+                           env=self.clean_env(base), capture_output=True,
+                           timeout=30)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        got = env_dict(p.stdout)
+        for k in ("PWD", "SHLVL", "_"):     # bash's own
+            got.pop(k, None)
+        return r.stdout.decode(), got
+
+    def test_sets_exactly_the_env_variables(self):
+        port = harness.closed_port()
+        text, want = self.env_vars(port)
+        r = self.run_cmd([PY, "-c", PRINT_ENV], port=port)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        got = env_dict(r.stdout)
+        self.assertEqual(got, want)
+        # The variables of the issue, each with its value.
+        url = "http://127.0.0.1:%d" % port
+        certs = os.path.realpath(self.certs)
+        bundle = os.path.join(certs, "ca-bundle.pem")
+        for k in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"):
+            self.assertEqual(got[k], url, k)
+        for k in ("NO_PROXY", "no_proxy"):
+            self.assertEqual(got[k], "localhost,127.0.0.1,::1", k)
+        for k in ("SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE",
+                  "GIT_SSL_CAINFO"):
+            self.assertEqual(got[k], bundle, k)
+        self.assertEqual(got["NODE_EXTRA_CA_CERTS"],
+                         os.path.join(certs, "ca.pem"))
+        self.assertEqual(got["NODE_USE_ENV_PROXY"], "1")
+        preload = os.path.join(os.path.realpath(harness.SRC), "proxy",
+                               "node", "oauthlens-preload.cjs")
+        self.assertEqual(got["NODE_OPTIONS"], "--require " + preload)
+        self.assertEqual(got["JAVA_TOOL_OPTIONS"], (
+            "-Dhttps.proxyHost=127.0.0.1 -Dhttps.proxyPort=%d "
+            "-Dhttp.proxyHost=127.0.0.1 -Dhttp.proxyPort=%d "
+            "-Dhttp.nonProxyHosts=localhost|127.0.0.1|[::1] "
+            "-Djavax.net.ssl.trustStore=%s/java-truststore.p12 "
+            "-Djavax.net.ssl.trustStorePassword=changeit "
+            "-Djavax.net.ssl.trustStoreType=PKCS12") % (port, port, certs))
+        self.assertEqual(got["PHP_INI_SCAN_DIR"], ":%s/php" % certs)
+        self.assertEqual(got["WGETRC"], "%s/wgetrc" % certs)
+        # The JAVA_TOOL_OPTIONS line needs its quotes.
+        self.assertIn("export JAVA_TOOL_OPTIONS='-Dhttps.proxyHost=", text)
+
+    def test_keeps_node_options(self):
+        port = harness.closed_port()
+        base = {"NODE_OPTIONS": "--max-old-space-size=100"}
+        _, want = self.env_vars(port, base=base)
+        r = self.run_cmd([PY, "-c", PRINT_ENV], port=port, env=base)
+        got = env_dict(r.stdout)
+        self.assertEqual(got, want)
+        self.assertRegex(got["NODE_OPTIONS"],
+                         r"^--require \S+oauthlens-preload\.cjs "
+                         r"--max-old-space-size=100$")
+
+    def test_env_quoting_with_odd_certs_dir(self):
+        certs = os.path.join(self.tmp, "my certs 'x' $HOME")
+        port = harness.closed_port()
+        _, got = self.env_vars(port, certs=certs)
+        real = os.path.realpath(certs)
+        self.assertEqual(got["SSL_CERT_FILE"],
+                         os.path.join(real, "ca-bundle.pem"))
+        self.assertTrue(os.path.exists(got["SSL_CERT_FILE"]))
+        self.assertEqual(got["PHP_INI_SCAN_DIR"], ":%s/php" % real)
+        self.assertIn('-Djavax.net.ssl.trustStore="%s/java-truststore.p12"'
+                      % real, got["JAVA_TOOL_OPTIONS"])
+        r = self.run_cmd([PY, "-c", PRINT_ENV], port=port, certs=certs)
+        self.assertEqual(env_dict(r.stdout), got)
+
+    def test_serves_while_the_command_runs(self):
+        r = self.run_cmd(["curl", "-sS", "https://github.com/zen"])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(r.stdout, b"fake github (github.com)\n")
+        recs = rh.json_lines(r.stderr.decode())
+        msgs = [x.get("msg", "") for x in recs]
+        self.assertTrue(any(m.startswith("listening on") for m in msgs),
+                        r.stderr)
+        self.assertTrue([x for x in recs if x.get("event") == "access" and
+                         x.get("target") == "/zen"], r.stderr)
+        self.assertIn("stopped", msgs)
+
+    def test_exit_status(self):
+        for argv, want in (([PY, "-c", "import sys; sys.exit(7)"], 7),
+                           (["true"], 0),
+                           ([PY, "-c", "import os; os.kill(os.getpid(), "
+                             "15)"], 128 + 15),
+                           (["no-such-command-oauthlens"], 127)):
+            with self.subTest(cmd=argv[-1]):
+                r = self.run_cmd(argv)
+                self.assertEqual(r.returncode, want, r.stderr)
+        r = harness.run_proxy_cli(["run", "--"])
+        self.assertEqual(r.returncode, 2)
+        self.assertIn(b"run needs a command", r.stderr)
+
+    def test_execs_when_a_proxy_listens(self):
+        m = self.mark()
+        cmd = [BIN, "-c", self.proxy.config_path, "-l",
+               "127.0.0.1:%d" % self.proxy.port] + self.base_args() + \
+            ["run", "--", "sh", "-c",
+             'echo $$; exec curl -sS https://github.com/zen']
+        p = subprocess.Popen(cmd, env=self.clean_env(), cwd=harness.SRC,
+                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE)
+        out, err = p.communicate(timeout=30 * SLOW)
+        self.assertEqual(p.returncode, 0, err)
+        pid, _, body = out.decode().partition("\n")
+        self.assertEqual(int(pid), p.pid, "the command did not replace run")
+        self.assertEqual(body, "fake github (github.com)\n")
+        self.assertNotIn(b"listening on", err)
+        self.assertTrue(self.proxy.wait_access(
+            lambda x: x.get("target") == "/zen" and
+            x in self.proxy.log_records()[m["log"]:]),
+            "the request did not reach the listening proxy")
+
+    def test_signals_reach_the_command(self):
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            with self.subTest(sig=sig.name):
+                ready = os.path.join(self.tmp, "ready-%d" % sig)
+                cmd = [BIN, "-c", self.proxy.config_path, "-l",
+                       "127.0.0.1:%d" % harness.free_port()] + \
+                    self.base_args() + ["run", "--", PY, "-c", WAIT_SIGNAL,
+                                        ready]
+                p = subprocess.Popen(cmd, env=self.clean_env(),
+                                     cwd=harness.SRC,
+                                     stdin=subprocess.DEVNULL,
+                                     stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE)
+                try:
+                    self.assertTrue(harness.wait_until(
+                        lambda: os.path.exists(ready) and
+                        os.path.getsize(ready) > 0, 20 * SLOW),
+                        "the command did not start")
+                    p.send_signal(sig)
+                    out, err = p.communicate(timeout=30 * SLOW)
+                finally:
+                    if p.poll() is None:
+                        p.kill()
+                        p.wait()
+                self.assertEqual(p.returncode, 100 + sig, err)
+                self.assertIn(b"passing it on", err)
+
+
+if __name__ == "__main__":
+    oh.main()
