@@ -22,6 +22,7 @@
 #include "log.h"
 #include "mitm.h"
 #include "oauthlens.h"
+#include "runenv.h"
 #include "runtime.h"
 #include "util.h"
 
@@ -183,12 +184,9 @@ tls_untrusted(struct conn *c, const char *msg)
 	struct logrec	 lr;
 	const char	*ca = c->c_px->px_ca ? ca_cert_path(c->c_px->px_ca) :
 			    "certs/ca.pem";
-	char		 fix[800], bundle[300];
-	size_t		 dl = strlen(ca) > 6 ? strlen(ca) - 6 : 0;
+	struct runenv	 re;
+	char		 fix[RUNENV_VALUE_MAX];
 
-	/* Variables that replace the trust store get the bundle (system
-	 * store + our CA), so hosts we do not intercept still verify. */
-	snprintf(bundle, sizeof(bundle), "%.*sca-bundle.pem", (int)dl, ca);
 	if (c->c_px->px_ca != NULL &&
 	    !ca_permits(c->c_px->px_ca, c->c_mitm_host)) {
 		logrec_begin(&lr, LL_WARN, "tls-untrusted");
@@ -202,27 +200,10 @@ tls_untrusted(struct conn *c, const char *msg)
 		logrec_end(&lr);
 		return;
 	}
-	if (strcmp(c->c_ua, "python-requests") == 0 ||
-	    strcmp(c->c_ua, "python") == 0)
-		snprintf(fix, sizeof(fix), "export REQUESTS_CA_BUNDLE=%s "
-		    "SSL_CERT_FILE=%s (or pass verify=\"%s\")", bundle, bundle,
-		    bundle);
-	else if (strcmp(c->c_ua, "node") == 0)
-		snprintf(fix, sizeof(fix), "export NODE_EXTRA_CA_CERTS=%s and "
-		    "restart node", ca);
-	else if (strcmp(c->c_ua, "go") == 0)
-		snprintf(fix, sizeof(fix), "export SSL_CERT_FILE=%s", bundle);
-	else if (strcmp(c->c_ua, "curl") == 0)
-		snprintf(fix, sizeof(fix), "curl --cacert %s, or export "
-		    "CURL_CA_BUNDLE=%s", bundle, bundle);
-	else if (strcmp(c->c_ua, "java") == 0)
-		snprintf(fix, sizeof(fix), "keytool -importcert -noprompt "
-		    "-alias oauthlens -file %s -cacerts -storepass changeit", ca);
-	else if (strcmp(c->c_ua, "git") == 0)
-		snprintf(fix, sizeof(fix), "export GIT_SSL_CAINFO=%s", bundle);
-	else
-		snprintf(fix, sizeof(fix), "make the client trust %s (oauthlens "
-		    "--env prints the variables for each runtime)", ca);
+	/* The fix comes from the table --env and run use (runenv.c). */
+	runenv_init(&re, c->c_cfg->cf_listen.sl_n > 0 ?
+	    c->c_cfg->cf_listen.sl_v[0] : NULL, ca);
+	runenv_fix(c->c_ua, &re, fix, sizeof(fix));
 	logrec_begin(&lr, LL_WARN, "tls-untrusted");
 	logrec_str(&lr, "client", c->c_peer);
 	logrec_str(&lr, "host", c->c_mitm_host);

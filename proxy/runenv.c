@@ -303,6 +303,10 @@ fix_row(const char *runtime)
 {
 	size_t	i;
 
+	/* "python-requests" is what recognition said before the names
+	 * were fixed; it is python all the same. */
+	if (runtime != NULL && strncmp(runtime, "python", 6) == 0)
+		runtime = "python";
 	for (i = 0; runtime != NULL && i < NFIXES - 1; i++)
 		if (strcmp(runenv_fixes[i].runtime, runtime) == 0)
 			return i;
