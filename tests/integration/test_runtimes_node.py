@@ -72,6 +72,11 @@ class NodeRuntimes(rh.RuntimeTestCase):
     def test_https_module(self):
         self.each(("18", "20", "22", "24"), "https")
 
+    def test_http_module_plain(self):
+        # http://github.com: absolute form to the proxy (the fake's plain
+        # side, --resolve github.com:80).
+        self.each(("18", "20", "24"), "http")
+
     def test_octokit_oauth_methods(self):
         self.each(("20",), "octokit")
 

@@ -5,7 +5,7 @@
 //
 //   node runtime_client.mjs MODE '<json spec>'
 //
-// MODE: fetch | https | octokit | simple-oauth2 | got | openid-client |
+// MODE: fetch | https | http (plain http://github.com) | octokit | simple-oauth2 | got | openid-client |
 //       oauth4webapi
 // spec: {"clientId", "clientSecret", "code", "redirectUri"}
 //
@@ -15,6 +15,7 @@
 // saw (or null), libraryError the library's own error code when it hides
 // GitHub's, and failure a message when the exchange itself failed
 // (network, TLS). Exit status 0 when it printed, 2 on a usage error.
+import http from "node:http";
 import https from "node:https";
 
 const TOKEN_URL = "https://github.com/login/oauth/access_token";
@@ -39,10 +40,10 @@ const jsonHeaders = {
   "content-type": "application/x-www-form-urlencoded",
 };
 
-function httpsPost() {
+function httpsPost(mod = https, url = TOKEN_URL) {
   return new Promise((resolve, reject) => {
     const body = new URLSearchParams(form).toString();
-    const req = https.request(TOKEN_URL, {
+    const req = mod.request(url, {
       method: "POST",
       headers: { ...jsonHeaders, "content-length": Buffer.byteLength(body) },
     }, (res) => {
@@ -71,6 +72,10 @@ const modes = {
   },
   async https() {
     const r = await httpsPost();
+    return { status: r.status, header: r.header, error: r.body.error ?? null };
+  },
+  async http() {
+    const r = await httpsPost(http, TOKEN_URL.replace("https:", "http:"));
     return { status: r.status, header: r.header, error: r.body.error ?? null };
   },
   async octokit() {
