@@ -31,7 +31,7 @@ struct runcmd {
 	int		 rc_status;	/* 128 + signal, or exit code */
 	int		 rc_done;
 	struct event	*rc_chld;	/* owned: SIGCHLD */
-	struct event	*rc_fwd[NSIGS];	/* owned: passed on to the child */
+	struct event	*rc_fwd[NSIGS];	/* owned: passed on */
 	void		(*rc_cb)(void *);
 	void		*rc_arg;	/* borrowed */
 };

@@ -250,7 +250,8 @@ sh_quote(const char *s, char *out, size_t len)
 void
 runenv_print_env(const struct runenv *re, FILE *f)
 {
-	char	*v = xcalloc(2, RUNENV_VALUE_MAX), *q = v + RUNENV_VALUE_MAX;
+	char	*v = xcalloc(2, RUNENV_VALUE_MAX);
+	char	*q = v + RUNENV_VALUE_MAX;
 	size_t	 i;
 
 	for (i = 0; i < NVARS; i++) {
@@ -388,16 +389,18 @@ runenv_print_trust(const struct runenv *re, FILE *f)
 		fprintf(f, "  %-7s %s\n", runenv_fixes[i].label,
 		    runenv_fix(runenv_fixes[i].runtime, re, fix, sizeof(fix)));
 	}
-	fprintf(f, "\nNode: 22.21+ and 24.5+ send fetch and the global agent "
-	    "through the proxy themselves\n(NODE_USE_ENV_PROXY=1); on Node 18, "
-	    "20 and older 22 and 24 releases the preload\n(NODE_OPTIONS=--require "
-	    "%s) does it, and on every version it\ncovers the agents an app "
-	    "makes itself (simple-oauth2, got with its own agent).\n"
+	fprintf(f, "\nNode, fetch and https:\n"
+	    "  22.21+, 24.5+  Node itself (NODE_USE_ENV_PROXY=1)\n"
+	    "  18, 20, older 22 and 24  the preload in NODE_OPTIONS:\n"
+	    "                 %s\n"
+	    "  every version  the preload, for agents an app makes itself\n"
+	    "                 (simple-oauth2)\n"
 	    "aiohttp: ClientSession(trust_env=True) reads the proxy and "
-	    "SSL_CERT_FILE.\nwget: reads WGETRC (%s/wgetrc).\n"
+	    "SSL_CERT_FILE.\n"
+	    "wget: reads WGETRC (%s/wgetrc).\n"
 	    "PHP file_get_contents: a stream context with 'proxy' => "
-	    "'tcp://%s%s%s:%u' and 'request_fulluri' => true.\n",
-	    re->re_preload[0] != '\0' ? re->re_preload : "(preload not found)",
+	    "'tcp://%s%s%s:%u'\nand 'request_fulluri' => true.\n",
+	    re->re_preload[0] != '\0' ? re->re_preload : "(not found)",
 	    re->re_certs, strchr(re->re_host, ':') ? "[" : "", re->re_host,
 	    strchr(re->re_host, ':') ? "]" : "", re->re_port);
 }

@@ -17,10 +17,10 @@ struct runenv {
 	char		re_host[256];	/* proxy host, no brackets */
 	uint16_t	re_port;
 	char		re_url[300];	/* http://HOST:PORT */
-	char		re_certs[PATH_MAX];	/* the CA directory */
+	char		re_certs[PATH_MAX];	/* CA directory */
 	char		re_ca[PATH_MAX];	/* certs/ca.pem */
-	char		re_bundle[PATH_MAX];	/* certs/ca-bundle.pem */
-	char		re_preload[PATH_MAX];	/* Node preload, or "" */
+	char		re_bundle[PATH_MAX];	/* ca-bundle.pem */
+	char		re_preload[PATH_MAX];	/* Node's, or "" */
 };
 
 /* Longest value a variable can have (JAVA_TOOL_OPTIONS). */

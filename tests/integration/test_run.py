@@ -10,14 +10,17 @@
   127 when it does not exist;
 - with an oauthlens already listening there, run only sets the variables
   and execs: CMD has run's pid, and its traffic goes to that proxy;
-- SIGINT, SIGTERM and SIGHUP sent to run reach CMD;
+- SIGINT, SIGTERM and SIGHUP sent to run reach CMD; a ^C typed on the
+  terminal (a pty here) reaches it once, not twice;
+- --print-ca names each runtime's fix and which Node gets which mechanism;
 - --env's quoting survives a CA directory with blanks and quotes.
 """
 
 import os
+import pty
+import select
 import signal
 import subprocess
-import sys
 import time
 
 import harness
@@ -44,6 +47,22 @@ deadline = time.monotonic() + 60
 while time.monotonic() < deadline:
     time.sleep(0.05)
 os._exit(3)
+"""
+
+# Counts SIGINTs: after the first, waits a second for a duplicate, then
+# exits with 100 + the count.
+COUNT_SIGINT = """
+import os, signal, sys, time
+n = [0]
+def h(sig, frame):
+    n[0] += 1
+signal.signal(signal.SIGINT, h)
+open(sys.argv[1], "w").write(str(os.getpid()))
+deadline = time.monotonic() + 60
+while n[0] == 0 and time.monotonic() < deadline:
+    time.sleep(0.02)
+time.sleep(1)
+os._exit(100 + n[0])
 """
 
 
@@ -216,6 +235,75 @@ class Run(rh.RuntimeTestCase):
                         p.wait()
                 self.assertEqual(p.returncode, 100 + sig, err)
                 self.assertIn(b"passing it on", err)
+
+    def test_terminal_ctrl_c_reaches_the_command_once(self):
+        ready = os.path.join(self.tmp, "ready-pty")
+        cmd = [BIN, "-c", self.proxy.config_path, "-l",
+               "127.0.0.1:%d" % harness.free_port(), "--log-level",
+               "debug"] + self.base_args() + \
+            ["run", "--", PY, "-c", COUNT_SIGINT, ready]
+        pid, fd = pty.fork()
+        if pid == 0:            # a new session, the pty its terminal
+            try:
+                os.chdir(harness.SRC)
+                os.execve(BIN, cmd, self.clean_env())
+            finally:
+                os._exit(127)
+        out = b""
+        status = None
+        deadline = time.monotonic() + 60 * SLOW
+        sent = False
+        try:
+            while time.monotonic() < deadline:
+                if not sent and os.path.exists(ready) and \
+                        os.path.getsize(ready) > 0:
+                    os.write(fd, b"\x03")      # ^C, as typed
+                    sent = True
+                r, _, _ = select.select([fd], [], [], 0.1)
+                if r:
+                    try:
+                        chunk = os.read(fd, 65536)
+                    except OSError:             # EIO: the session ended
+                        chunk = b""
+                    out += chunk
+                got, st = os.waitpid(pid, os.WNOHANG)
+                if got == pid:
+                    status = st
+                    break
+        finally:
+            if status is None:
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+            os.close(fd)
+        self.assertTrue(sent, "the command never started:\n%s" %
+                        out.decode(errors="replace"))
+        self.assertIsNotNone(status, "run did not exit")
+        self.assertEqual(os.waitstatus_to_exitcode(status), 101,
+                         "the command got %d SIGINTs (want 1):\n%s" % (
+                             os.waitstatus_to_exitcode(status) - 100,
+                             out.decode(errors="replace")[-2000:]))
+        # Two SIGINTs close together may merge into one in the kernel, so
+        # the count alone cannot tell: run must also have decided not to
+        # pass this one on.
+        self.assertIn(b"the terminal sent it to the command too", out)
+        self.assertNotIn(b"passing it on", out)
+
+    def test_print_ca(self):
+        r = harness.run_proxy_cli(["-c", self.proxy.config_path, "-l",
+                                   "127.0.0.1:%d" % self.proxy.port] +
+                                  self.base_args() + ["--print-ca"])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        out = r.stdout.decode()
+        certs = os.path.realpath(self.certs)
+        for want in ("oauthlens run --", "export WGETRC=%s/wgetrc" % certs,
+                     "trust_env=True", "NODE_USE_ENV_PROXY=1",
+                     "22.21+, 24.5+", "18, 20",
+                     "oauthlens-preload.cjs", "export JAVA_TOOL_OPTIONS=",
+                     "export PHP_INI_SCAN_DIR=:%s/php" % certs,
+                     "curl --cacert %s/ca-bundle.pem" % certs,
+                     "request_fulluri"):
+            self.assertIn(want, out)
+        self.assertNotIn("keytool", out)
 
 
 if __name__ == "__main__":
