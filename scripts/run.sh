@@ -17,7 +17,8 @@ cmake --build build -j"$(nproc)" >/dev/null
 	echo
 	build/oauthlens -c conf/oauthlens.conf --env "$@" | sed 's/^/  /'
 	echo
-	echo "(or: eval \"\$(build/oauthlens --env)\"; build/oauthlens --print-ca explains each runtime). Stop with Ctrl-C."
+	echo "(or: eval \"\$(build/oauthlens --env)\"; or start the app with build/oauthlens run -- CMD;"
+	echo "build/oauthlens --print-ca explains each runtime). Stop with Ctrl-C."
 	echo
 } >&2
 exec build/oauthlens -c conf/oauthlens.conf "$@"
