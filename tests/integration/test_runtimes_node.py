@@ -39,12 +39,13 @@ class NodeRuntimes(rh.RuntimeTestCase):
         oh.ensure_node_clients()
         super().setUpClass()
 
-    def exchange(self, version, mode, via, error="bad_verification_code"):
+    def exchange(self, version, mode, via, error="bad_verification_code",
+                 prefix=()):
         node = node_for(version)
         self.assertTrue(os.access(node, os.X_OK), "no Node %s at %s (run "
                         "tests/node/install.sh)" % (version, node))
-        res = self.run_client([node, CLIENT, mode, json.dumps(self.spec())],
-                              via)
+        res = self.run_client(list(prefix) + [node, CLIENT, mode,
+                                              json.dumps(self.spec())], via)
         what = "Node %s %s via %s" % (version, mode, via)
         self.assertEqual(res.rc, 0, "%s: %r" % (what, res))
         out = res.json()
@@ -55,12 +56,13 @@ class NodeRuntimes(rh.RuntimeTestCase):
         self.assert_logged(res, what=what)
         return out
 
-    def each(self, versions, mode, header=True, error="bad_verification_code"):
+    def each(self, versions, mode, header=True, error="bad_verification_code",
+             prefix=()):
         outs = []
         for version in versions:
             for via in ("env", "run"):
                 with self.subTest(node=version, via=via):
-                    out = self.exchange(version, mode, via, error)
+                    out = self.exchange(version, mode, via, error, prefix)
                     if header:
                         self.assert_header(out["header"])
                     outs.append(out)
@@ -71,6 +73,14 @@ class NodeRuntimes(rh.RuntimeTestCase):
 
     def test_https_module(self):
         self.each(("18", "20", "22", "24"), "https")
+
+    def test_preload_where_node_has_no_switch(self):
+        # Without NODE_USE_ENV_PROXY, 22 and 24 behave as releases before
+        # the switch (22.21, 24.5): the preload's dispatcher must work on
+        # their undici (6 and 7) too.
+        for mode in ("fetch", "https"):
+            self.each(("22", "24"), mode,
+                      prefix=("env", "-u", "NODE_USE_ENV_PROXY"))
 
     def test_http_module_plain(self):
         # http://github.com: absolute form to the proxy (the fake's plain
