@@ -489,8 +489,15 @@ run_prepare(struct proxy *px, char **run)
 		log_errorx("cannot set the environment for %s", run[0]);
 		return 1;
 	}
-	if (!runcmd_listening(px->px_cfg->cf_listen.sl_v[0]))
+	switch (runcmd_listening(px->px_cfg->cf_listen.sl_v[0])) {
+	case 0:
 		return -1;
+	case -1:
+		log_errorx("something other than oauthlens listens on %s: "
+		    "choose another address with -l",
+		    px->px_cfg->cf_listen.sl_v[0]);
+		return 1;
+	}
 	log_info("an oauthlens already listens on %s: running %s with its "
 	    "settings", px->px_cfg->cf_listen.sl_v[0], run[0]);
 	return runcmd_exec(run);

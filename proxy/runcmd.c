@@ -5,6 +5,7 @@
  * only the command's name and pid.
  */
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 
@@ -36,6 +37,30 @@ struct runcmd {
 	void		*rc_arg;	/* borrowed */
 };
 
+/* Ask for a page no server has; oauthlens's 404 (or 407) names it. Two
+ * seconds at most. */
+static int
+is_oauthlens(int fd)
+{
+	static const char	 probe[] = "GET /oauthlens-run-probe HTTP/1.0"
+				    "\r\n\r\n";
+	struct timeval		 tv = { 2, 0 };
+	char			 buf[2048];
+	size_t			 have = 0;
+	ssize_t			 n;
+
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	if (send(fd, probe, sizeof(probe) - 1, MSG_NOSIGNAL) !=
+	    (ssize_t)sizeof(probe) - 1)
+		return 0;
+	while (have < sizeof(buf) - 1 &&
+	    (n = recv(fd, buf + have, sizeof(buf) - 1 - have, 0)) > 0)
+		have += (size_t)n;
+	buf[have] = '\0';
+	return memmem(buf, have, "oauthlens", 9) != NULL;
+}
+
 int
 runcmd_listening(const char *listen)
 {
@@ -61,7 +86,8 @@ runcmd_listening(const char *listen)
 		    ai->ai_protocol);
 		if (fd == -1)
 			continue;
-		up = connect(fd, ai->ai_addr, ai->ai_addrlen) == 0;
+		if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
+			up = is_oauthlens(fd) ? 1 : -1;
 		close(fd);
 	}
 	freeaddrinfo(res);

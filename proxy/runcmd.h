@@ -11,8 +11,9 @@
 struct event_base;
 struct runcmd;
 
-/* 1 when something accepts TCP connections at the listen address
- * ("addr:port", "[v6]:port"; wildcards are tried on loopback), else 0. */
+/* Who listens at the listen address ("addr:port", "[v6]:port"; wildcards
+ * are tried on loopback): 1 an oauthlens (it names itself when asked for
+ * a page it does not have), 0 nobody, -1 something else. */
 int	 runcmd_listening(const char *listen);
 
 /* Replace this process with argv[0] (searched in PATH); returns only on

@@ -9,7 +9,8 @@
   exits with CMD's status: its exit code, 128 + the signal that killed it,
   127 when it does not exist;
 - with an oauthlens already listening there, run only sets the variables
-  and execs: CMD has run's pid, and its traffic goes to that proxy;
+  and execs: CMD has run's pid, and its traffic goes to that proxy; with
+  another server there, run refuses (exit 1) and CMD does not run;
 - SIGINT, SIGTERM and SIGHUP sent to run reach CMD; a ^C typed on the
   terminal (a pty here) reaches it once, not twice;
 - --print-ca names each runtime's fix and which Node gets which mechanism;
@@ -208,6 +209,16 @@ class Run(rh.RuntimeTestCase):
             lambda x: x.get("target") == "/zen" and
             x in self.proxy.log_records()[m["log"]:]),
             "the request did not reach the listening proxy")
+
+    def test_refuses_when_another_server_listens(self):
+        # An origin that is not oauthlens on the address: run must not
+        # send the command's traffic there, nor run it.
+        port = self.origin.port
+        marker = os.path.join(self.tmp, "ran")
+        r = self.run_cmd(["touch", marker], port=port)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn(b"something other than oauthlens listens", r.stderr)
+        self.assertFalse(os.path.exists(marker))
 
     def test_signals_reach_the_command(self):
         for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
