@@ -14,9 +14,11 @@
 - SIGINT, SIGTERM and SIGHUP sent to run reach CMD; a ^C typed on the
   terminal (a pty here) reaches it once, not twice;
 - --print-ca names each runtime's fix and which Node gets which mechanism;
-- --env's quoting survives a CA directory with blanks and quotes.
+- --env's quoting survives a CA directory with blanks and quotes;
+- NO_PROXY keeps loopback direct for curl, Python and Node (preload).
 """
 
+import json
 import os
 import pty
 import select
@@ -209,6 +211,41 @@ class Run(rh.RuntimeTestCase):
             lambda x: x.get("target") == "/zen" and
             x in self.proxy.log_records()[m["log"]:]),
             "the request did not reach the listening proxy")
+
+    def test_loopback_stays_direct(self):
+        # NO_PROXY: an app calling itself or a local service does not go
+        # through oauthlens, with curl, Python and Node (the preload's
+        # fetch and http module on the machine's Node).
+        node = oh.node_bin()
+        script = (
+            "set -e\n"
+            "for h in 127.0.0.1 localhost; do\n"
+            "  curl -sS http://$h:%(p)d/echo; echo\n"
+            "  %(py)s -c 'import requests,sys; "
+            "print(requests.get(sys.argv[1]).text)' http://$h:%(p)d/echo\n"
+            "done\n" % {"p": self.origin.port, "py": PY})
+        if node:
+            script += (
+                "%(node)s -e 'fetch(process.argv[1]).then((r) => r.text())"
+                ".then(console.log)' http://127.0.0.1:%(p)d/echo\n"
+                "%(node)s -e 'require(\"http\").get(process.argv[1], (r) => "
+                "r.pipe(process.stdout))' http://localhost:%(p)d/echo\n"
+                % {"node": node, "p": self.origin.port})
+        n0 = self.origin.request_count
+        r = self.run_cmd(["bash", "-c", script])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        bodies, text, dec = [], r.stdout.decode().strip(), json.JSONDecoder()
+        while text:
+            obj, end = dec.raw_decode(text)
+            bodies.append(obj)
+            text = text[end:].strip()
+        self.assertEqual(len(bodies), 6 if node else 4, r.stdout)
+        for b in bodies:
+            self.assertFalse([v for n, v in b["headers"]
+                              if n.lower() == "via"], b)
+        self.assertEqual(self.origin.request_count - n0, len(bodies))
+        self.assertEqual([x for x in rh.json_lines(r.stderr.decode())
+                          if x.get("event") == "access"], [], r.stderr)
 
     def test_refuses_when_another_server_listens(self):
         # An origin that is not oauthlens on the address: run must not
