@@ -46,6 +46,10 @@
   const [major, minor] = process.versions.node.split('.').map(Number);
   const native = env.NODE_USE_ENV_PROXY === '1' && (major > 24 ||
     (major === 24 && minor >= 5) || (major === 22 && minor >= 21));
+  // An agent Node proxies itself: the global ones under
+  // NODE_USE_ENV_PROXY, and any made with a proxyEnv option.
+  const nodeProxies = (agent) => native && !!(agent && agent.options &&
+    agent.options.proxyEnv);
 
   // NO_PROXY as curl reads it: "*", host names (matching subdomains too,
   // with or without a leading dot), addresses, optional :port.
@@ -131,7 +135,7 @@
     const host = options.host || options.hostname || 'localhost';
     const port = Number(options.port) || 443;
     if (typeof cb !== 'function' || options.socket || options.path ||
-        bypass(host, port) || (native && this === https.globalAgent))
+        bypass(host, port) || nodeProxies(this))
       return httpsCreate.apply(this, arguments);
     tunnel(host, port, (err, raw) => {
       if (err) return cb(err);
@@ -167,7 +171,8 @@
     const agent = opts.agent;
     if ((opts.protocol && opts.protocol !== 'http:') || opts.socketPath ||
         opts.createConnection || typeof agent === 'function' ||
-        (agent && agent.constructor !== http.Agent))
+        (agent && agent.constructor !== http.Agent) ||
+        nodeProxies(agent === undefined ? http.globalAgent : agent))
       return null;
     const host = String(opts.hostname || opts.host || 'localhost')
       .replace(/^\[(.*)\]$/, '$1');
