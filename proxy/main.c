@@ -327,6 +327,11 @@ parse_args(int argc, char **argv, struct config_cli *cli, int *check,
 		optind++;
 		if (optind < argc && strcmp(argv[optind], "--") == 0)
 			optind++;
+		else if (optind < argc && argv[optind][0] == '-') {
+			fprintf(stderr, "oauthlens: options go before run: "
+			    "oauthlens [options] run -- CMD [ARGS...]\n");
+			exit(2);
+		}
 		if (optind == argc) {
 			fprintf(stderr, "oauthlens: run needs a command: "
 			    "oauthlens run -- CMD [ARGS...]\n");

@@ -191,6 +191,16 @@ class Run(rh.RuntimeTestCase):
         r = harness.run_proxy_cli(["run", "--"])
         self.assertEqual(r.returncode, 2)
         self.assertIn(b"run needs a command", r.stderr)
+        r = harness.run_proxy_cli(["run", "--lang", "en", "--", "true"])
+        self.assertEqual(r.returncode, 2)
+        self.assertIn(b"options go before run", r.stderr)
+        # Without "--" the command starts at the first word after run.
+        r = subprocess.run([BIN, "-c", self.proxy.config_path, "-l",
+                            "127.0.0.1:%d" % harness.free_port()] +
+                           self.base_args() + ["run", "sh", "-c", "exit 5"],
+                           env=self.clean_env(), capture_output=True,
+                           timeout=60 * SLOW, stdin=subprocess.DEVNULL)
+        self.assertEqual(r.returncode, 5, r.stderr)
 
     def test_execs_when_a_proxy_listens(self):
         m = self.mark()
