@@ -69,7 +69,7 @@ static const struct {
 	{ "ruby", "Ruby", "export {SSL_CERT_FILE}" },
 	{ "git", "git", "export {GIT_SSL_CAINFO}" },
 	{ "wget", "wget", "export {WGETRC}" },
-	{ "deno", "Deno", "export DENO_CERT={ca}" },
+	{ "deno", "Deno", "export {NODE_EXTRA_CA_CERTS}" },
 	{ "bun", "Bun", "export {NODE_EXTRA_CA_CERTS}" },
 	{ "unknown", NULL, "make the client trust {ca}: eval \"$(oauthlens "
 	    "--env)\" sets the variable of every runtime, or start the app "

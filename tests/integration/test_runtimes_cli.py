@@ -9,7 +9,8 @@ the annotation header where it shows headers.
 
 Python is Debian's /usr/bin/python3 with python3-requests and
 python3-aiohttp (scripts/deps.sh); aiohttp with trust_env=True, as the
-README and --print-ca tell. wget reads the WGETRC oauthlens names.
+README and --print-ca tell. wget reads the WGETRC oauthlens names (the
+wgetrc oauthlens writes at start, trustfiles.c).
 """
 
 import json
@@ -26,18 +27,6 @@ VIAS = ("env", "run")
 
 
 class CliRuntimes(rh.RuntimeTestCase):
-
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        # The wgetrc WGETRC names (certs/wgetrc) comes from the
-        # "trustfiles" side of issue 12; until it is written at start,
-        # write what it holds, so that this test proves the variable.
-        wgetrc = os.path.join(cls.certs, "wgetrc")
-        if not os.path.exists(wgetrc):
-            with open(wgetrc, "w") as f:
-                f.write("ca_certificate = %s\n" % os.path.realpath(
-                    cls.ca_bundle))
 
     def form_args(self, flag):
         spec = self.spec()
@@ -86,6 +75,8 @@ class CliRuntimes(rh.RuntimeTestCase):
                 self.assert_logged(res, what="curl via %s" % via)
 
     def test_wget(self):
+        wgetrc = os.path.join(self.certs, "wgetrc")
+        self.assertIn(os.path.realpath(self.ca_bundle), oh.read_text(wgetrc))
         spec = self.spec()
         data = "&".join("%s=%s" % kv for kv in (
             ("client_id", spec["clientId"]),

@@ -45,7 +45,7 @@ test_fixes(void)
 	    "/nonexistent/certs/wgetrc");
 	CHECK_STR(fix_for(&re, "php"), "export PHP_INI_SCAN_DIR="
 	    ":/nonexistent/certs/php");
-	CHECK_STR(fix_for(&re, "deno"), "export DENO_CERT="
+	CHECK_STR(fix_for(&re, "deno"), "export NODE_EXTRA_CA_CERTS="
 	    "/nonexistent/certs/ca.pem");
 	CHECK_STR(fix_for(&re, "bun"), "export NODE_EXTRA_CA_CERTS="
 	    "/nonexistent/certs/ca.pem");
