@@ -13,6 +13,7 @@
 #include "config.h"
 #include "confkeys.h"
 #include "json.h"
+#include "parent.h"
 #include "util.h"
 
 struct cfgerr {
@@ -498,6 +499,8 @@ config_load(const struct config_cli *cli, char *err, size_t errlen)
 		goto fail;
 	if (load_catalog(cf, err, errlen) == -1)
 		goto fail;
+	if (parent_config(cf, err, errlen) == -1)
+		goto fail;
 	if (cf->cf_listen.sl_n == 0) {
 		snprintf(err, errlen, "%s: no listen address",
 		    cli->cc_config ? cli->cc_config : "configuration");
@@ -526,6 +529,9 @@ config_unref(struct config *cf)
 		return;
 	for (k = confkeys; k->ck_key != NULL; k++)
 		confkey_free(cf, k);
+	/* Made from upstream_proxy, not keys of their own. */
+	parent_free(cf->cf_parent_http);
+	parent_free(cf->cf_parent_tunnel);
 	free(cf->cf_path);
 	catalog_free(cf->cf_catalog);
 	free(cf);

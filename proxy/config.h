@@ -16,6 +16,7 @@
 enum lang { LANG_JA, LANG_EN, LANG_AUTO };
 
 struct catalog;
+struct parent;
 
 struct strlist {
 	char		**sl_v;		/* owned strings */
@@ -50,7 +51,10 @@ struct config {
 	struct strlist	 cf_token_endpoints;
 	char		*cf_certs;
 	char		*cf_upstream_ca;
-	char		*cf_upstream_proxy;
+	char		*cf_upstream_proxy;	/* as given: URL or "env" */
+	struct strlist	 cf_no_upstream_proxy;	/* hosts that go direct */
+	struct parent	*cf_parent_http;	/* owned: plain requests */
+	struct parent	*cf_parent_tunnel;	/* owned: CONNECT, TLS */
 	char		*cf_header_name;
 	char		*cf_proxy_auth;		/* "Basic <base64>" or NULL */
 	char		*cf_messages;		/* hint catalog path */

@@ -13,6 +13,7 @@
 #include <openssl/evp.h>
 
 #include "confkeys.h"
+#include "parent.h"
 #include "util.h"
 
 #define OFF(f)		offsetof(struct config, f)
@@ -188,6 +189,40 @@ ok_field_name(const char *s, char *why, size_t whylen)
 		    strchr("!#$%&'*+-.^_`|~", s[i]) == NULL)
 			return 0;
 	return i > 0;
+}
+
+/* An upstream proxy URL (parent.c says why not), or "env". */
+static int
+ok_upstream_proxy(const char *s, char *why, size_t whylen)
+{
+	struct parent	*pa;
+
+	if (strcmp(s, "env") == 0)
+		return 1;
+	if ((pa = parent_parse(s, why, whylen)) == NULL)
+		return 0;
+	parent_free(pa);
+	return 1;
+}
+
+/* The URL with its password as ***, or "env". */
+static void
+upstream_proxy_text(const struct config *cf, char *buf, size_t len)
+{
+	const char	*v = cf->cf_upstream_proxy;
+
+	if (v == NULL || *v == '\0')
+		return;
+	if (strcmp(v, "env") == 0 || cf->cf_parent_tunnel == NULL)
+		cat(buf, len, "%s", strcmp(v, "env") == 0 ? "env" : "");
+	else
+		cat(buf, len, "%s", cf->cf_parent_tunnel->pa_shown);
+}
+
+static int
+ok_no_upstream_proxy(const char *s, char *why, size_t whylen)
+{
+	return parent_bypass_ok(s);
 }
 
 /*
@@ -431,11 +466,30 @@ const struct confkey confkeys[] = {
 	  "cached sessions." },
 	{ .ck_key = "upstream_proxy", .ck_flag = "upstream-proxy",
 	  .ck_kind = CK_STRING, .ck_off = OFF(cf_upstream_proxy),
-	  .ck_arg = "URL", .ck_what = "a URL",
+	  .ck_ok = ok_upstream_proxy, .ck_text = upstream_proxy_text,
+	  .ck_arg = "URL|env", .ck_what = "an http:// URL or env",
 	  .ck_example = "http://proxy.example.test:3128",
-	  .ck_help = "another HTTP proxy (accepted, not used yet)",
-	  .ck_doc = "Another HTTP proxy to send everything through. "
-	  "Accepted but not used yet: origins are reached directly." },
+	  .ck_help = "send everything through this HTTP proxy",
+	  .ck_doc = "An HTTP proxy to send everything through "
+	  "(http://[user:password@]host[:port], port 1080 when absent; "
+	  "user and password percent-encoded), or env: the HTTPS_PROXY "
+	  "(tunnels and intercepted hosts), HTTP_PROXY (plain requests) "
+	  "and NO_PROXY of oauthlens's own environment, which must not "
+	  "point at oauthlens itself. "
+	  "The password is sent as Proxy-Authorization: Basic and shown "
+	  "as *** everywhere. "
+	  "A change on reload applies to new exchanges and closes idle "
+	  "pooled connections." },
+	{ .ck_key = "no_upstream_proxy", .ck_flag = "no-upstream-proxy",
+	  .ck_kind = CK_LIST, .ck_elem = JSON_STRING,
+	  .ck_off = OFF(cf_no_upstream_proxy), .ck_ok = ok_no_upstream_proxy,
+	  .ck_arg = "HOST", .ck_what = "a host, .suffix, address or CIDR",
+	  .ck_example = ".corp.example.test",
+	  .ck_help = "hosts reached directly, not through upstream_proxy",
+	  .ck_doc = "Hosts reached directly even with an upstream_proxy: "
+	  "host names, .suffix or *.suffix (the bare domain too), IP "
+	  "addresses and CIDRs, or * for all. "
+	  "Loopback (localhost, 127.0.0.0/8, ::1) always goes direct." },
 	{ .ck_key = "resolve", .ck_flag = "resolve", .ck_kind = CK_LIST,
 	  .ck_elem = JSON_STRING, .ck_set = resolve_set,
 	  .ck_clear = resolve_clear, .ck_text = resolve_text,

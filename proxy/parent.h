@@ -1,0 +1,74 @@
+/*
+ * The parent ("upstream") proxy of a corporate network: its URL
+ * (http://[user[:password]@]host[:port], userinfo percent-decoded), the
+ * hosts that bypass it (no_upstream_proxy), and the CONNECT head that
+ * opens a tunnel through it. Pure functions: the connections themselves
+ * are upstream.c's. The password never leaves this module except inside
+ * the Proxy-Authorization value; pa_shown is the form every log line and
+ * page uses.
+ */
+#ifndef OAUTHLENS_PARENT_H
+#define OAUTHLENS_PARENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct evbuffer;
+struct strlist;
+struct config;
+
+#define PARENT_DEFAULT_PORT	1080	/* curl's, for a URL without one */
+
+struct parent {
+	char		 pa_host[256];	/* without brackets */
+	uint16_t	 pa_port;
+	char		*pa_auth;	/* owned: "Basic <base64>" or NULL */
+	char		 pa_shown[320];	/* "http://user:***@host:port" */
+};
+
+/* Parse a parent proxy URL into a new parent (free with parent_free).
+ * Returns NULL with a reason in err that never repeats the password. */
+struct parent	*parent_parse(const char *url, char *err, size_t errlen);
+
+/* Free a parent, wiping its credentials (NULL ok). */
+void		 parent_free(struct parent *pa);
+
+/* Whether s is a valid no_upstream_proxy entry: "*", a host name,
+ * ".suffix" or "*.suffix", an IP address or an address/bits CIDR. */
+int		 parent_bypass_ok(const char *s);
+
+/* Whether host (no brackets) goes direct under the entries of list:
+ * loopback (localhost, 127.0.0.0/8, ::1) always does. */
+int		 parent_bypass(const struct strlist *list, const char *host);
+
+/* Append the entries of a NO_PROXY-style value (comma or space separated)
+ * to list, skipping empty ones. */
+void		 parent_bypass_split(const char *value, struct strlist *list);
+
+/* Whether host:port names one of the listen addresses ("addr:port"
+ * strings): the same address, a loopback name for a loopback or wildcard
+ * listener, or any loopback address for a wildcard one. */
+int		 parent_names_listener(const char *host, uint16_t port,
+		    const struct strlist *listen);
+
+/* After the rest of cf is loaded: make cf's parents from its
+ * upstream_proxy (a URL, or "env": HTTPS_PROXY for tunnels, HTTP_PROXY for
+ * plain requests, NO_PROXY added to no_upstream_proxy, each also in lower
+ * case), refusing a parent that is one of cf's own listeners. 0, or -1
+ * with a reason in err. */
+int		 parent_config(struct config *cf, char *err, size_t errlen);
+
+/* The parent that a request for host goes through under cf, or NULL for
+ * direct: tunnel for CONNECT and intercepted TLS, else plain HTTP. */
+const struct parent *parent_for(const struct config *cf, int tunnel,
+		    const char *host);
+
+/* Whether two snapshots route alike (same parents and bypass list). */
+int		 parent_same(const struct config *a, const struct config *b);
+
+/* Write "CONNECT host:port HTTP/1.1" with Host and, when the parent has
+ * credentials, Proxy-Authorization, ending the head. */
+void		 parent_write_connect(struct evbuffer *out,
+		    const struct parent *pa, const char *host, uint16_t port);
+
+#endif
