@@ -25,6 +25,7 @@
 #include "status.h"
 #include "trustfiles.h"
 #include "oauthlens.h"
+#include "parent.h"
 #include "runcmd.h"
 #include "runenv.h"
 #include "upstream.h"
@@ -164,6 +165,14 @@ reload_cb(evutil_socket_t sig, short what, void *arg)
 		    "%s", err);
 		notify_ready(px);
 		return;
+	}
+	if (!parent_same(cf, px->px_cfg)) {
+		char	desc[1024];
+
+		upstream_pool_drop_all(px->px_up);
+		parent_describe(cf, desc, sizeof(desc));
+		log_info("new exchanges go %s", desc[0] ? desc : "direct "
+		    "(no upstream proxy)");
 	}
 	config_unref(px->px_cfg);
 	px->px_cfg = cf;
@@ -575,6 +584,9 @@ setup(struct proxy *px, struct config_cli *cli, int check, char **run,
 	}
 	TAILQ_FOREACH(l, &px->px_listeners, l_entry)
 		log_info("listening on %s", l->l_name);
+	parent_describe(px->px_cfg, err, sizeof(err));
+	if (err[0] != '\0')
+		log_info("requests go through the %s", err);
 	px->px_start_ms = util_now_ms();
 	notify_start(px);
 	notify_ready(px);

@@ -535,3 +535,28 @@ parent_same(const struct config *a, const struct config *b)
 			return 0;
 	return 1;
 }
+
+void
+parent_describe(const struct config *cf, char *buf, size_t len)
+{
+	const struct parent	*t = cf->cf_parent_tunnel;
+	const struct parent	*h = cf->cf_parent_http;
+	size_t			 i, n;
+
+	buf[0] = '\0';
+	if (t == NULL && h == NULL)
+		return;
+	if (t != NULL && h != NULL && strcmp(t->pa_shown, h->pa_shown) == 0)
+		snprintf(buf, len, "upstream proxy %s", t->pa_shown);
+	else
+		snprintf(buf, len, "upstream proxy %s for HTTPS and tunnels, "
+		    "%s for plain HTTP", t ? t->pa_shown : "none (direct)",
+		    h ? h->pa_shown : "none (direct)");
+	n = strlen(buf);
+	snprintf(buf + n, len - n, "; direct: loopback");
+	for (i = 0; i < cf->cf_no_upstream_proxy.sl_n; i++) {
+		n = strlen(buf);
+		snprintf(buf + n, len - n, ", %s",
+		    cf->cf_no_upstream_proxy.sl_v[i]);
+	}
+}

@@ -66,6 +66,11 @@ const struct parent *parent_for(const struct config *cf, int tunnel,
 /* Whether two snapshots route alike (same parents and bypass list). */
 int		 parent_same(const struct config *a, const struct config *b);
 
+/* One line for logs and --check-config: the parents (password as ***)
+ * and the bypass list, or "" when there is no parent. */
+void		 parent_describe(const struct config *cf, char *buf,
+		    size_t len);
+
 /* Write "CONNECT host:port HTTP/1.1" with Host and, when the parent has
  * credentials, Proxy-Authorization, ending the head. */
 void		 parent_write_connect(struct evbuffer *out,

@@ -20,14 +20,24 @@
 #include <event2/util.h>
 
 #include "config.h"
+#include "http1.h"
 #include "log.h"
 #include "mitm.h"
+#include "parent.h"
 #include "upstream.h"
 #include "util.h"
 
 #define POOL_MAX_PER_KEY	512
 #define POOL_MAX		4096
 #define MAX_ADDRS		8
+#define PARENT_HEAD_MAX		(16 * 1024)
+
+/* Where a request stands. */
+enum ur_stage {
+	UR_CONNECT,		/* TCP (and direct TLS) connect */
+	UR_PARENT,		/* CONNECT sent, reading the parent's head */
+	UR_TUNNEL_TLS		/* TLS handshake inside the parent's tunnel */
+};
 
 struct pooled {
 	TAILQ_ENTRY(pooled)	 pl_entry;
@@ -65,9 +75,17 @@ struct upstream_req {
 	socklen_t		 ur_addrlens[MAX_ADDRS];
 	int			 ur_naddrs, ur_next;
 	enum upstream_fail	 ur_why;
-	char			 ur_detail[200];
+	enum ur_stage		 ur_stage;
+	struct config		*ur_cf;		/* referenced, with a parent */
+	const struct parent	*ur_parent;	/* borrowed from ur_cf */
+	int			 ur_via_connect; /* CONNECT through it */
+	size_t			 ur_scan;	/* parent head end search */
+	char			 ur_detail[400];
 	char			 ur_host[256];
 	uint16_t		 ur_port;
+	char			 ur_chost[256];	/* connected to: host or parent */
+	uint16_t		 ur_cport;
+	char			 ur_name[340];	/* "host:port" or the parent */
 };
 
 struct upstream *
@@ -126,6 +144,13 @@ upstream_pool_drop_tls(struct upstream *up)
 }
 
 void
+upstream_pool_drop_all(struct upstream *up)
+{
+	while (!TAILQ_EMPTY(&up->up_keys))
+		pool_key_free(up, TAILQ_FIRST(&up->up_keys));
+}
+
+void
 upstream_free(struct upstream *up)
 {
 	struct pool_key	*pk, *next;
@@ -147,6 +172,7 @@ req_free(struct upstream_req *ur)
 	if (ur->ur_bev != NULL)
 		bufferevent_free(ur->ur_bev);
 	event_free(ur->ur_defer);
+	config_unref(ur->ur_cf);
 	free(ur);
 }
 
@@ -197,6 +223,156 @@ finish(struct upstream_req *ur, enum upstream_fail why)
 }
 
 static void	 try_next(struct upstream_req *ur);
+static void	 connect_event_cb(struct bufferevent *, short, void *);
+
+/* The parent's tunnel is open: start TLS with the origin inside it, on
+ * the socket itself (as direct TLS does), so the bufferevent handed over
+ * is an ordinary OpenSSL one. */
+static void
+parent_tls_start(struct upstream_req *ur)
+{
+	evutil_socket_t	 fd = bufferevent_getfd(ur->ur_bev);
+	SSL		*ssl = mitm_upstream_ssl(ur->ur_tls, ur->ur_host);
+
+	if (ssl == NULL) {
+		snprintf(ur->ur_detail, sizeof(ur->ur_detail), "cannot start "
+		    "TLS with %s:%u", ur->ur_host, ur->ur_port);
+		finish(ur, UPSTREAM_TLS);
+		return;
+	}
+	bufferevent_setfd(ur->ur_bev, -1);
+	bufferevent_free(ur->ur_bev);
+	ur->ur_stage = UR_TUNNEL_TLS;
+	ur->ur_bev = bufferevent_openssl_socket_new(ur->ur_up->up_base, fd,
+	    ssl, BUFFEREVENT_SSL_CONNECTING, BEV_OPT_CLOSE_ON_FREE);
+	if (ur->ur_bev == NULL) {
+		evutil_closesocket(fd);
+		snprintf(ur->ur_detail, sizeof(ur->ur_detail), "cannot start "
+		    "TLS with %s:%u", ur->ur_host, ur->ur_port);
+		finish(ur, UPSTREAM_TLS);
+		return;
+	}
+	bufferevent_openssl_set_allow_dirty_shutdown(ur->ur_bev, 1);
+	bufferevent_setcb(ur->ur_bev, NULL, NULL, connect_event_cb, ur);
+	bufferevent_set_timeouts(ur->ur_bev, &ur->ur_timeout,
+	    &ur->ur_timeout);
+	bufferevent_enable(ur->ur_bev, EV_READ | EV_WRITE);
+}
+
+/* A refusal from the parent, named with its status and reason. */
+static void
+parent_refused(struct upstream_req *ur, const struct http1_head *h)
+{
+	char		reason[64];
+	size_t		i, n = h->h_reason.s_len;
+	const char	*hint = "";
+
+	if (n >= sizeof(reason))
+		n = sizeof(reason) - 1;
+	for (i = 0; i < n; i++) {
+		char c = h->h_reason.s_ptr[i];
+
+		reason[i] = c >= 0x20 && c < 0x7f ? c : '?';
+	}
+	reason[n] = '\0';
+	if (h->h_status == 407)
+		hint = ur->ur_parent->pa_auth == NULL ? " (it wants "
+		    "credentials: upstream_proxy http://user:password@host:"
+		    "port)" : " (it refused the user and password in "
+		    "upstream_proxy)";
+	snprintf(ur->ur_detail, sizeof(ur->ur_detail), "%s refused CONNECT "
+	    "%s:%u: %d %s%s", ur->ur_name, ur->ur_host, ur->ur_port,
+	    h->h_status, reason, hint);
+	finish(ur, UPSTREAM_PARENT);
+}
+
+/* Read the parent's answer to CONNECT; a 2xx opens the tunnel. */
+static void
+parent_read_cb(struct bufferevent *bev, void *arg)
+{
+	struct upstream_req	*ur = arg;
+	struct evbuffer		*in = bufferevent_get_input(bev);
+	struct http1_parser	*hp;
+	struct http1_head	*h;
+	struct http1_error	 err;
+	size_t			 len = evbuffer_get_length(in), headlen;
+	const char		*buf;
+	int			 r;
+
+	if (len > PARENT_HEAD_MAX)
+		len = PARENT_HEAD_MAX;
+	buf = (const char *)evbuffer_pullup(in, (ssize_t)len);
+	r = http1_head_end(buf, len, &ur->ur_scan, &headlen, &err);
+	if (r == 0 && len < PARENT_HEAD_MAX)
+		return;
+	bufferevent_disable(bev, EV_READ);
+	h = xcalloc(1, sizeof(*h));
+	hp = http1_parser_new(HTTP1_RESPONSE);
+	if (r != 1 || hp == NULL ||
+	    http1_parse_head(hp, buf, headlen, 1, h, &err) == -1) {
+		snprintf(ur->ur_detail, sizeof(ur->ur_detail), "%s answered "
+		    "CONNECT %s:%u with a malformed response", ur->ur_name,
+		    ur->ur_host, ur->ur_port);
+		finish(ur, UPSTREAM_PARENT);
+	} else if (h->h_status < 200 || h->h_status > 299)
+		parent_refused(ur, h);
+	else {
+		evbuffer_drain(in, headlen);
+		log_debug("%s opened a tunnel to %s:%u", ur->ur_name,
+		    ur->ur_host, ur->ur_port);
+		if (ur->ur_tls != NULL && evbuffer_get_length(in) > 0) {
+			snprintf(ur->ur_detail, sizeof(ur->ur_detail), "%s "
+			    "sent bytes before TLS with %s:%u began",
+			    ur->ur_name, ur->ur_host, ur->ur_port);
+			finish(ur, UPSTREAM_PARENT);
+		} else if (ur->ur_tls != NULL)
+			parent_tls_start(ur);
+		else {
+			bufferevent_setcb(bev, NULL, NULL, NULL, NULL);
+			bufferevent_set_timeouts(bev, NULL, NULL);
+			bufferevent_disable(bev, EV_READ | EV_WRITE);
+			finish(ur, UPSTREAM_OK);
+		}
+	}
+	http1_parser_free(hp);
+	free(h);
+}
+
+static void
+parent_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	struct upstream_req	*ur = arg;
+	int			 err = EVUTIL_SOCKET_ERROR();
+
+	bufferevent_disable(bev, EV_READ | EV_WRITE);
+	if (what & BEV_EVENT_TIMEOUT) {
+		snprintf(ur->ur_detail, sizeof(ur->ur_detail), "%s did not "
+		    "answer CONNECT %s:%u in time", ur->ur_name, ur->ur_host,
+		    ur->ur_port);
+		finish(ur, UPSTREAM_TIMEOUT);
+		return;
+	}
+	snprintf(ur->ur_detail, sizeof(ur->ur_detail), "%s %s before "
+	    "answering CONNECT %s:%u", ur->ur_name, what & BEV_EVENT_EOF ?
+	    "closed the connection" : strerror(err ? err : EIO), ur->ur_host,
+	    ur->ur_port);
+	finish(ur, UPSTREAM_PARENT);
+}
+
+/* Connected to the parent: ask it for a tunnel to host:port. */
+static void
+parent_connect(struct upstream_req *ur)
+{
+	struct bufferevent	*bev = ur->ur_bev;
+
+	ur->ur_stage = UR_PARENT;
+	parent_write_connect(bufferevent_get_output(bev), ur->ur_parent,
+	    ur->ur_host, ur->ur_port);
+	bufferevent_setcb(bev, parent_read_cb, NULL, parent_event_cb, ur);
+	bufferevent_setwatermark(bev, EV_READ, 0, PARENT_HEAD_MAX);
+	bufferevent_set_timeouts(bev, &ur->ur_timeout, &ur->ur_timeout);
+	bufferevent_enable(bev, EV_READ | EV_WRITE);
+}
 
 static void
 connect_event_cb(struct bufferevent *bev, short what, void *arg)
@@ -213,23 +389,34 @@ connect_event_cb(struct bufferevent *bev, short what, void *arg)
 
 		setsockopt(bufferevent_getfd(bev), IPPROTO_TCP, TCP_NODELAY,
 		    &one, sizeof(one));
+		if (ur->ur_stage == UR_CONNECT && ur->ur_via_connect) {
+			parent_connect(ur);
+			return;
+		}
 		bufferevent_setcb(bev, NULL, NULL, NULL, NULL);
 		bufferevent_set_timeouts(bev, NULL, NULL);
 		bufferevent_disable(bev, EV_READ | EV_WRITE);
-		log_debug("connected to %s (%s:%u)", addr, ur->ur_host,
-		    ur->ur_port);
+		log_debug("connected to %s (%s)", addr, ur->ur_name);
 		finish(ur, UPSTREAM_OK);
 		return;
 	}
 	if (ur->ur_tls != NULL && !(what & BEV_EVENT_TIMEOUT) &&
+	    (ur->ur_stage == UR_TUNNEL_TLS || !ur->ur_via_connect) &&
 	    ((sslerr = bufferevent_get_openssl_error(bev)) != 0 ||
 	    (what & BEV_EVENT_EOF))) {
 		char	why[200];
 
 		mitm_upstream_error(bufferevent_openssl_get_ssl(bev), sslerr,
 		    why, sizeof(why));
-		snprintf(ur->ur_detail, sizeof(ur->ur_detail), "TLS with %s:%u "
-		    "(%s): %s", ur->ur_host, ur->ur_port, addr, why);
+		if (ur->ur_stage == UR_TUNNEL_TLS)
+			snprintf(ur->ur_detail, sizeof(ur->ur_detail), "TLS "
+			    "with %s:%u (through upstream proxy %s): %s",
+			    ur->ur_host, ur->ur_port, ur->ur_parent->pa_shown,
+			    why);
+		else
+			snprintf(ur->ur_detail, sizeof(ur->ur_detail), "TLS "
+			    "with %s:%u (%s): %s", ur->ur_host, ur->ur_port,
+			    addr, why);
 		bufferevent_free(bev);
 		ur->ur_bev = NULL;
 		/* Not an address problem: another address won't help. */
@@ -238,26 +425,35 @@ connect_event_cb(struct bufferevent *bev, short what, void *arg)
 	}
 	bufferevent_free(bev);
 	ur->ur_bev = NULL;
+	if (ur->ur_stage == UR_TUNNEL_TLS) {
+		/* A timeout or an error inside the tunnel: the next address
+		 * of the parent would not help. */
+		snprintf(ur->ur_detail, sizeof(ur->ur_detail), "TLS with "
+		    "%s:%u (through upstream proxy %s) %s", ur->ur_host,
+		    ur->ur_port, ur->ur_parent->pa_shown,
+		    what & BEV_EVENT_TIMEOUT ? "timed out" : "failed");
+		finish(ur, what & BEV_EVENT_TIMEOUT ? UPSTREAM_TIMEOUT :
+		    UPSTREAM_TLS);
+		return;
+	}
 	if (what & BEV_EVENT_TIMEOUT) {
 		ur->ur_why = UPSTREAM_TIMEOUT;
 		snprintf(ur->ur_detail, sizeof(ur->ur_detail),
-		    "connecting to %s:%u (%s) timed out", ur->ur_host,
-		    ur->ur_port, addr);
+		    "connecting to %s (%s) timed out", ur->ur_name, addr);
 	} else if (err == ECONNREFUSED) {
 		ur->ur_why = UPSTREAM_REFUSED;
 		snprintf(ur->ur_detail, sizeof(ur->ur_detail),
-		    "connection to %s:%u (%s) refused", ur->ur_host,
-		    ur->ur_port, addr);
+		    "connection to %s (%s) refused", ur->ur_name, addr);
 	} else if (err == ENETUNREACH || err == EHOSTUNREACH) {
 		ur->ur_why = UPSTREAM_UNREACHABLE;
 		snprintf(ur->ur_detail, sizeof(ur->ur_detail),
-		    "%s:%u (%s) is unreachable: %s", ur->ur_host, ur->ur_port,
-		    addr, strerror(err));
+		    "%s (%s) is unreachable: %s", ur->ur_name, addr,
+		    strerror(err));
 	} else {
 		ur->ur_why = UPSTREAM_ERROR;
 		snprintf(ur->ur_detail, sizeof(ur->ur_detail),
-		    "cannot connect to %s:%u (%s): %s", ur->ur_host,
-		    ur->ur_port, addr, strerror(err ? err : EIO));
+		    "cannot connect to %s (%s): %s", ur->ur_name, addr,
+		    strerror(err ? err : EIO));
 	}
 	log_debug("%s", ur->ur_detail);
 	try_next(ur);
@@ -270,7 +466,7 @@ try_next(struct upstream_req *ur)
 	while (ur->ur_next < ur->ur_naddrs) {
 		int i = ur->ur_next++;
 
-		if (ur->ur_tls != NULL) {
+		if (ur->ur_tls != NULL && !ur->ur_via_connect) {
 			SSL *ssl = mitm_upstream_ssl(ur->ur_tls, ur->ur_host);
 
 			/* The bufferevent owns the SSL, even on failure. */
@@ -296,7 +492,7 @@ try_next(struct upstream_req *ur)
 		/* libevent freed nothing: the attempt failed at once. */
 		ur->ur_why = UPSTREAM_ERROR;
 		snprintf(ur->ur_detail, sizeof(ur->ur_detail),
-		    "cannot connect to %s:%u: %s", ur->ur_host, ur->ur_port,
+		    "cannot connect to %s: %s", ur->ur_name,
 		    strerror(errno ? errno : EIO));
 		bufferevent_free(ur->ur_bev);
 		ur->ur_bev = NULL;
@@ -304,7 +500,7 @@ try_next(struct upstream_req *ur)
 	if (ur->ur_why == UPSTREAM_OK) {
 		ur->ur_why = UPSTREAM_ERROR;
 		snprintf(ur->ur_detail, sizeof(ur->ur_detail),
-		    "cannot connect to %s:%u", ur->ur_host, ur->ur_port);
+		    "cannot connect to %s", ur->ur_name);
 	}
 	finish(ur, ur->ur_why);
 }
@@ -335,7 +531,9 @@ dns_cb(int result, struct evutil_addrinfo *res, void *arg)
 	}
 	if (result != 0) {
 		snprintf(ur->ur_detail, sizeof(ur->ur_detail),
-		    "cannot resolve %s: %s", ur->ur_host,
+		    "cannot resolve %s%s%s: %s", ur->ur_chost,
+		    ur->ur_parent ? ", the host of upstream proxy " : "",
+		    ur->ur_parent ? ur->ur_parent->pa_shown : "",
 		    evutil_gai_strerror(result));
 		finish(ur, UPSTREAM_DNS);
 		return;
@@ -343,10 +541,10 @@ dns_cb(int result, struct evutil_addrinfo *res, void *arg)
 	for (ai = res; ai != NULL; ai = ai->ai_next) {
 		if (ai->ai_family == AF_INET)
 			((struct sockaddr_in *)ai->ai_addr)->sin_port =
-			    htons(ur->ur_port);
+			    htons(ur->ur_cport);
 		else if (ai->ai_family == AF_INET6)
 			((struct sockaddr_in6 *)ai->ai_addr)->sin6_port =
-			    htons(ur->ur_port);
+			    htons(ur->ur_cport);
 		else
 			continue;
 		add_addr(ur, ai->ai_addr, (socklen_t)ai->ai_addrlen);
@@ -354,7 +552,7 @@ dns_cb(int result, struct evutil_addrinfo *res, void *arg)
 	evutil_freeaddrinfo(res);
 	if (ur->ur_naddrs == 0) {
 		snprintf(ur->ur_detail, sizeof(ur->ur_detail),
-		    "cannot resolve %s: no IPv4 or IPv6 address", ur->ur_host);
+		    "cannot resolve %s: no IPv4 or IPv6 address", ur->ur_chost);
 		finish(ur, UPSTREAM_DNS);
 		return;
 	}
@@ -370,15 +568,15 @@ literal_addr(struct upstream_req *ur)
 
 	memset(&s4, 0, sizeof(s4));
 	memset(&s6, 0, sizeof(s6));
-	if (inet_pton(AF_INET, ur->ur_host, &s4.sin_addr) == 1) {
+	if (inet_pton(AF_INET, ur->ur_chost, &s4.sin_addr) == 1) {
 		s4.sin_family = AF_INET;
-		s4.sin_port = htons(ur->ur_port);
+		s4.sin_port = htons(ur->ur_cport);
 		add_addr(ur, (struct sockaddr *)&s4, sizeof(s4));
 		return 1;
 	}
-	if (inet_pton(AF_INET6, ur->ur_host, &s6.sin6_addr) == 1) {
+	if (inet_pton(AF_INET6, ur->ur_chost, &s6.sin6_addr) == 1) {
 		s6.sin6_family = AF_INET6;
-		s6.sin6_port = htons(ur->ur_port);
+		s6.sin6_port = htons(ur->ur_cport);
 		add_addr(ur, (struct sockaddr *)&s6, sizeof(s6));
 		return 1;
 	}
@@ -402,6 +600,14 @@ upstream_connect(struct upstream *up, const struct config *cf,
     const char *host, uint16_t port, struct mitm *tls, upstream_cb cb,
     void *arg)
 {
+	return upstream_open(up, cf, host, port, 0, tls, cb, arg);
+}
+
+struct upstream_req *
+upstream_open(struct upstream *up, const struct config *cf,
+    const char *host, uint16_t port, unsigned flags, struct mitm *tls,
+    upstream_cb cb, void *arg)
+{
 	struct upstream_req		*ur;
 	const struct resolve		*rv;
 	struct evutil_addrinfo		 hints;
@@ -416,13 +622,36 @@ upstream_connect(struct upstream *up, const struct config *cf,
 	ur->ur_arg = arg;
 	snprintf(ur->ur_host, sizeof(ur->ur_host), "%s", host);
 	ur->ur_port = port;
+	/* Plain requests through upstream_connect() are in origin form:
+	 * they can only go direct. */
+	ur->ur_parent = tls != NULL || flags != 0 ? parent_for(cf,
+	    tls != NULL || (flags & UPSTREAM_O_TUNNEL), host) : NULL;
+	if (ur->ur_parent != NULL) {
+		ur->ur_cf = config_ref((struct config *)cf);
+		ur->ur_via_connect = tls != NULL ||
+		    (flags & UPSTREAM_O_TUNNEL) != 0;
+		snprintf(ur->ur_chost, sizeof(ur->ur_chost), "%s",
+		    ur->ur_parent->pa_host);
+		ur->ur_cport = ur->ur_parent->pa_port;
+		snprintf(ur->ur_name, sizeof(ur->ur_name), "upstream proxy %s",
+		    ur->ur_parent->pa_shown);
+	} else {
+		snprintf(ur->ur_chost, sizeof(ur->ur_chost), "%s", host);
+		ur->ur_cport = port;
+		snprintf(ur->ur_name, sizeof(ur->ur_name), "%s%s%s:%u",
+		    strchr(host, ':') ? "[" : "", host,
+		    strchr(host, ':') ? "]" : "", port);
+	}
 	ur->ur_timeout.tv_sec = cf->cf_to_connect_ms / 1000;
 	ur->ur_timeout.tv_usec = (cf->cf_to_connect_ms % 1000) * 1000;
 	ur->ur_defer = event_new(up->up_base, -1, 0, defer_cb, ur);
 	if (ur->ur_defer == NULL) {
+		config_unref(ur->ur_cf);
 		free(ur);
 		return NULL;
 	}
+	host = ur->ur_chost;
+	port = ur->ur_cport;
 	if ((rv = config_resolve(cf, host, port)) != NULL) {
 		add_addr(ur, (const struct sockaddr *)&rv->rv_addr,
 		    rv->rv_addrlen);

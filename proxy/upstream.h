@@ -21,6 +21,7 @@ enum upstream_fail {
 	UPSTREAM_UNREACHABLE,	/* network or host unreachable */
 	UPSTREAM_TIMEOUT,	/* connect timed out */
 	UPSTREAM_TLS,		/* TLS handshake or verification failed */
+	UPSTREAM_PARENT,	/* the upstream proxy refused or failed */
 	UPSTREAM_ERROR		/* anything else */
 };
 
@@ -37,17 +38,35 @@ struct upstream_req;
 struct upstream	*upstream_new(struct event_base *base, struct evdns_base *dns);
 void		 upstream_free(struct upstream *up);
 
-/* Start connecting to host:port under cf (its --resolve entries and
- * connect timeout); with tls set, over verified TLS from tls's client
- * context (the bufferevent handed over is then an OpenSSL one). Returns a
- * handle for cancelling, or NULL if nothing could be started (then cb is
- * not called). */
+#define UPSTREAM_O_TUNNEL	0x01	/* bytes relayed as they are (CONNECT) */
+
+/* Start connecting to host:port under cf (its --resolve entries, connect
+ * timeout and upstream proxy); with tls set, over verified TLS from tls's
+ * client context (the bufferevent handed over is then an OpenSSL one).
+ * When cf sends host through a parent proxy (parent_for): with tls or
+ * UPSTREAM_O_TUNNEL, a CONNECT through it, handed over only after its 2xx
+ * (TLS runs inside, verified against host); else a connection to the
+ * parent itself, for absolute-form requests. Returns a handle for
+ * cancelling, or NULL if nothing could be started (then cb is not
+ * called). */
+struct upstream_req *upstream_open(struct upstream *up,
+		    const struct config *cf, const char *host, uint16_t port,
+		    unsigned flags, struct mitm *tls, upstream_cb cb,
+		    void *arg);
+
+/* upstream_open without flags: plain requests go direct (what the
+ * callers that write origin-form heads need), TLS through the parent. */
 struct upstream_req *upstream_connect(struct upstream *up,
 		    const struct config *cf, const char *host, uint16_t port,
 		    struct mitm *tls, upstream_cb cb, void *arg);
 
 /* Abandon a pending connect; its callback will not run (NULL ok). */
 void		 upstream_cancel(struct upstream_req *req);
+
+/* Pool kinds (the tls argument below). */
+#define UPSTREAM_POOL_PLAIN	0	/* to the origin host:port */
+#define UPSTREAM_POOL_TLS	1	/* TLS to the origin, maybe tunnelled */
+#define UPSTREAM_POOL_PARENT	2	/* to a parent proxy's host:port */
 
 /* An idle pooled connection to host:port, or NULL. Ownership passes;
  * callbacks are cleared, timeouts and watermarks kept. */
@@ -62,6 +81,9 @@ void		 upstream_pool_put(struct upstream *up, const char *host,
 /* Close the idle TLS connections (their origins were verified against
  * a trust store that has just been replaced). */
 void		 upstream_pool_drop_tls(struct upstream *up);
+
+/* Close every idle connection (the upstream proxy changed). */
+void		 upstream_pool_drop_all(struct upstream *up);
 
 /* Number of idle pooled connections (for metrics and tests). */
 unsigned	 upstream_pool_size(const struct upstream *up);
