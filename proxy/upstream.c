@@ -83,6 +83,8 @@ struct upstream_req {
 	char			 ur_detail[400];
 	char			 ur_host[256];
 	uint16_t		 ur_port;
+	char			 ur_thost[256];	/* CONNECT authority: host, or */
+	uint16_t		 ur_tport;	/* its --resolve address */
 	char			 ur_chost[256];	/* connected to: host or parent */
 	uint16_t		 ur_cport;
 	char			 ur_name[340];	/* "host:port" or the parent */
@@ -367,7 +369,7 @@ parent_connect(struct upstream_req *ur)
 
 	ur->ur_stage = UR_PARENT;
 	parent_write_connect(bufferevent_get_output(bev), ur->ur_parent,
-	    ur->ur_host, ur->ur_port);
+	    ur->ur_thost, ur->ur_tport);
 	bufferevent_setcb(bev, parent_read_cb, NULL, parent_event_cb, ur);
 	bufferevent_setwatermark(bev, EV_READ, 0, PARENT_HEAD_MAX);
 	bufferevent_set_timeouts(bev, &ur->ur_timeout, &ur->ur_timeout);
@@ -595,6 +597,30 @@ reserved_invalid(const char *host)
 	    (n > 8 && strncasecmp(host + n - 8, ".invalid", 8) == 0);
 }
 
+void
+upstream_authority(const struct config *cf, const char *host,
+    uint16_t port, char *buf, size_t len, uint16_t *outport)
+{
+	const struct resolve	*rv = config_resolve(cf, host, port);
+	const struct sockaddr	*sa;
+
+	snprintf(buf, len, "%s", host);
+	*outport = port;
+	if (rv == NULL)
+		return;
+	sa = (const struct sockaddr *)&rv->rv_addr;
+	if (sa->sa_family == AF_INET) {
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr,
+		    buf, (socklen_t)len);
+		*outport = ntohs(((const struct sockaddr_in *)sa)->sin_port);
+	} else {
+		inet_ntop(AF_INET6,
+		    &((const struct sockaddr_in6 *)sa)->sin6_addr, buf,
+		    (socklen_t)len);
+		*outport = ntohs(((const struct sockaddr_in6 *)sa)->sin6_port);
+	}
+}
+
 struct upstream_req *
 upstream_connect(struct upstream *up, const struct config *cf,
     const char *host, uint16_t port, struct mitm *tls, upstream_cb cb,
@@ -635,6 +661,8 @@ upstream_open(struct upstream *up, const struct config *cf,
 		ur->ur_cport = ur->ur_parent->pa_port;
 		snprintf(ur->ur_name, sizeof(ur->ur_name), "upstream proxy %s",
 		    ur->ur_parent->pa_shown);
+		upstream_authority(cf, host, port, ur->ur_thost,
+		    sizeof(ur->ur_thost), &ur->ur_tport);
 	} else {
 		snprintf(ur->ur_chost, sizeof(ur->ur_chost), "%s", host);
 		ur->ur_cport = port;

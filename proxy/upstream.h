@@ -6,6 +6,7 @@
 #ifndef OAUTHLENS_UPSTREAM_H
 #define OAUTHLENS_UPSTREAM_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 struct event_base;
@@ -59,6 +60,13 @@ struct upstream_req *upstream_open(struct upstream *up,
 struct upstream_req *upstream_connect(struct upstream *up,
 		    const struct config *cf, const char *host, uint16_t port,
 		    struct mitm *tls, upstream_cb cb, void *arg);
+
+/* The authority to ask a parent proxy for when host:port is wanted: its
+ * --resolve address and port if cf has one (like curl's --connect-to),
+ * else host:port itself. host (no brackets) goes to buf. */
+void		 upstream_authority(const struct config *cf,
+		    const char *host, uint16_t port, char *buf, size_t len,
+		    uint16_t *outport);
 
 /* Abandon a pending connect; its callback will not run (NULL ok). */
 void		 upstream_cancel(struct upstream_req *req);
