@@ -24,6 +24,8 @@
 #include "bevio.h"
 #include "log.h"
 #include "oauthlens.h"
+#include "parent.h"
+#include "upstream.h"
 #include "util.h"
 
 #define REJECT_EXTRA	64	/* connections over the limit we answer */
@@ -260,6 +262,59 @@ conn_reject(struct conn *c)
 	    PE_TOO_MANY, buf);
 }
 
+/* "GET http://127.0.0.1:8080/healthz" sent to 127.0.0.1:8080 (by a shell
+ * that ran eval "$(oauthlens --env)"): one of our own pages, answered
+ * here rather than relayed back to ourselves. */
+static void
+conn_own_page(struct conn *c, const struct http1_head *h,
+    const struct http1_target *t, size_t headlen)
+{
+	struct http1_head	*own = xcalloc(1, sizeof(*own));
+
+	memcpy(own->h_method, h->h_method, sizeof(own->h_method));
+	own->h_is_head = h->h_is_head;
+	own->h_target = t->t_path;
+	if (own->h_target.s_len == 0 || own->h_target.s_ptr[0] == '?') {
+		own->h_target.s_ptr = "/";
+		own->h_target.s_len = 1;
+	}
+	exchange_local(c, own);
+	free(own);
+	evbuffer_drain(bufferevent_get_input(c->c_cbev), headlen);
+}
+
+/* A request that would come back to this proxy: a CONNECT to one of our
+ * listeners, a target that --resolve maps to one, or one that has been
+ * through an oauthlens already (Via). Answers 508 and returns -1. */
+static int
+conn_loop_check(struct conn *c, const struct http1_head *h,
+    const struct http1_target *t)
+{
+	char		 host[256], buf[400];
+	uint16_t	 port;
+
+	upstream_authority(c->c_cfg, t->t_host, t->t_port, host, sizeof(host),
+	    &port);
+	if ((t->t_form == 'c' && parent_names_listener(t->t_host, t->t_port,
+	    &c->c_cfg->cf_listen)) || (config_resolve(c->c_cfg, t->t_host,
+	    t->t_port) != NULL && parent_names_listener(host, port,
+	    &c->c_cfg->cf_listen))) {
+		snprintf(buf, sizeof(buf), "%s:%u is this proxy's own "
+		    "listener: the request would loop back into oauthlens "
+		    "(use oauthlens as the client's proxy, not as its "
+		    "target)", t->t_host, t->t_port);
+		exchange_fail(c, PE_LOOP, buf);
+		return -1;
+	}
+	if (http1_via_loop(h)) {
+		exchange_fail(c, PE_LOOP, "the request has already passed through "
+		    "oauthlens (Via): a proxy loop; the upstream proxy must "
+		    "not send requests back to oauthlens");
+		return -1;
+	}
+	return 0;
+}
+
 /* Act on a parsed request head; the head's bytes are still in input. */
 static void
 conn_dispatch(struct conn *c, const struct http1_head *h, size_t headlen)
@@ -303,6 +358,9 @@ conn_dispatch(struct conn *c, const struct http1_head *h, size_t headlen)
 		t.t_port = c->c_mitm_port;
 		t.t_tls = 1;
 	}
+	if (c->c_mitm_host == NULL && t.t_form != 'o' &&
+	    conn_loop_check(c, h, &t) == -1)
+		return;
 	/* Only the access record needs the target. */
 	if (log_enabled(LL_INFO) && t.t_form == 'c')
 		x->x_target = xstrndup(h->h_target.s_ptr, h->h_target.s_len);
@@ -315,6 +373,11 @@ conn_dispatch(struct conn *c, const struct http1_head *h, size_t headlen)
 		/* h points into the input: answer first, then drain it. */
 		exchange_local(c, h);
 		evbuffer_drain(in, headlen);
+		return;
+	}
+	if (t.t_form == 'a' && c->c_mitm_host == NULL &&
+	    parent_names_listener(t.t_host, t.t_port, &c->c_cfg->cf_listen)) {
+		conn_own_page(c, h, &t, headlen);
 		return;
 	}
 	snprintf(x->x_host, sizeof(x->x_host), "%s", t.t_host);

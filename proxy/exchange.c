@@ -21,6 +21,7 @@
 #include "log.h"
 #include "oauth.h"
 #include "oauthlens.h"
+#include "parent.h"
 #include "proxyerr.h"
 #include "status.h"
 #include "upstream.h"
@@ -97,6 +98,26 @@ exchange_log(struct conn *c, struct exchange *x)
 	logrec_end(&lr);
 }
 
+/* Where x's upstream leg is pooled: by parent proxy for a plain request
+ * that goes through one (any origin can share it), else by origin. */
+static const char *
+exchange_pool_key(struct conn *c, const struct exchange *x, uint16_t *port,
+    int *kind)
+{
+	const struct parent	*pa;
+
+	*port = x->x_port;
+	*kind = UPSTREAM_POOL_PLAIN;
+	if (c->c_mitm_host != NULL)
+		*kind = UPSTREAM_POOL_TLS;
+	else if ((pa = parent_for(c->c_cfg, 0, x->x_host)) != NULL) {
+		*port = pa->pa_port;
+		*kind = UPSTREAM_POOL_PARENT;
+		return pa->pa_host;
+	}
+	return x->x_host;
+}
+
 void
 exchange_end(struct conn *c, enum xoutcome outcome)
 {
@@ -111,10 +132,13 @@ exchange_end(struct conn *c, enum xoutcome outcome)
 	go_on = outcome == XO_DONE && !x->x_close && x->x_req_done &&
 	    !c->c_client_eof && !c->c_px->px_draining;
 	if (outcome == XO_DONE && x->x_up_ka && x->x_req_done &&
-	    c->c_ubev != NULL)
-		upstream_pool_put(c->c_px->px_up, x->x_host, x->x_port,
-		    c->c_mitm_host != NULL, c->c_ubev);
-	else if (c->c_ubev != NULL && outcome != XO_ABORT)
+	    c->c_ubev != NULL) {
+		uint16_t	 port;
+		int		 kind;
+		const char	*key = exchange_pool_key(c, x, &port, &kind);
+
+		upstream_pool_put(c->c_px->px_up, key, port, kind, c->c_ubev);
+	} else if (c->c_ubev != NULL && outcome != XO_ABORT)
 		bufferevent_free(c->c_ubev);
 	if (outcome != XO_ABORT)
 		c->c_ubev = NULL;
@@ -242,19 +266,23 @@ exchange_connect(struct conn *c, upstream_cb cb)
 {
 	struct exchange		*x = c->c_x;
 	struct bufferevent	*bev = NULL;
+	const char		*key;
+	uint16_t		 port;
+	int			 kind;
 
 	c->c_state = CS_UPSTREAM;
+	key = exchange_pool_key(c, x, &port, &kind);
 	if (!x->x_connect && !x->x_upgrade && !x->x_retried)
-		bev = upstream_pool_take(c->c_px->px_up, x->x_host, x->x_port,
-		    c->c_mitm_host != NULL);
+		bev = upstream_pool_take(c->c_px->px_up, key, port, kind);
 	if (bev != NULL) {
 		x->x_reused = 1;
 		return bev;
 	}
 	x->x_reused = 0;
-	x->x_ureq = upstream_connect(c->c_px->px_up, c->c_cfg, x->x_host,
-	    x->x_port, c->c_mitm_host != NULL && !x->x_connect ?
-	    c->c_px->px_mitm : NULL, cb, c);
+	x->x_ureq = upstream_open(c->c_px->px_up, c->c_cfg, x->x_host,
+	    x->x_port, x->x_connect ? UPSTREAM_O_TUNNEL : 0,
+	    c->c_mitm_host != NULL && !x->x_connect ? c->c_px->px_mitm : NULL,
+	    cb, c);
 	if (x->x_ureq == NULL)
 		exchange_fail(c, PE_UPSTREAM_START, NULL);
 	return NULL;
@@ -266,6 +294,9 @@ exchange_forward(struct conn *c, const struct http1_head *h,
 {
 	struct exchange		*x = c->c_x;
 	struct oauth_ctx	 ctx;
+	const struct parent	*pa;
+	char			 ahost[256];
+	uint16_t		 aport;
 	unsigned		 wflags = 0;
 
 	if ((x->x_head = evbuffer_new()) == NULL)
@@ -277,7 +308,16 @@ exchange_forward(struct conn *c, const struct http1_head *h,
 	x->x_obs = oauth_request(c->c_cfg, &ctx, h, t, &wflags);
 	if (x->x_upgrade)
 		wflags |= HTTP1_W_UPGRADE;
-	http1_write_request_head(x->x_head, h, t, wflags);
+	if (c->c_mitm_host == NULL &&
+	    (pa = parent_for(c->c_cfg, 0, t->t_host)) != NULL) {
+		/* To a parent proxy: absolute form, its credentials. */
+		upstream_authority(c->c_cfg, t->t_host, t->t_port, ahost,
+		    sizeof(ahost), &aport);
+		http1_write_proxy_request_head(x->x_head, h, t, wflags, ahost,
+		    aport, pa->pa_auth_line);
+		x->x_via_parent = 1;
+	} else
+		http1_write_request_head(x->x_head, h, t, wflags);
 	return 0;
 }
 
@@ -355,6 +395,8 @@ exchange_attach(struct conn *c, enum upstream_fail why, const char *detail)
 		    sizeof(established) - 1);
 		tunnel_begin(c);
 		tunnel_pump(c, c->c_cbev, c->c_ubev);
+		/* Bytes a parent proxy sent right after its 2xx. */
+		tunnel_pump(c, c->c_ubev, c->c_cbev);
 		return;
 	}
 	c->c_state = CS_RELAY;
@@ -466,6 +508,23 @@ exchange_response_head(struct conn *c, const struct http1_head *h)
 	    oauth_head_line(x->x_obs));
 }
 
+/* The client's 502 for a parent proxy that refused a plain request. */
+static void
+exchange_parent_refused(struct conn *c, int status)
+{
+	struct exchange		*x = c->c_x;
+	const struct parent	*pa = parent_for(c->c_cfg, 0, x->x_host);
+	char			 buf[480];
+
+	snprintf(buf, sizeof(buf), "upstream proxy %s refused the request "
+	    "for %s:%u: %d %s", pa ? pa->pa_shown : "?", x->x_host,
+	    x->x_port, status, pa != NULL && pa->pa_auth != NULL ?
+	    "(it refused the user and password in upstream_proxy)" :
+	    "(it wants credentials: upstream_proxy http://user:password@"
+	    "host:port)");
+	exchange_fail(c, PE_UPSTREAM_PARENT, buf);
+}
+
 /* Read one response head; 1 when the body may follow, 0 to wait. */
 static int
 exchange_read_response_head(struct conn *c)
@@ -506,6 +565,12 @@ exchange_read_response_head(struct conn *c)
 			snprintf(reason, sizeof(reason), "bad response from "
 			    "%s:%u: %s", x->x_host, x->x_port, err.he_reason);
 			exchange_fail(c, PE_BAD_RESPONSE, reason);
+			return 0;
+		}
+		if (x->x_via_parent && h->h_status == 407) {
+			/* The parent's 407 is not the client's to answer:
+			 * oauthlens holds the parent's credentials. */
+			exchange_parent_refused(c, h->h_status);
 			return 0;
 		}
 		if (x->x_head != NULL) {

@@ -1202,9 +1202,12 @@ write_decodable(struct hb *out, const struct http1_hdr *hd)
 		hb_add(out, "\r\n", 2);
 }
 
-void
-http1_write_request_head(struct evbuffer *evout, const struct http1_head *h,
-    const struct http1_target *t, unsigned flags)
+/* The request head, with the target in origin form (ahost NULL) or in
+ * absolute form with ahost:aport as its authority. */
+static void
+write_request_head(struct evbuffer *evout, const struct http1_head *h,
+    const struct http1_target *t, unsigned flags, const char *ahost,
+    uint16_t aport, const char *extra)
 {
 	int		upgrade = (flags & HTTP1_W_UPGRADE) != 0;
 	size_t		i;
@@ -1215,6 +1218,18 @@ http1_write_request_head(struct evbuffer *evout, const struct http1_head *h,
 
 	hb_add(out, h->h_method, strlen(h->h_method));
 	hb_add(out, " ", 1);
+	if (ahost != NULL) {
+		int	v6 = strchr(ahost, ':') != NULL;
+
+		hb_add(out, v6 ? "http://[" : "http://", v6 ? 8 : 7);
+		hb_str(out, ahost);
+		if (v6)
+			hb_add(out, "]", 1);
+		if (aport != 80) {
+			hb_add(out, ":", 1);
+			hb_uint(out, aport);
+		}
+	}
 	/* "http://h?q" has an empty path: it is "/?q" in origin form. */
 	if (t->t_path.s_len == 0 || t->t_path.s_ptr[0] == '?')
 		hb_add(out, "/", 1);
@@ -1248,9 +1263,59 @@ http1_write_request_head(struct evbuffer *evout, const struct http1_head *h,
 	}
 	if (upgrade)
 		hb_add(out, "Connection: Upgrade\r\n", 21);
+	if (extra != NULL) {
+		hb_str(out, extra);
+		hb_add(out, "\r\n", 2);
+	}
 	hb_add(out, "Via: " VIA_VALUE "\r\n\r\n",
 	    sizeof("Via: " VIA_VALUE "\r\n\r\n") - 1);
 	hb_flush(out);
+}
+
+void
+http1_write_request_head(struct evbuffer *evout, const struct http1_head *h,
+    const struct http1_target *t, unsigned flags)
+{
+	write_request_head(evout, h, t, flags, NULL, 0, NULL);
+}
+
+void
+http1_write_proxy_request_head(struct evbuffer *evout,
+    const struct http1_head *h, const struct http1_target *t,
+    unsigned flags, const char *ahost, uint16_t aport, const char *extra)
+{
+	write_request_head(evout, h, t, flags, ahost, aport, extra);
+}
+
+int
+http1_via_loop(const struct http1_head *h)
+{
+	size_t		 i, n;
+	const char	*cur, *end, *tok, *sp;
+	size_t		 toklen;
+
+	for (i = 0; i < h->h_nhdrs; i++) {
+		const struct http1_hdr *hd = &h->h_hdrs[i];
+
+		if (!util_slice_ieq(hd->hd_name.s_ptr, hd->hd_name.s_len,
+		    "via"))
+			continue;
+		cur = hd->hd_value.s_ptr;
+		end = cur + hd->hd_value.s_len;
+		/* "1.1 oauthlens, 1.1 squid (squid/5.7)": the second word
+		 * of an entry is the recipient. */
+		while (util_list_next(&cur, end, &tok, &toklen)) {
+			if ((sp = memchr(tok, ' ', toklen)) == NULL)
+				continue;
+			sp++;
+			for (n = 0; sp + n < tok + toklen && sp[n] != ' ' &&
+			    sp[n] != '\t'; n++)
+				;
+			if (util_slice_ieq(sp, n, "oauthlens"))
+				return 1;
+		}
+	}
+	return 0;
 }
 
 void
@@ -1316,6 +1381,7 @@ http1_status_text(int status)
 	case 502: return "Bad Gateway";
 	case 503: return "Service Unavailable";
 	case 504: return "Gateway Timeout";
+	case 508: return "Loop Detected";
 	default: return "Error";
 	}
 }

@@ -150,6 +150,19 @@ void		 http1_write_request_head(struct evbuffer *out,
 		    const struct http1_head *h, const struct http1_target *t,
 		    unsigned flags);
 
+/* The same for a parent proxy: the target in absolute form, its
+ * authority ahost:aport (the --resolve address, or t's own; the Host
+ * field keeps t's), and extra, when not NULL, one more "name: value"
+ * line (Proxy-Authorization for the parent). */
+void		 http1_write_proxy_request_head(struct evbuffer *out,
+		    const struct http1_head *h, const struct http1_target *t,
+		    unsigned flags, const char *ahost, uint16_t aport,
+		    const char *extra);
+
+/* Whether a Via field of h names oauthlens as a recipient: the request
+ * has been through an oauthlens already (a loop). */
+int		 http1_via_loop(const struct http1_head *h);
+
 /* Write a response head for the client; extra, when not NULL, is added
  * as one more "name: value" line. */
 void		 http1_write_response_head(struct evbuffer *out,

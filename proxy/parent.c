@@ -148,7 +148,9 @@ parse_userinfo(const char *p, size_t len, struct parent *pa, char *err,
 		goto bad;
 	n = snprintf(both, sizeof(both), "%s:%s", user, pass);
 	n = EVP_EncodeBlock(b64, (const unsigned char *)both, n);
-	if (asprintf(&pa->pa_auth, "Basic %.*s", n, b64) == -1)
+	if (asprintf(&pa->pa_auth, "Basic %.*s", n, b64) == -1 ||
+	    asprintf(&pa->pa_auth_line, "Proxy-Authorization: %s",
+	    pa->pa_auth) == -1)
 		abort();
 	/* The shown form keeps the user name as written. */
 	snprintf(pa->pa_shown, sizeof(pa->pa_shown), "http://%.*s:***@",
@@ -222,6 +224,10 @@ parent_free(struct parent *pa)
 	if (pa->pa_auth != NULL) {
 		OPENSSL_cleanse(pa->pa_auth, strlen(pa->pa_auth));
 		free(pa->pa_auth);
+	}
+	if (pa->pa_auth_line != NULL) {
+		OPENSSL_cleanse(pa->pa_auth_line, strlen(pa->pa_auth_line));
+		free(pa->pa_auth_line);
 	}
 	free(pa);
 }
@@ -427,9 +433,8 @@ parent_write_connect(struct evbuffer *out, const struct parent *pa,
 	evbuffer_add_printf(out, "CONNECT %s%s%s:%u HTTP/1.1\r\n"
 	    "Host: %s%s%s:%u\r\n", v6 ? "[" : "", host, v6 ? "]" : "", port,
 	    v6 ? "[" : "", host, v6 ? "]" : "", port);
-	if (pa->pa_auth != NULL)
-		evbuffer_add_printf(out, "Proxy-Authorization: %s\r\n",
-		    pa->pa_auth);
+	if (pa->pa_auth_line != NULL)
+		evbuffer_add_printf(out, "%s\r\n", pa->pa_auth_line);
 	evbuffer_add(out, "\r\n", 2);
 }
 

@@ -23,6 +23,7 @@ struct parent {
 	char		 pa_host[256];	/* without brackets */
 	uint16_t	 pa_port;
 	char		*pa_auth;	/* owned: "Basic <base64>" or NULL */
+	char		*pa_auth_line;	/* owned: "Proxy-Authorization: ..." */
 	char		 pa_shown[320];	/* "http://user:***@host:port" */
 };
 

@@ -49,6 +49,10 @@ static const struct proxyerr_info table[PE_COUNT] = {
 	    "the origin sent too many interim (1xx) responses" },
 	[PE_UNASKED_UPGRADE] = { "unasked_upgrade", 502, LL_WARN,
 	    "the origin switched protocols without being asked" },
+	[PE_UPSTREAM_PARENT] = { "upstream_proxy", 502, LL_WARN,
+	    "the upstream proxy refused the request" },
+	[PE_LOOP] = { "loop", 508, LL_WARN,
+	    "the request would come back to this proxy" },
 };
 
 const struct proxyerr_info *
@@ -77,6 +81,8 @@ proxyerr_from_upstream(enum upstream_fail why)
 		return PE_UPSTREAM_TIMEOUT;
 	case UPSTREAM_TLS:
 		return PE_UPSTREAM_TLS;
+	case UPSTREAM_PARENT:
+		return PE_UPSTREAM_PARENT;
 	case UPSTREAM_OK:
 	case UPSTREAM_ERROR:
 		break;

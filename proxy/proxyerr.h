@@ -34,6 +34,8 @@ enum proxy_error {
 	PE_BAD_RESPONSE_BODY,	/* its chunked body cannot be read */
 	PE_TOO_MANY_INTERIM,	/* more 1xx than EXCHANGE_MAX_INTERIM */
 	PE_UNASKED_UPGRADE,	/* a 101 nobody asked for */
+	PE_UPSTREAM_PARENT,	/* the upstream proxy refused or failed */
+	PE_LOOP,		/* the request would come back to us */
 	PE_COUNT
 };
 

@@ -622,14 +622,6 @@ upstream_authority(const struct config *cf, const char *host,
 }
 
 struct upstream_req *
-upstream_connect(struct upstream *up, const struct config *cf,
-    const char *host, uint16_t port, struct mitm *tls, upstream_cb cb,
-    void *arg)
-{
-	return upstream_open(up, cf, host, port, 0, tls, cb, arg);
-}
-
-struct upstream_req *
 upstream_open(struct upstream *up, const struct config *cf,
     const char *host, uint16_t port, unsigned flags, struct mitm *tls,
     upstream_cb cb, void *arg)
@@ -648,10 +640,8 @@ upstream_open(struct upstream *up, const struct config *cf,
 	ur->ur_arg = arg;
 	snprintf(ur->ur_host, sizeof(ur->ur_host), "%s", host);
 	ur->ur_port = port;
-	/* Plain requests through upstream_connect() are in origin form:
-	 * they can only go direct. */
-	ur->ur_parent = tls != NULL || flags != 0 ? parent_for(cf,
-	    tls != NULL || (flags & UPSTREAM_O_TUNNEL), host) : NULL;
+	ur->ur_parent = parent_for(cf, tls != NULL ||
+	    (flags & UPSTREAM_O_TUNNEL), host);
 	if (ur->ur_parent != NULL) {
 		ur->ur_cf = config_ref((struct config *)cf);
 		ur->ur_via_connect = tls != NULL ||

@@ -55,12 +55,6 @@ struct upstream_req *upstream_open(struct upstream *up,
 		    unsigned flags, struct mitm *tls, upstream_cb cb,
 		    void *arg);
 
-/* upstream_open without flags: plain requests go direct (what the
- * callers that write origin-form heads need), TLS through the parent. */
-struct upstream_req *upstream_connect(struct upstream *up,
-		    const struct config *cf, const char *host, uint16_t port,
-		    struct mitm *tls, upstream_cb cb, void *arg);
-
 /* The authority to ask a parent proxy for when host:port is wanted: its
  * --resolve address and port if cf has one (like curl's --connect-to),
  * else host:port itself. host (no brackets) goes to buf. */

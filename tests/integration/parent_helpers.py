@@ -85,6 +85,8 @@ class Squid:
             "visible_hostname oauthlens-test-squid",
             "forwarded_for delete",
             "via on",
+            "strip_query_terms off",
+            "http_upgrade_request_protocols websocket allow all",
             "acl Safe_ports port 1-65535",
             "acl CONNECT method CONNECT",
         ]

@@ -11,8 +11,9 @@ The origins listen on loopback, which always goes direct, so the test
 names them origin.test and fake GitHub github.com, with --resolve
 entries that oauthlens turns into the authority it asks Squid for."""
 
+import base64
+import hashlib
 import os
-import socket
 import ssl
 import unittest
 
@@ -28,7 +29,6 @@ PASSWORD_URL = "pa55%25word%3Awith%40odd"
 @unittest.skipIf(ph.squid_missing() and not os.environ.get("CI"),
                  ph.squid_missing())
 class ThroughSquid(oh.OAuthTestCase):
-    origin_tls = True
     # Squid logs a tunnel when it ends: idle pooled connections must
     # close soon for the access log to show them.
     proxy_config = {"timeouts": {"idle": 1}}
@@ -36,12 +36,17 @@ class ThroughSquid(oh.OAuthTestCase):
     @classmethod
     def extra_proxy_args(cls):
         cls.squid = ph.Squid(cls.tmp, users={USER: PASSWORD}).start()
+        # A TLS origin that is not intercepted: origin.test:443.
+        cls.tls_leaf = cls.gca.leaf("origin.test")
+        cls.tls_fake = oh.FakeGitHub(tls=cls.tls_leaf,
+                                     registry=cls.registry).start()
+        cls._fakes.append(cls.tls_fake)
         return ["--upstream-proxy", "http://%s:%s@127.0.0.1:%d" %
                 (USER, PASSWORD_URL, cls.squid.port),
                 "--resolve", "origin.test:%d:127.0.0.1:%d" %
                 (cls.origin.port, cls.origin.port),
                 "--resolve", "origin.test:443:127.0.0.1:%d" %
-                cls.tls_origin.port]
+                cls.tls_fake.port]
 
     @classmethod
     def _teardown_origins(cls):
@@ -63,9 +68,80 @@ class ThroughSquid(oh.OAuthTestCase):
         self.assertIsNotNone(line, self.squid.access_lines())
         self.assertIn(USER, line)
 
+    def origin_test_url(self, path):
+        return "http://origin.test:%d%s" % (self.origin.port, path)
+
+    def test_plain_http_absolute_form(self):
+        r = self.curl(self.origin_test_url("/echo?via=squid"))
+        self.assertEqual((r.rc, r.status), (0, 200), "%r\n%s\n%s" % (
+            r, self.proxy.tail(), self.squid.tail()))
+        e = r.json()
+        self.assertEqual(e["target"], "/echo?via=squid")
+        hdrs = dict((n.lower(), v) for n, v in e["headers"])
+        self.assertIn("oauthlens", hdrs.get("via", ""))
+        self.assertIn("squid", hdrs.get("via", ""))
+        self.assertNotIn("proxy-authorization", hdrs)
+        line = self.squid.wait_access(
+            "GET http://127.0.0.1:%d/echo?via=squid" % self.origin.port)
+        self.assertIsNotNone(line, self.squid.access_lines())
+        self.assertIn(" %s " % USER, line)
+
+    def test_plain_http_pooled_per_parent(self):
+        for i in range(3):
+            r = self.curl(self.origin_test_url("/echo?n=%d" % i))
+            self.assertEqual((r.rc, r.status), (0, 200), r)
+        recs = self.proxy.access_records()
+        self.assertTrue(any(rec.get("reused") for rec in recs
+                            if "/echo?n=" in rec.get("target", "")), recs)
+
+    def test_blind_tunnel_shows_origin_certificate(self):
+        c = self.raw(timeout=20)
+        c.send("CONNECT origin.test:443 HTTP/1.1\r\n"
+               "Host: origin.test:443\r\n\r\n")
+        r = c.read_response("CONNECT")
+        self.assertEqual(r.status, 200, "%r\n%s" % (r, self.proxy.tail()))
+        ctx = ssl.create_default_context(cafile=self.gca.ca)
+        c.sock = ctx.wrap_socket(c.sock, server_hostname="origin.test")
+        with open(self.tls_leaf[0]) as f:
+            self.assertEqual(c.sock.getpeercert(True),
+                             ssl.PEM_cert_to_DER_cert(f.read()),
+                             "the client must see the origin's own "
+                             "certificate through a blind tunnel")
+        c.send("GET /zen HTTP/1.1\r\nHost: origin.test\r\n\r\n")
+        r = c.read_response()
+        self.assertEqual(r.status, 200)
+        self.assertIn(b"fake github", r.body)
+        c.close()
+        line = self.squid.wait_access("CONNECT 127.0.0.1:%d" %
+                                      self.tls_fake.port)
+        self.assertIsNotNone(line, self.squid.access_lines())
+
+    def test_websocket_upgrade(self):
+        key = base64.b64encode(os.urandom(16)).decode()
+        c = self.raw(timeout=20)
+        c.send(harness.http_request("GET", self.origin_test_url("/ws"), [
+            ("Upgrade", "websocket"), ("Connection", "Upgrade"),
+            ("Sec-WebSocket-Key", key), ("Sec-WebSocket-Version", "13")]))
+        r = c.read_response()
+        self.assertEqual(r.status, 101, "%r\n%s\n%s" % (
+            r, self.proxy.tail(), self.squid.tail()))
+        want = base64.b64encode(hashlib.sha1(
+            (key + harness.WS_GUID).encode()).digest()).decode()
+        self.assertEqual(r.header("Sec-WebSocket-Accept"), want)
+        c.send(harness.ws_encode(0x1, b"through squid", mask=os.urandom(4)))
+        fin, op, data, masked = harness.ws_read_frame(c.read_exact)
+        self.assertEqual((op, data), (0x1, b"through squid"))
+        c.close()
+        line = self.squid.wait_access("http://127.0.0.1:%d/ws" %
+                                      self.origin.port)
+        self.assertIsNotNone(line, self.squid.access_lines())
+
     def test_password_nowhere(self):
         self.curl_token(self.params(self.fresh_code()))
+        # The status page, through the proxy itself as a shell with
+        # HTTP_PROXY set sends it: served, not relayed to itself.
         r = self.curl("http://127.0.0.1:%d/" % self.proxy.port)
+        self.assertEqual(r.status, 200, r)
         text = self.proxy.stderr_text() + r.text
         for needle in (PASSWORD, PASSWORD_URL, "pa55"):
             self.assertNotIn(needle, text)
