@@ -161,8 +161,10 @@ class Proxy:
     """build/oauthlens as a subprocess listening on 127.0.0.1:<port>."""
 
     def __init__(self, tmpdir, config=None, args=(), log_level="debug",
-                 log_format="json", name="proxy", cli_listen=True):
+                 log_format="json", name="proxy", cli_listen=True,
+                 env=None):
         self.tmpdir = tmpdir
+        self.env = dict(env or {})   # added to clean_env()
         self.cli_listen = cli_listen
         self.config = dict(config or {})
         self.args = list(args)
@@ -206,7 +208,7 @@ class Proxy:
             out = open(self.stdout_path, "wb")
             self.proc = subprocess.Popen(self.command(), stdin=subprocess.DEVNULL,
                                          stdout=out, stderr=err, cwd=SRC,
-                                         env=clean_env())
+                                         env=dict(clean_env(), **self.env))
             err.close()
             out.close()
             if self._wait_listening(timeout * SLOW):
