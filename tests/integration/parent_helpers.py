@@ -11,8 +11,10 @@
                              "403", "503" (refuse CONNECT with that
                              status), "drop" (200, then close the tunnel
                              at once), "close" (close before answering),
-                             "tunnel" (a real CONNECT tunnel). It records
-                             every request head it reads.
+                             "tunnel" (a real CONNECT tunnel), "answer"
+                             (200 "scripted parent" to any request, then
+                             close). It records every request head it
+                             reads.
 """
 
 import os
@@ -258,6 +260,11 @@ class ScriptedParent:
                 c.sendall(("HTTP/1.1 %s %s\r\n%sContent-Length: %d\r\n"
                            "Connection: close\r\n\r\n" %
                            (m, text, extra, len(body))).encode() + body)
+                return
+            if m == "answer":
+                body = b"scripted parent\n"
+                c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n"
+                          b"Connection: close\r\n\r\n" % len(body) + body)
                 return
             if m == "drop":
                 c.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
