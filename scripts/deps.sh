@@ -28,7 +28,7 @@ DEPS_BUILD=(build-essential cmake pkg-config libevent-dev libssl-dev
 # toolchain.
 DEPS_TEST=(curl python3 python3-requests python3-requests-oauthlib
     python3-websockets clang libclang-rt-14-dev clang-tidy cppcheck systemd
-    chromium valgrind iproute2 wrk python3-aiohttp git
+    chromium valgrind iproute2 wrk python3-aiohttp git squid
     openjdk-17-jdk-headless php-cli php-curl ruby golang-go wget
     groff-base man-db mandoc)
 

@@ -136,6 +136,18 @@ class ThroughSquid(oh.OAuthTestCase):
                                       self.origin.port)
         self.assertIsNotNone(line, self.squid.access_lines())
 
+    def test_wrong_password_is_a_502_naming_407(self):
+        p = self.new_oauth_proxy([
+            "--upstream-proxy", "http://%s:wrong-s3cret@127.0.0.1:%d" %
+            (USER, self.squid.port)])
+        code = self.fresh_code()
+        r = self.curl_token(self.params(code), proxy=p)
+        self.assertEqual((r.rc, r.status), (0, 502), "%r\n%s" % (
+            r, p.tail()))
+        self.assert_reason(r.body, "upstream proxy", "dev:***@127.0.0.1",
+                           "407", "refused the user and password")
+        self.assertNotIn("wrong-s3cret", p.stderr_text() + r.text)
+
     def test_password_nowhere(self):
         self.curl_token(self.params(self.fresh_code()))
         # The status page, through the proxy itself as a shell with
@@ -147,6 +159,55 @@ class ThroughSquid(oh.OAuthTestCase):
             self.assertNotIn(needle, text)
         self.assertIn("dev:***@127.0.0.1:%d" % self.squid.port,
                       self.proxy.stderr_text())
+
+
+@unittest.skipIf(ph.squid_missing() and not os.environ.get("CI"),
+                 ph.squid_missing())
+class ThroughOpenSquid(harness.ProxyTestCase):
+    """Squid without authentication: plain and a blind tunnel, no
+    Proxy-Authorization sent."""
+
+    @classmethod
+    def proxy_setup(cls):
+        cls.squid = ph.Squid(cls.tmp, name="squid-open").start()
+        return {"upstream_proxy": cls.squid.url}, [
+            "--resolve", "origin.test:%d:127.0.0.1:%d" %
+            (cls.origin.port, cls.origin.port),
+            "--resolve", "origin.test:443:127.0.0.1:%d" % cls.origin.port]
+
+    @classmethod
+    def _teardown_origins(cls):
+        if getattr(cls, "squid", None):
+            cls.squid.stop()
+        super()._teardown_origins()
+
+    def test_plain(self):
+        r = self.curl("http://origin.test:%d/echo?open=1" % self.origin.port)
+        self.assertEqual((r.rc, r.status), (0, 200), "%r\n%s" % (
+            r, self.proxy.tail()))
+        via = [v for n, v in r.json()["headers"] if n.lower() == "via"]
+        self.assertIn("squid", " ".join(via))
+        self.assertNotIn("proxy-authorization",
+                         [n.lower() for n, _ in r.json()["headers"]])
+        line = self.squid.wait_access("GET http://127.0.0.1:%d/echo?open=1"
+                                      % self.origin.port)
+        self.assertIsNotNone(line, self.squid.access_lines())
+        self.assertIn(" - HIER_DIRECT", line)
+
+    def test_blind_tunnel(self):
+        c = self.raw(timeout=20)
+        c.send("CONNECT origin.test:443 HTTP/1.1\r\n"
+               "Host: origin.test:443\r\n\r\n")
+        r = c.read_response("CONNECT")
+        self.assertEqual(r.status, 200, "%r\n%s" % (r, self.proxy.tail()))
+        c.send("GET /echo?inside=1 HTTP/1.1\r\nHost: origin.test\r\n"
+               "Connection: close\r\n\r\n")
+        r = c.read_response()
+        self.assertEqual(r.json()["target"], "/echo?inside=1")
+        c.close()
+        self.assertIsNotNone(self.squid.wait_access(
+            "CONNECT 127.0.0.1:%d" % self.origin.port),
+            self.squid.access_lines())
 
 
 if __name__ == "__main__":
