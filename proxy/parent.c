@@ -344,7 +344,7 @@ parent_bypass(const struct strlist *list, const char *host)
 	for (i = 0; list != NULL && i < list->sl_n; i++) {
 		const char *s = list->sl_v[i];
 
-		if (strcmp(s, "*") == 0)
+		if (strcmp(s, "*") == 0 || strcasecmp(s, host) == 0)
 			return 1;
 		if ((efam = entry_cidr(s, e, &bits)) != 0) {
 			if (efam == fam && prefix_match(a, e, bits))
