@@ -117,22 +117,37 @@ cert_new(EVP_PKEY *pub, const char *cn, long days)
 static char *
 constraints_value(const struct strlist *names)
 {
-	size_t	 i, len = 128;
+	size_t	 i, len = 128, ips = 0;
 	char	*v, *p;
 
 	for (i = 0; i < names->sl_n; i++)
-		len += strlen(names->sl_v[i]) + 16;
+		len += strlen(names->sl_v[i]) + 64;
 	v = p = xcalloc(1, len);
 	p += sprintf(p, "critical");
 	for (i = 0; i < names->sl_n; i++) {
-		const char *n = names->sl_v[i];
+		const char	*n = names->sl_v[i];
+		unsigned char	 a[16];
 
+		if (inet_pton(AF_INET, n, a) == 1) {
+			p += sprintf(p, ",permitted;IP:%s/255.255.255.255", n);
+			ips++;
+			continue;
+		}
+		if (inet_pton(AF_INET6, n, a) == 1) {
+			p += sprintf(p, ",permitted;IP:%s/ffff:ffff:ffff:ffff:"
+			    "ffff:ffff:ffff:ffff", n);
+			ips++;
+			continue;
+		}
 		if (n[0] == '*' && n[1] == '.')
 			n += 2;		/* a DNS subtree covers subdomains */
 		p += sprintf(p, ",permitted;DNS:%s", n);
 	}
-	/* Without this, IP-address names would not be constrained. */
-	sprintf(p, ",excluded;IP:0.0.0.0/0.0.0.0,excluded;IP:::/::");
+	/* Without an IP subtree, IP-address names would not be
+	 * constrained; with one, only those addresses are permitted (an
+	 * exclusion would win over them, RFC 5280 4.2.1.10). */
+	if (ips == 0)
+		sprintf(p, ",excluded;IP:0.0.0.0/0.0.0.0,excluded;IP:::/::");
 	return v;
 }
 
@@ -413,6 +428,37 @@ ca_cert_pem(const struct ca *ca, size_t *len)
 	return ca->ca_pem;
 }
 
+/* An address is permitted by an IP subtree holding it (and by none when
+ * the CA has no IP subtree: it excludes every address). */
+static int
+ca_permits_ip(const struct ca *ca, const char *host)
+{
+	unsigned char	 a[16];
+	int		 i, n, al;
+
+	al = inet_pton(AF_INET, host, a) == 1 ? 4 : 16;
+	if (al == 16 && inet_pton(AF_INET6, host, a) != 1)
+		return 0;
+	n = sk_GENERAL_SUBTREE_num(ca->ca_nc->permittedSubtrees);
+	for (i = 0; i < n; i++) {
+		GENERAL_SUBTREE		*st = sk_GENERAL_SUBTREE_value(
+		    ca->ca_nc->permittedSubtrees, i);
+		const unsigned char	*b;
+		int			 j, ok = 1;
+
+		if (st->base->type != GEN_IPADD ||
+		    ASN1_STRING_length(st->base->d.iPAddress) != 2 * al)
+			continue;
+		b = ASN1_STRING_get0_data(st->base->d.iPAddress);
+		for (j = 0; j < al; j++)
+			if ((a[j] & b[al + j]) != (b[j] & b[al + j]))
+				ok = 0;
+		if (ok)
+			return 1;
+	}
+	return 0;
+}
+
 int
 ca_permits(const struct ca *ca, const char *host)
 {
@@ -421,6 +467,8 @@ ca_permits(const struct ca *ca, const char *host)
 
 	if (ca->ca_nc == NULL || ca->ca_nc->permittedSubtrees == NULL)
 		return 1;
+	if (util_ip_literal(host))
+		return ca_permits_ip(ca, host);
 	if (host[0] == '*' && host[1] == '.') {
 		host += 2;
 		hl -= 2;
@@ -452,15 +500,19 @@ static X509 *
 mint(struct ca *ca, const char *host)
 {
 	X509		*x;
-	char		 san[300];
+	char		 san[300], cn[80];
 	unsigned char	 ip[16];
 	int		 is_ip;
 
 	is_ip = inet_pton(AF_INET, host, ip) == 1 ||
 	    inet_pton(AF_INET6, host, ip) == 1;
 	snprintf(san, sizeof(san), "%s:%s", is_ip ? "IP" : "DNS", host);
-	if ((x = cert_new(ca->ca_leaf_key, strlen(host) <= 64 ? host :
-	    "oauthlens", LEAF_DAYS)) == NULL)
+	/* An address as CN looks like a host name to OpenSSL, which then
+	 * checks it against the DNS constraints: name it in words. */
+	snprintf(cn, sizeof(cn), "%s%s", is_ip ? "oauthlens for " : "",
+	    strlen(host) <= 64 - 14 || (!is_ip && strlen(host) <= 64) ?
+	    host : "oauthlens");
+	if ((x = cert_new(ca->ca_leaf_key, cn, LEAF_DAYS)) == NULL)
 		return NULL;
 	if (X509_set_issuer_name(x, X509_get_subject_name(ca->ca_cert)) != 1 ||
 	    add_ext(ca->ca_cert, x, NID_subject_alt_name, san) == -1 ||

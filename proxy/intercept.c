@@ -97,7 +97,8 @@ intercept_tls_start(struct conn *c)
 	SSL			*ssl;
 	evutil_socket_t		 fd = bufferevent_getfd(plain);
 
-	ssl = mitm_client_ssl(c->c_px->px_mitm, c->c_mitm_host);
+	ssl = mitm_client_ssl(c->c_px->px_mitm, c->c_mitm_host,
+	    &c->c_cfg->cf_intercept);
 	if (ssl == NULL)
 		return -1;
 	SSL_set_msg_callback(ssl, intercept_hello_cb);
@@ -219,6 +220,18 @@ intercept_handshake_event(struct conn *c, short what)
 	if (what & BEV_EVENT_CONNECTED) {
 		c->c_tls_done_ms = util_now_ms();
 		c->c_tls_quiet = 1;
+		const char *name = mitm_client_host(
+		    bufferevent_openssl_get_ssl(c->c_cbev));
+
+		/* CONNECT by address with SNI naming an intercepted host:
+		 * the requests are for that host (name, TLS, OAuth). */
+		if (name != NULL && strcasecmp(name, c->c_mitm_host) != 0) {
+			log_debug("connection %llu: CONNECT %s, SNI %s: "
+			    "intercepting as %s", (unsigned long long)c->c_id,
+			    c->c_mitm_host, name, name);
+			free(c->c_mitm_host);
+			c->c_mitm_host = xstrdup(name);
+		}
 		return 1;
 	}
 	tls_failed(c, what, (what & BEV_EVENT_ERROR) ?

@@ -31,6 +31,7 @@ struct mitm {
 
 /* ex_data slots: the CONNECT host on client SSLs, the mitm on both. */
 static int	idx_host = -1;
+static int	idx_list = -1;	/* borrowed intercept list */
 static int	idx_mitm = -1;
 
 static void
@@ -49,7 +50,11 @@ mitm_intercepts(const struct strlist *list, const char *host)
 		const char	*e = list->sl_v[i];
 		size_t		 el = strlen(e);
 
-		if (e[0] == '*' && e[1] == '.') {
+		if (util_ip_literal(e)) {
+			/* "::1" and "0:0::1" are one address. */
+			if (util_ip_equal(e, host))
+				return 1;
+		} else if (e[0] == '*' && e[1] == '.') {
 			/* "*.example.com": subdomains, at any depth. */
 			if (hl > el - 1 && strcasecmp(host + hl - (el - 1),
 			    e + 1) == 0)
@@ -65,10 +70,14 @@ mitm_client_host(SSL *ssl)
 {
 	const char	*sni = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
 	const char	*host = SSL_get_ex_data(ssl, idx_host);
+	const struct strlist *list = SSL_get_ex_data(ssl, idx_list);
 
-	/* Prefer SNI only when it names the host the client CONNECTed to;
-	 * a mismatch (domain fronting) gets the CONNECT name. */
-	if (sni != NULL && host != NULL && strcasecmp(sni, host) == 0)
+	/* Prefer SNI when it names the host the client CONNECTed to, or
+	 * another intercepted host (a client that CONNECTs by address and
+	 * names the host in SNI); any other mismatch (domain fronting)
+	 * gets the CONNECT name. */
+	if (sni != NULL && host != NULL && (strcasecmp(sni, host) == 0 ||
+	    (list != NULL && mitm_intercepts(list, sni))))
 		return sni;
 	return host != NULL ? host : sni;
 }
@@ -138,6 +147,7 @@ mitm_new(struct ca *ca, const char *upstream_ca, char *err, size_t errlen)
 		idx_host = SSL_get_ex_new_index(0, NULL, NULL, NULL,
 		    host_free);
 		idx_mitm = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL);
+		idx_list = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL);
 	}
 	m->m_ca = ca;
 	m->m_server = SSL_CTX_new(TLS_server_method());
@@ -227,13 +237,15 @@ mitm_free(struct mitm *m)
 }
 
 SSL *
-mitm_client_ssl(struct mitm *m, const char *host)
+mitm_client_ssl(struct mitm *m, const char *host,
+    const struct strlist *intercept)
 {
 	SSL	*ssl = SSL_new(m->m_server);
 
 	if (ssl == NULL)
 		return NULL;
 	SSL_set_ex_data(ssl, idx_host, xstrdup(host));
+	SSL_set_ex_data(ssl, idx_list, (void *)intercept);
 	return ssl;
 }
 
@@ -246,7 +258,10 @@ mitm_upstream_ssl(struct mitm *m, const char *host)
 	if (ssl == NULL)
 		return NULL;
 	SSL_set_ex_data(ssl, idx_mitm, m);
-	if (SSL_set_tlsext_host_name(ssl, host) != 1 ||
+	/* RFC 6066 3: no SNI for an address; SSL_set1_host checks it
+	 * against the certificate's IP names. */
+	if ((!util_ip_literal(host) &&
+	    SSL_set_tlsext_host_name(ssl, host) != 1) ||
 	    SSL_set1_host(ssl, host) != 1) {
 		SSL_free(ssl);
 		ERR_clear_error();

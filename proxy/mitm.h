@@ -32,8 +32,11 @@ int		 mitm_set_upstream_ca(struct mitm *m, const char *upstream_ca,
  * subdomains). */
 int		 mitm_intercepts(const struct strlist *list, const char *host);
 
-/* A server-side SSL for a client that asked to CONNECT to host. */
-SSL		*mitm_client_ssl(struct mitm *m, const char *host);
+/* A server-side SSL for a client that asked to CONNECT to host; its leaf
+ * names the client's SNI instead when that is on intercept (borrowed: it
+ * must outlive the SSL), else host. */
+SSL		*mitm_client_ssl(struct mitm *m, const char *host,
+		    const struct strlist *intercept);
 
 /* A client-side SSL towards host, with SNI, host name verification and a
  * cached session when there is one. */
@@ -48,7 +51,8 @@ void		 mitm_upstream_error(SSL *ssl, unsigned long err, char *buf,
  * the CA (alert unknown_ca, bad or unknown certificate). */
 int		 mitm_untrusted_alert(unsigned long err);
 
-/* The host name the client asked for (SNI, else the CONNECT host). */
+/* The host name the leaf names: the client's SNI when it is the CONNECT
+ * host or another intercepted host, else the CONNECT host. */
 const char	*mitm_client_host(SSL *ssl);
 
 #endif

@@ -173,3 +173,23 @@ util_sockaddr_str(const struct sockaddr *sa, char *buf, size_t len)
 	} else
 		snprintf(buf, len, "local");
 }
+
+int
+util_ip_literal(const char *s)
+{
+	unsigned char	a[16];
+
+	return inet_pton(AF_INET, s, a) == 1 || inet_pton(AF_INET6, s, a) == 1;
+}
+
+int
+util_ip_equal(const char *a, const char *b)
+{
+	unsigned char	x[16], y[16];
+
+	if (inet_pton(AF_INET, a, x) == 1)
+		return inet_pton(AF_INET, b, y) == 1 && memcmp(x, y, 4) == 0;
+	if (inet_pton(AF_INET6, a, x) == 1)
+		return inet_pton(AF_INET6, b, y) == 1 && memcmp(x, y, 16) == 0;
+	return 0;
+}

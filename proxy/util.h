@@ -44,6 +44,13 @@ void	 util_sockaddr_str(const struct sockaddr *sa, char *buf, size_t len);
 /* Monotonic milliseconds since an arbitrary origin. */
 uint64_t util_now_ms(void);
 
+/* Whether s is an IPv4 or IPv6 address in text (no brackets). */
+int	 util_ip_literal(const char *s);
+
+/* Whether a and b are the same IPv4 or IPv6 address (0 if either is not
+ * an address). */
+int	 util_ip_equal(const char *a, const char *b);
+
 /* malloc/calloc/strdup that abort on exhaustion (start-up and tiny
  * fixed-size objects only; per-request buffers use evbuffers). */
 void	*xcalloc(size_t n, size_t size);
