@@ -422,7 +422,8 @@ const struct confkey confkeys[] = {
 	  .ck_def = "github.com", .ck_example = "*.example.test",
 	  .ck_help = "hosts whose TLS is intercepted (*.suffix too)",
 	  .ck_doc = "Hosts whose TLS is intercepted with the local CA; "
-	  "*.example.com matches every name under example.com. "
+	  "*.example.com matches every name under example.com; IPv4 and "
+	  "IPv6 addresses get leaves with IP address names. "
 	  "Every other CONNECT is a blind tunnel, so other sites show "
 	  "their own certificates. "
 	  "A host outside the name constraints of an existing CA is "
