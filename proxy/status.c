@@ -12,6 +12,7 @@
 #include "oauthlens.h"
 #include "redact.h"
 #include "status.h"
+#include "parent.h"
 #include "upstream.h"
 #include "util.h"
 
@@ -146,6 +147,7 @@ page_index(struct proxy *px, struct evbuffer *b)
 {
 	struct status_recent	*sr = px->px_recent;
 	unsigned		 i, n = sr ? sr->sr_n : 0;
+	char			 parent[1024];
 
 	evbuffer_add_printf(b, "<!doctype html>\n<html lang=\"ja\"><head>"
 	    "<meta charset=\"utf-8\"><meta http-equiv=\"refresh\" "
@@ -161,6 +163,14 @@ page_index(struct proxy *px, struct evbuffer *b)
 	    "<h2>Recent OAuth errors</h2>\n",
 	    (unsigned long long)px->px_stats.st_requests,
 	    (unsigned long long)px->px_stats.st_annotated, px->px_nconns);
+	parent_describe(px->px_cfg, parent, sizeof(parent));
+	if (parent[0] != '\0') {
+		/* The password is already ***. */
+		evbuffer_add_printf(b, "<p id=\"upstream\">Requests go through "
+		    "the ");
+		html_escape(b, parent);
+		evbuffer_add_printf(b, ".</p>\n");
+	}
 	if (n == 0) {
 		evbuffer_add_printf(b, "<p id=\"none\">No annotated errors "
 		    "yet.</p>\n</body></html>\n");

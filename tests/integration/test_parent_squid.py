@@ -154,6 +154,8 @@ class ThroughSquid(oh.OAuthTestCase):
         # HTTP_PROXY set sends it: served, not relayed to itself.
         r = self.curl("http://127.0.0.1:%d/" % self.proxy.port)
         self.assertEqual(r.status, 200, r)
+        self.assertIn("upstream proxy http://dev:***@127.0.0.1:%d" %
+                      self.squid.port, r.text)
         text = self.proxy.stderr_text() + r.text
         for needle in (PASSWORD, PASSWORD_URL, "pa55"):
             self.assertNotIn(needle, text)
