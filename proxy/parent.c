@@ -333,7 +333,7 @@ parent_bypass(const struct strlist *list, const char *host)
 {
 	uint8_t		 a[16], e[16];
 	unsigned	 bits;
-	size_t		 i, hl = strlen(host);
+	size_t		 i, n, hl = strlen(host);
 	int		 fam, efam;
 
 	if (hl > 0 && host[hl - 1] == '.')
@@ -356,12 +356,14 @@ parent_bypass(const struct strlist *list, const char *host)
 		if (s[0] == '.') {
 			if (fam == 0 && suffix_match(host, hl, s))
 				return 1;
-		} else if (strlen(s) == hl && strncasecmp(s, host, hl) == 0)
-			return 1;
-		/* curl and Go treat "corp" as ".corp" too. */
-		else if (fam == 0 && hl > strlen(s) &&
-		    host[hl - strlen(s) - 1] == '.' &&
-		    strncasecmp(host + hl - strlen(s), s, strlen(s)) == 0)
+			continue;
+		}
+		/* A name, or its subdomains: curl and Go treat "corp" as
+		 * ".corp" too. */
+		n = strlen(s);
+		if ((n == hl && strncasecmp(s, host, hl) == 0) ||
+		    (fam == 0 && hl > n && host[hl - n - 1] == '.' &&
+		    strncasecmp(host + hl - n, s, n) == 0))
 			return 1;
 	}
 	return 0;

@@ -148,8 +148,12 @@ upstream_pool_drop_tls(struct upstream *up)
 void
 upstream_pool_drop_all(struct upstream *up)
 {
-	while (!TAILQ_EMPTY(&up->up_keys))
-		pool_key_free(up, TAILQ_FIRST(&up->up_keys));
+	struct pool_key	*pk, *next;
+
+	for (pk = TAILQ_FIRST(&up->up_keys); pk != NULL; pk = next) {
+		next = TAILQ_NEXT(pk, pk_entry);
+		pool_key_free(up, pk);
+	}
 }
 
 void

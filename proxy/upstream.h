@@ -28,7 +28,7 @@ enum upstream_fail {
 
 /* Called once with a connected bufferevent (ownership passes, callbacks
  * unset, reading disabled) or with NULL, a cause and a detail line. Never
- * called from inside upstream_connect(). */
+ * called from inside upstream_open(). */
 typedef void	 (*upstream_cb)(struct bufferevent *bev,
 		    enum upstream_fail why, const char *detail, void *arg);
 
