@@ -23,7 +23,7 @@ ROOT=$PWD
 
 REPS=3 DUR=5 CONNS=50 IDLE=1000 WARM=2 ONLY= BUILD=1 KEEP=0
 QUIET_MAX=10 QUIET_WAIT=30 QUIET_BUDGET=180 RETRIES=20 NICE=0
-ALL_TARGETS="direct oauthlens squid tinyproxy mitmdump"
+ALL_TARGETS="direct oauthlens squid tinyproxy mitmdump oauthlens_squid"
 
 usage() {
 	sed -n '2,/^# .*--keep\]$/p' "$SELF" | sed 's/^# \{0,1\}//'
@@ -75,9 +75,23 @@ if [ "$NICE" != 0 ]; then	# inherited by every process started below
 fi
 
 # ---- dependencies ----------------------------------------------------------
-# One package at a time, so one that fails to install costs only its target.
+# One package at a time, so one that fails to install costs only its target;
+# a peer's package only when --only keeps a target that needs it.
+needs() {	# target... : whether --only keeps one of them
+	local t
+	[ -z "$ONLY" ] && return 0
+	for t in "$@"; do
+		[[ ",$ONLY," == *",$t,"* ]] && return 0
+	done
+	return 1
+}
 for pkg in gcc libc6-dev libssl-dev openssl wrk nginx-light squid tinyproxy \
     mitmproxy iproute2 procps; do
+	case $pkg in
+	squid) needs squid oauthlens_squid || continue ;;
+	tinyproxy) needs tinyproxy || continue ;;
+	mitmproxy) needs mitmdump || continue ;;
+	esac
 	deps_apt "$pkg" || say "could not install $pkg (continuing)"
 done
 for tool in cc wrk nginx taskset ss python3 openssl; do
@@ -117,6 +131,9 @@ for t in $ALL_TARGETS; do
 		    { say "tinyproxy: not installed, skipped"; continue; } ;;
 	mitmdump) command -v mitmdump >/dev/null ||
 		    { say "mitmdump: not installed, skipped"; continue; } ;;
+	oauthlens_squid) [ -x "$OAUTHLENS" ] && command -v squid >/dev/null ||
+		    { say "oauthlens_squid: needs oauthlens and squid," \
+		    "skipped"; continue; } ;;
 	esac
 	TARGETS+=("$t")
 done
@@ -150,9 +167,9 @@ MAXFD=$(ulimit -n)
     say "warning: ulimit -n is $MAXFD, too few for $IDLE idle tunnels"
 
 read -r ORIGIN_PORT TUNNEL_PORT TLS_PORT P_oauthlens P_squid P_tinyproxy \
-    P_mitmdump < <(python3 -c '
+    P_mitmdump P_oauthlens_squid P_parent < <(python3 -c '
 import socket
-ss = [socket.socket() for _ in range(7)]
+ss = [socket.socket() for _ in range(9)]
 for s in ss:
     s.bind(("127.0.0.1", 0))
 print(*[s.getsockname()[1] for s in ss])')
@@ -242,11 +259,16 @@ make_certs() {
 	logged openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 \
 	    -nodes -keyout "$d/origin-key.pem" -out "$d/origin.pem" -days 2 \
 	    -subj /CN=localhost -CA "$d/bench-ca.pem" \
-	    -CAkey "$d/bench-ca-key.pem" -addext subjectAltName=DNS:localhost \
+	    -CAkey "$d/bench-ca-key.pem" \
+	    -addext subjectAltName=DNS:localhost,DNS:$PARENT_NAME \
 	    -addext basicConstraints=critical,CA:FALSE \
 	    -addext keyUsage=critical,digitalSignature \
 	    -addext extendedKeyUsage=serverAuth
 }
+# oauthlens_squid: oauthlens with a Squid as its upstream proxy. Loopback
+# always goes direct, so that target names the origin PARENT_NAME, which
+# --resolve maps to 127.0.0.1 (oauthlens asks the parent for the address).
+PARENT_NAME=origin.bench
 make_certs >"$WORK/certs.out" 2>&1 ||
     { say "cannot make the TLS origin's certificate:"; \
     cat "$WORK/certs.out" >&2; exit 1; }
@@ -278,6 +300,33 @@ fill scripts/bench/squid.conf.in "$P_squid" >"$WORK/squid.conf"
 fill scripts/bench/tinyproxy.conf.in "$P_tinyproxy" >"$WORK/tinyproxy.conf"
 printf '{"connect_ports": [443, %s, %s], "max_connections": 20000}\n' \
     "$TUNNEL_PORT" "$TLS_PORT" >"$WORK/oauthlens.conf"
+# The parent of oauthlens_squid: the same Squid config, its own port, pid
+# and log, and CONNECT to the TLS origin allowed (intercepted HTTPS).
+fill scripts/bench/squid.conf.in "$P_parent" |
+    sed -e "s|/squid\\.pid|/parent-squid.pid|" \
+    -e "s|/squid-cache\\.log|/parent-squid-cache.log|" \
+    -e "s|^acl bench_ports port .*|& $TLS_PORT|" >"$WORK/parent-squid.conf"
+
+# origin_host / tunnel_host / tls_name target: how the target's clients name
+# the origin for plain requests, blind tunnels and intercepted HTTPS.
+origin_host() { [ "$1" = oauthlens_squid ] && echo "$PARENT_NAME" ||
+    echo 127.0.0.1; }
+tunnel_host() { [ "$1" = oauthlens_squid ] && echo "tunnel.$PARENT_NAME" ||
+    echo 127.0.0.1; }
+tls_name() { [ "$1" = oauthlens_squid ] && echo "$PARENT_NAME" ||
+    echo "$TLS_NAME"; }
+
+# The parent Squid runs (idle but for that target) for the whole run.
+PARENT_PID=
+start_parent() {
+	[ -n "$PARENT_PID" ] && kill -0 "$PARENT_PID" 2>/dev/null && return 0
+	start_bg parent-squid taskset -c 0 squid -N \
+	    -f "$WORK/parent-squid.conf"
+	PARENT_PID=$BGPID
+	wait_listen "$P_parent" "$PARENT_PID" || {
+		say "the parent squid did not start:"
+		tail -n 20 "$WORK/parent-squid.out" >&2; return 1; }
+}
 
 start_target() {	# target : starts it pinned to core 0; sets TPID
 	local t=$1
@@ -293,6 +342,16 @@ start_target() {	# target : starts it pinned to core 0; sets TPID
 	tinyproxy)
 		start_bg "$t" taskset -c 0 tinyproxy -d \
 		    -c "$WORK/tinyproxy.conf" ;;
+	oauthlens_squid)
+		start_parent || return 1
+		start_bg "$t" taskset -c 0 "$OAUTHLENS" -c "$WORK/oauthlens.conf" \
+		    -l "127.0.0.1:$P_oauthlens_squid" --log-level warn \
+		    --certs "$WORK/ols-certs" --intercept "$PARENT_NAME" \
+		    --upstream-ca "$BENCH_CA" \
+		    --upstream-proxy "http://127.0.0.1:$P_parent" \
+		    --resolve "$PARENT_NAME:$ORIGIN_PORT:127.0.0.1:$ORIGIN_PORT" \
+		    --resolve "tunnel.$PARENT_NAME:$TUNNEL_PORT:127.0.0.1:$TUNNEL_PORT" \
+		    --resolve "$PARENT_NAME:$TLS_PORT:127.0.0.1:$TLS_PORT" ;;
 	mitmdump)
 		# --ignore-hosts: tunnels to the origin are relayed blind, as
 		# the other proxies do; absolute-form requests are proxied.
@@ -318,9 +377,9 @@ start_target() {	# target : starts it pinned to core 0; sets TPID
 # the first time, and on every failure.
 preflight() {
 	local t=$1 port_var=P_$1 ok=0 what out
-	local p=127.0.0.1:${!port_var} url=http://127.0.0.1:$ORIGIN_PORT
+	local p=127.0.0.1:${!port_var} url=http://$(origin_host "$t"):$ORIGIN_PORT
 	for what in "get $p $url/small 100" "get $p $url/1m 1048576" \
-	    "connect $p 127.0.0.1:$TUNNEL_PORT /small 100"; do
+	    "connect $p $(tunnel_host "$t"):$TUNNEL_PORT /small 100"; do
 		# shellcheck disable=SC2086
 		if out=$(python3 "$CHECK" $what); then
 			[ -n "${SHOWN[$t]:-}" ] || say "$t: check $what: $out"
@@ -341,6 +400,7 @@ tls_ca() {
 	case $1 in
 	direct) echo "$BENCH_CA" ;;
 	oauthlens) echo "$WORK/ol-certs/ca.pem" ;;
+	oauthlens_squid) echo "$WORK/ols-certs/ca.pem" ;;
 	mitmdump) echo "$WORK/mitm/mitmproxy-ca-cert.pem" ;;
 	esac
 }
@@ -351,7 +411,8 @@ tls_ca() {
 preflight_tls() {
 	local t=$1 port_var=P_$1 out
 	if out=$(python3 "$CHECK" tls "127.0.0.1:${!port_var}" \
-	    "$TLS_NAME:$TLS_PORT" "$TLS_NAME" "$(tls_ca "$t")" /small 100); then
+	    "$(tls_name "$t"):$TLS_PORT" "$(tls_name "$t")" "$(tls_ca "$t")" \
+	    /small 100); then
 		[ -n "${SHOWN[$t-tls]:-}" ] || say "$t: check tls: $out"
 		SHOWN[$t-tls]=1
 		return 0
@@ -514,7 +575,7 @@ run_wrk() {
 	if [ "$t" = direct ]; then
 		cmd+=("http://127.0.0.1:$ORIGIN_PORT$path")
 	else
-		url=http://127.0.0.1:$ORIGIN_PORT$path
+		url=http://$(origin_host "$t"):$ORIGIN_PORT$path
 		cmd+=("http://127.0.0.1:${!port_var}/")
 	fi
 	if [ "$keep" = 0 ]; then	# warm-up
@@ -564,7 +625,8 @@ run_wrk() {
 # queueing (CONNS / rate).
 run_tunnels() {
 	local rep=$1 t=$2 mode=$3 port_var=P_$2 flag= line
-	local cmode=$mode nconns=$CONNS target=127.0.0.1:$TUNNEL_PORT m=$mode
+	local cmode=$mode nconns=$CONNS m=$mode target
+	target=$(tunnel_host "$t"):$TUNNEL_PORT
 	local LOAD_BOUND=	# seen by measured()
 	case $mode in
 	ka) m=tun ;;
@@ -575,8 +637,8 @@ run_tunnels() {
 	    -c "$nconns" -d "$DUR")
 	if [[ $mode == tls* ]]; then
 		LOAD_BOUND=1
-		cmd+=(-n "$TLS_NAME" -C "$(tls_ca "$t")")
-		target=$TLS_NAME:$TLS_PORT
+		cmd+=(-n "$(tls_name "$t")" -C "$(tls_ca "$t")")
+		target=$(tls_name "$t"):$TLS_PORT
 		[ "$t" = direct ] && target=127.0.0.1:$TLS_PORT
 	fi
 	cmd+=(-t "$target")
@@ -646,7 +708,7 @@ measure_idle() {
 	local rss0 fd0 rss1 fd1 cpid ready
 	rss0=$(rss_kib "$TPID") fd0=$(fd_count "$TPID")
 	start_bg idle taskset -c 1 "$CONNLOAD" -m "$mode" \
-	    -p "127.0.0.1:${!port_var}" -t "127.0.0.1:$TUNNEL_PORT" \
+	    -p "127.0.0.1:${!port_var}" -t "$(tunnel_host "$t"):$TUNNEL_PORT" \
 	    -c "$IDLE" -d 120
 	cpid=$BGPID
 	for i in $(seq 400); do
@@ -761,6 +823,10 @@ versions() {
 		tinyproxy) echo "tinyproxy: $(tinyproxy -v 2>&1 | head -n1)" ;;
 		mitmdump) echo "mitmdump: $(mitmdump --version 2>&1 |
 		    head -n1)" ;;
+		oauthlens_squid) echo "oauthlens_squid: the oauthlens above" \
+		    "with --upstream-proxy, a second squid (same config, core" \
+		    "0) as its parent; the origin named $PARENT_NAME" \
+		    "(--resolve); CPU and RSS figures are oauthlens's alone" ;;
 		esac
 	done
 	echo "settings: $REPS repetition(s), ${DUR}s per run after a ${WARM}s" \
