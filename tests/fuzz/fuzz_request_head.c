@@ -187,6 +187,62 @@ rh_check_rewrite(const struct http1_head *h, const struct http1_target *t,
 	    rh_out.h_hdrs[rh_out.h_nhdrs - 1].hd_name.s_len, "via"));
 }
 
+/*
+ * The head for a parent proxy (http1_write_proxy_request_head): the same
+ * method and framing, the target in absolute form naming the same host,
+ * port and path, and exactly one Proxy-Authorization, ours.
+ */
+static void
+rh_check_proxy(const struct http1_head *h, const struct http1_target *t,
+    struct evbuffer *out)
+{
+	static const char	 cred[] = "Basic dXNlcjpwYXNz";
+	struct http1_parser	*hp;
+	struct http1_error	 err;
+	struct http1_target	 t2;
+	const struct slice	*pa;
+	const char		*buf;
+	size_t			 len, scan = 0, headlen = 0, i, npa = 0;
+	size_t			 pl = t->t_path.s_len, slash;
+
+	len = evbuffer_get_length(out);
+	buf = (const char *)evbuffer_pullup(out, -1);
+	FZ_ASSERT(len >= 4 && memcmp(buf + len - 4, "\r\n\r\n", 4) == 0);
+	if (len > HTTP1_MAX_HEAD || h->h_nhdrs + 4 > HTTP1_MAX_HEADERS)
+		return;
+	FZ_ASSERT(http1_head_end(buf, len, &scan, &headlen, &err) == 1);
+	FZ_ASSERT(headlen == len);
+	hp = http1_parser_new(HTTP1_REQUEST);
+	FZ_ASSERT(hp != NULL);
+	/* Written as the daemon does (Upgrade kept for an upgrade): it
+	 * must parse. */
+	FZ_ASSERT(http1_parse_head(hp, buf, len, 0, &rh_out, &err) == 0);
+	http1_parser_free(hp);
+	FZ_ASSERT(strcmp(rh_out.h_method, h->h_method) == 0);
+	FZ_ASSERT(rh_out.h_body == h->h_body);
+	FZ_ASSERT(h->h_body != HTTP1_BODY_LENGTH ||
+	    rh_out.h_length == h->h_length);
+	FZ_ASSERT(http1_parse_target(&rh_out, &t2, &err) == 0);
+	FZ_ASSERT(t2.t_form == 'a' && t2.t_port == t->t_port &&
+	    strcmp(t2.t_host, t->t_host) == 0);
+	/* "http://h?q" is sent as "http://h/?q". */
+	slash = pl == 0 || t->t_path.s_ptr[0] == '?';
+	FZ_ASSERT(t2.t_path.s_len == pl + slash);
+	FZ_ASSERT(!slash || t2.t_path.s_ptr[0] == '/');
+	FZ_ASSERT(pl == 0 || memcmp(t2.t_path.s_ptr + slash, t->t_path.s_ptr,
+	    pl) == 0);
+	for (i = 0; i < rh_out.h_nhdrs; i++) {
+		pa = &rh_out.h_hdrs[i].hd_value;
+		if (!fz_ieq(rh_out.h_hdrs[i].hd_name.s_ptr,
+		    rh_out.h_hdrs[i].hd_name.s_len, "proxy-authorization"))
+			continue;
+		npa++;
+		FZ_ASSERT(pa->s_len == sizeof(cred) - 1 &&
+		    memcmp(pa->s_ptr, cred, pa->s_len) == 0);
+	}
+	FZ_ASSERT(npa == 1);
+}
+
 /* Split the target and, where the daemon would, rewrite the head. */
 static void
 rh_forward(const struct http1_head *h, unsigned opts)
@@ -235,6 +291,15 @@ rh_forward(const struct http1_head *h, unsigned opts)
 		rh_check_rewrite(h, &t, variants[i], out);
 		evbuffer_free(out);
 	}
+	if (t.t_tls)
+		return;		/* intercepted: never to a parent in clear */
+	out = evbuffer_new();
+	FZ_ASSERT(out != NULL);
+	http1_write_proxy_request_head(out, h, &t, h->h_upgrade ?
+	    HTTP1_W_UPGRADE : 0, t.t_host, t.t_port,
+	    "Proxy-Authorization: Basic dXNlcjpwYXNz");
+	rh_check_proxy(h, &t, out);
+	evbuffer_free(out);
 }
 
 int

@@ -429,9 +429,60 @@ test_item7(void)
 	http1_parser_free(rp);
 }
 
+/* The head for a parent proxy, and Via loops. */
+static void
+test_parent(void)
+{
+	struct http1_parser	*hp = http1_parser_new(HTTP1_REQUEST);
+	struct http1_target	 t;
+	struct evbuffer		*out = evbuffer_new();
+	char			 buf[1024];
+	size_t			 n;
+
+	CHECK(parse(hp, "GET http://origin.test:8080/p?q=1 HTTP/1.1\r\n"
+	    "Host: origin.test:8080\r\nProxy-Authorization: Basic eA==\r\n"
+	    "X: y\r\n\r\n", 0) == 0);
+	CHECK(http1_parse_target(&head, &t, &herr) == 0);
+	/* --resolve's address in the target, the name in Host; the
+	 * client's credentials dropped, the parent's added. */
+	http1_write_proxy_request_head(out, &head, &t, 0, "127.0.0.1", 9000,
+	    "Proxy-Authorization: Basic cGFyZW50");
+	n = evbuffer_remove(out, buf, sizeof(buf) - 1);
+	buf[n] = '\0';
+	CHECK_STR(buf, "GET http://127.0.0.1:9000/p?q=1 HTTP/1.1\r\n"
+	    "Host: origin.test:8080\r\nX: y\r\n"
+	    "Proxy-Authorization: Basic cGFyZW50\r\n"
+	    "Via: 1.1 oauthlens\r\n\r\n");
+	CHECK(parse(hp, "GET http://a HTTP/1.1\r\n\r\n", 0) == 0);
+	CHECK(http1_parse_target(&head, &t, &herr) == 0);
+	http1_write_proxy_request_head(out, &head, &t, 0, "::1", 80, NULL);
+	n = evbuffer_remove(out, buf, sizeof(buf) - 1);
+	buf[n] = '\0';
+	CHECK_STR(buf, "GET http://[::1]/ HTTP/1.1\r\nHost: a\r\n"
+	    "Via: 1.1 oauthlens\r\n\r\n");
+	evbuffer_free(out);
+
+	CHECK(parse(hp, "GET http://a/ HTTP/1.1\r\nVia: 1.1 squid (x), "
+	    "1.0 OAuthLens\r\n\r\n", 0) == 0);
+	CHECK(http1_via_loop(&head));
+	CHECK(parse(hp, "GET http://a/ HTTP/1.1\r\nVia: 1.1 squid\r\n"
+	    "via: HTTP/1.1 oauthlens\r\n\r\n", 0) == 0);
+	CHECK(http1_via_loop(&head));
+	CHECK(parse(hp, "GET http://a/ HTTP/1.1\r\nVia: 1.1 squid "
+	    "(oauthlens), 1.1 oauthlens-test\r\nX-Via: 1.1 oauthlens\r\n"
+	    "\r\n", 0) == 0);
+	CHECK(!http1_via_loop(&head));
+	CHECK(parse(hp, "GET http://a/ HTTP/1.1\r\nVia: oauthlens\r\n\r\n",
+	    0) == 0);
+	CHECK(!http1_via_loop(&head));
+	CHECK_STR(http1_status_text(508), "Loop Detected");
+	http1_parser_free(hp);
+}
+
 int
 main(void)
 {
+	test_parent();
 	test_framing();
 	test_smuggling();
 	test_limits();
