@@ -587,6 +587,10 @@ setup(struct proxy *px, struct config_cli *cli, int check, char **run,
 	parent_describe(px->px_cfg, err, sizeof(err));
 	if (err[0] != '\0')
 		log_info("requests go through the %s", err);
+	else if (px->px_cfg->cf_upstream_proxy != NULL &&
+	    strcmp(px->px_cfg->cf_upstream_proxy, "env") == 0)
+		log_warnx("upstream_proxy is env, but neither HTTPS_PROXY nor "
+		    "HTTP_PROXY is set: requests go direct");
 	px->px_start_ms = util_now_ms();
 	notify_start(px);
 	notify_ready(px);
