@@ -307,9 +307,9 @@ conn_loop_check(struct conn *c, const struct http1_head *h,
 		return -1;
 	}
 	if (http1_via_loop(h)) {
-		exchange_fail(c, PE_LOOP, "the request has already passed through "
-		    "oauthlens (Via): a proxy loop; the upstream proxy must "
-		    "not send requests back to oauthlens");
+		exchange_fail(c, PE_LOOP, "the request has already passed "
+		    "through oauthlens (Via): a proxy loop; the upstream proxy "
+		    "must not send requests back to oauthlens");
 		return -1;
 	}
 	return 0;
