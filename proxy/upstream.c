@@ -83,9 +83,11 @@ struct upstream_req {
 	char			 ur_detail[400];
 	char			 ur_host[256];
 	uint16_t		 ur_port;
-	char			 ur_thost[256];	/* CONNECT authority: host, or */
-	uint16_t		 ur_tport;	/* its --resolve address */
-	char			 ur_chost[256];	/* connected to: host or parent */
+	/* The CONNECT authority asked of a parent: the host, or its
+	 * --resolve address; and where the socket goes: host or parent. */
+	char			 ur_thost[256];
+	uint16_t		 ur_tport;
+	char			 ur_chost[256];
 	uint16_t		 ur_cport;
 	char			 ur_name[340];	/* "host:port" or the parent */
 };

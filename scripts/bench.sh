@@ -344,14 +344,16 @@ start_target() {	# target : starts it pinned to core 0; sets TPID
 		    -c "$WORK/tinyproxy.conf" ;;
 	oauthlens_squid)
 		start_parent || return 1
-		start_bg "$t" taskset -c 0 "$OAUTHLENS" -c "$WORK/oauthlens.conf" \
-		    -l "127.0.0.1:$P_oauthlens_squid" --log-level warn \
+		local lo=127.0.0.1
+		start_bg "$t" taskset -c 0 "$OAUTHLENS" \
+		    -c "$WORK/oauthlens.conf" \
+		    -l "$lo:$P_oauthlens_squid" --log-level warn \
 		    --certs "$WORK/ols-certs" --intercept "$PARENT_NAME" \
 		    --upstream-ca "$BENCH_CA" \
-		    --upstream-proxy "http://127.0.0.1:$P_parent" \
-		    --resolve "$PARENT_NAME:$ORIGIN_PORT:127.0.0.1:$ORIGIN_PORT" \
-		    --resolve "tunnel.$PARENT_NAME:$TUNNEL_PORT:127.0.0.1:$TUNNEL_PORT" \
-		    --resolve "$PARENT_NAME:$TLS_PORT:127.0.0.1:$TLS_PORT" ;;
+		    --upstream-proxy "http://$lo:$P_parent" \
+		    --resolve "$PARENT_NAME:$ORIGIN_PORT:$lo:$ORIGIN_PORT" \
+		    --resolve "tunnel.$PARENT_NAME:$TUNNEL_PORT:$lo:$TUNNEL_PORT" \
+		    --resolve "$PARENT_NAME:$TLS_PORT:$lo:$TLS_PORT" ;;
 	mitmdump)
 		# --ignore-hosts: tunnels to the origin are relayed blind, as
 		# the other proxies do; absolute-form requests are proxied.
