@@ -217,12 +217,12 @@ tls_untrusted(struct conn *c, const char *msg)
 int
 intercept_handshake_event(struct conn *c, short what)
 {
+	const char	*name;
+
 	if (what & BEV_EVENT_CONNECTED) {
 		c->c_tls_done_ms = util_now_ms();
 		c->c_tls_quiet = 1;
-		const char *name = mitm_client_host(
-		    bufferevent_openssl_get_ssl(c->c_cbev));
-
+		name = mitm_client_host(bufferevent_openssl_get_ssl(c->c_cbev));
 		/* CONNECT by address with SNI naming an intercepted host:
 		 * the requests are for that host (name, TLS, OAuth). */
 		if (name != NULL && strcasecmp(name, c->c_mitm_host) != 0) {
