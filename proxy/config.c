@@ -423,7 +423,9 @@ apply_cli(struct config *cf, const struct config_cli *cli, char *err,
 				    confkey_what(v->cv_key, what,
 				    sizeof(what)));
 			snprintf(err, errlen, "--%s %s: %s",
-			    v->cv_key->ck_flag, v->cv_val, why);
+			    v->cv_key->ck_flag, v->cv_key->ck_secret ?
+			    "(value not repeated: it may hold a password)" :
+			    v->cv_val, why);
 			return -1;
 		}
 	}

@@ -467,6 +467,7 @@ const struct confkey confkeys[] = {
 	  "cached sessions." },
 	{ .ck_key = "upstream_proxy", .ck_flag = "upstream-proxy",
 	  .ck_kind = CK_STRING, .ck_off = OFF(cf_upstream_proxy),
+	  .ck_secret = 1,
 	  .ck_ok = ok_upstream_proxy, .ck_text = upstream_proxy_text,
 	  .ck_arg = "URL|env", .ck_what = "an http:// URL or env",
 	  .ck_example = "http://proxy.example.test:3128",
@@ -478,7 +479,8 @@ const struct confkey confkeys[] = {
 	  "and NO_PROXY of oauthlens's own environment, which must not "
 	  "point at oauthlens itself. "
 	  "The password is sent as Proxy-Authorization: Basic and shown "
-	  "as *** everywhere. "
+	  "as *** everywhere; on the command line it is visible to every "
+	  "local user, so prefer the file or env. "
 	  "A change on reload applies to new exchanges and closes idle "
 	  "pooled connections." },
 	{ .ck_key = "no_upstream_proxy", .ck_flag = "no-upstream-proxy",

@@ -30,6 +30,8 @@ struct confkey {
 	const char	*ck_key;	/* JSON key; "timeouts.idle" nests */
 	const char	*ck_flag;	/* long option, or NULL: file only */
 	int		 ck_short;	/* short option letter, or 0 */
+	int		 ck_secret;	/* a value may hold a password: no
+					 * message repeats it */
 	enum confkind	 ck_kind;
 	enum json_type	 ck_elem;	/* CK_LIST: JSON type of entries */
 	size_t		 ck_off;	/* offsetof(struct config, field) */

@@ -49,7 +49,7 @@ class InterceptIP(oh.OAuthTestCase):
     def extra_proxy_args(cls):
         cls.ip_origin = harness.Origin(tls=(cls.gca.cert, cls.gca.key))
         cls.ip_origin.start()
-        return ["--intercept", "127.0.0.1", "--intercept", "::1",
+        return ["--intercept", "+127.0.0.1", "--intercept", "+::1",
                 "--resolve", "127.0.0.1:443:127.0.0.1:%d" %
                 cls.ip_origin.port]
 
@@ -139,7 +139,7 @@ class InterceptIP(oh.OAuthTestCase):
         certs = os.path.join(self.tmp, "certs-before-ip")
         p = self.new_oauth_proxy(certs=certs, name="proxy-old-ca")
         p.stop()
-        p = self.new_oauth_proxy(["--intercept", "127.0.0.1"], certs=certs,
+        p = self.new_oauth_proxy(["--intercept", "+127.0.0.1"], certs=certs,
                                  name="proxy-old-ca-ip")
         text = p.stderr_text()
         self.assertIn("127.0.0.1 is outside the name constraints", text)
