@@ -139,6 +139,13 @@ parse_userinfo(const char *p, size_t len, struct parent *pa, char *err,
 	for (i = 0; i < len; i++)
 		if (!userinfo_char((unsigned char)p[i]))
 			goto bad;
+	/* The user name is shown as written: keep it short enough for
+	 * every line that names the parent. */
+	if (ul > PARENT_USER_MAX) {
+		snprintf(err, errlen, "the upstream proxy's user name is "
+		    "longer than %d characters", PARENT_USER_MAX);
+		goto out;
+	}
 	if (ul == 0 || pct_decode(p, ul, user, sizeof(user)) == -1 ||
 	    strchr(user, ':') != NULL)
 		goto bad;
@@ -154,7 +161,7 @@ parse_userinfo(const char *p, size_t len, struct parent *pa, char *err,
 		abort();
 	/* The shown form keeps the user name as written. */
 	snprintf(pa->pa_shown, sizeof(pa->pa_shown), "http://%.*s:***@",
-	    (int)(ul > 64 ? 64 : ul), p);
+	    (int)ul, p);
 	rc = 0;
 	goto out;
 bad:

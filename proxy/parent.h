@@ -18,13 +18,14 @@ struct strlist;
 struct config;
 
 #define PARENT_DEFAULT_PORT	1080	/* curl's, for a URL without one */
+#define PARENT_USER_MAX		64	/* user name, as written in the URL */
 
 struct parent {
 	char		 pa_host[256];	/* without brackets */
 	uint16_t	 pa_port;
 	char		*pa_auth;	/* owned: "Basic <base64>" or NULL */
 	char		*pa_auth_line;	/* owned: "Proxy-Authorization: ..." */
-	char		 pa_shown[320];	/* "http://user:***@host:port" */
+	char		 pa_shown[400];	/* "http://user:***@host:port" */
 };
 
 /* Parse a parent proxy URL into a new parent (free with parent_free).

@@ -37,6 +37,7 @@ static const char *const fp_reasons[] = {
 	"the upstream proxy's user:password is not valid",
 	"the upstream proxy's host must be",
 	"the upstream proxy's port must be",
+	"the upstream proxy's user name is longer",
 };
 
 static int
@@ -123,8 +124,9 @@ fp_check_ok(const char *url, const struct parent *pa)
 	    strlen(pa->pa_auth + 6) == n &&
 	    memcmp(pa->pa_auth + 6, b64, n) == 0);
 	n = q ? (size_t)(q - p) : (size_t)(at - p);
+	FZ_ASSERT(n <= PARENT_USER_MAX);
 	snprintf(want, sizeof(want), "http://%.*s:***@%s%s%s:%u",
-	    (int)(n > 64 ? 64 : n), p, v6 ? "[" : "", pa->pa_host,
+	    (int)n, p, v6 ? "[" : "", pa->pa_host,
 	    v6 ? "]" : "", pa->pa_port);
 	FZ_ASSERT(strcmp(pa->pa_shown, want) == 0);
 }

@@ -96,6 +96,9 @@ test_parse_bad(void)
 	check_bad("http://:s3cret@p:1", "user:password");
 	check_bad("http://a%3ab:s3cret@p:1", "user:password");
 	check_bad("http://al ice:s3cret@p:1", "user:password");
+	/* A user name longer than the shown form allows. */
+	check_bad("http://aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	    "aaaaaaaaa:s3cret@p:1", "longer than 64");
 	/* An unencoded @ in the password. */
 	check_bad("http://u:s3cret@x@p:3", "user:password");
 }
