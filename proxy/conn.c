@@ -273,6 +273,9 @@ conn_own_page(struct conn *c, const struct http1_head *h,
 
 	memcpy(own->h_method, h->h_method, sizeof(own->h_method));
 	own->h_is_head = h->h_is_head;
+	/* The target's authority is our own listener already: the Host
+	 * check for rebound names has nothing left to check. */
+	own->h_host = -1;
 	own->h_target = t->t_path;
 	if (own->h_target.s_len == 0 || own->h_target.s_ptr[0] == '?') {
 		own->h_target.s_ptr = "/";

@@ -97,7 +97,8 @@ struct exchange {
 				 x_client_ka:1, x_http10:1, x_req_done:1,
 				 x_reused:1, x_dechunk:1, x_close:1, x_up_ka:1,
 				 x_retried:1, x_has_body:1, x_resp_eof:1,
-				 x_req_chunked:1, x_resp_chunked:1, x_via_parent:1;
+				 x_req_chunked:1, x_resp_chunked:1,
+				 x_via_parent:1;	/* to a parent proxy */
 	unsigned		 x_interim;	/* 1xx heads relayed */
 };
 
