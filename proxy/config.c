@@ -383,6 +383,12 @@ config_cli_add(struct config_cli *cli, const struct confkey *k,
 void
 config_cli_clear(struct config_cli *cli)
 {
+	size_t	i;
+
+	for (i = 0; i < 3; i++) {
+		free(cli->cc_proxy_env[i]);
+		cli->cc_proxy_env[i] = NULL;
+	}
 	free(cli->cc_vals);
 	cli->cc_vals = NULL;
 	cli->cc_nvals = 0;
@@ -501,7 +507,8 @@ config_load(const struct config_cli *cli, char *err, size_t errlen)
 		goto fail;
 	if (load_catalog(cf, err, errlen) == -1)
 		goto fail;
-	if (parent_config(cf, err, errlen) == -1)
+	if (parent_config(cf, cli->cc_proxy_env_kept ?
+	    (const char *const *)cli->cc_proxy_env : NULL, err, errlen) == -1)
 		goto fail;
 	if (cf->cf_listen.sl_n == 0) {
 		snprintf(err, errlen, "%s: no listen address",

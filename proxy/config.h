@@ -90,6 +90,11 @@ struct config_cli {
 	int			 cc_new_ca;
 	int			 cc_print_ca;
 	int			 cc_env;
+	/* HTTPS_PROXY, HTTP_PROXY and NO_PROXY as oauthlens started (owned
+	 * copies, parent_env_keep), for upstream_proxy "env" at every load;
+	 * unset: read the environment at each load. */
+	char			*cc_proxy_env[3];
+	int			 cc_proxy_env_kept;
 };
 
 /* The one rule for options against the file, as --help and the man pages

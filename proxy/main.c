@@ -612,6 +612,8 @@ main(int argc, char **argv)
 	int			 check = 0, rc;
 
 	memset(&cli, 0, sizeof(cli));
+	/* Before run sets them to ourselves for its command. */
+	parent_env_keep(&cli);
 	parse_args(argc, argv, &cli, &check, &run);
 	if (cli.cc_config == NULL)
 		cli.cc_config = util_tree_path("conf/oauthlens.conf", cfgbuf,

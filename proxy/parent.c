@@ -482,8 +482,28 @@ config_one(struct config *cf, const char *url, const char *what,
 	return 0;
 }
 
+void
+parent_env_keep(struct config_cli *cli)
+{
+	static const char *const names[3][2] = {
+		{ "HTTPS_PROXY", "https_proxy" },
+		{ "HTTP_PROXY", "http_proxy" },
+		{ "NO_PROXY", "no_proxy" }
+	};
+	const char	*v;
+	size_t		 i;
+
+	for (i = 0; i < 3; i++) {
+		free(cli->cc_proxy_env[i]);
+		v = env_get(names[i][0], names[i][1]);
+		cli->cc_proxy_env[i] = v != NULL ? xstrdup(v) : NULL;
+	}
+	cli->cc_proxy_env_kept = 1;
+}
+
 int
-parent_config(struct config *cf, char *err, size_t errlen)
+parent_config(struct config *cf, const char *const *env, char *err,
+    size_t errlen)
 {
 	const char	*v = cf->cf_upstream_proxy;
 
@@ -499,15 +519,16 @@ parent_config(struct config *cf, char *err, size_t errlen)
 		cf->cf_parent_http = parent_parse(v, err, errlen);
 		return cf->cf_parent_http == NULL ? -1 : 0;
 	}
-	if ((v = env_get("HTTPS_PROXY", "https_proxy")) != NULL &&
-	    config_one(cf, v, "upstream_proxy env: HTTPS_PROXY",
+	v = env ? env[0] : env_get("HTTPS_PROXY", "https_proxy");
+	if (v != NULL && config_one(cf, v, "upstream_proxy env: HTTPS_PROXY",
 	    &cf->cf_parent_tunnel, err, errlen) == -1)
 		return -1;
-	if ((v = env_get("HTTP_PROXY", "http_proxy")) != NULL &&
-	    config_one(cf, v, "upstream_proxy env: HTTP_PROXY",
+	v = env ? env[1] : env_get("HTTP_PROXY", "http_proxy");
+	if (v != NULL && config_one(cf, v, "upstream_proxy env: HTTP_PROXY",
 	    &cf->cf_parent_http, err, errlen) == -1)
 		return -1;
-	if ((v = env_get("NO_PROXY", "no_proxy")) != NULL)
+	v = env ? env[2] : env_get("NO_PROXY", "no_proxy");
+	if (v != NULL)
 		parent_bypass_split(v, &cf->cf_no_upstream_proxy);
 	return 0;
 }

@@ -16,6 +16,7 @@
 struct evbuffer;
 struct strlist;
 struct config;
+struct config_cli;
 
 #define PARENT_DEFAULT_PORT	1080	/* curl's, for a URL without one */
 #define PARENT_USER_MAX		64	/* user name, as written in the URL */
@@ -53,12 +54,19 @@ void		 parent_bypass_split(const char *value, struct strlist *list);
 int		 parent_names_listener(const char *host, uint16_t port,
 		    const struct strlist *listen);
 
+/* Keep copies of HTTPS_PROXY, HTTP_PROXY and NO_PROXY (upper or lower
+ * case) as the process started, for every later load: "run" sets them
+ * to oauthlens itself for its command. */
+void		 parent_env_keep(struct config_cli *cli);
+
 /* After the rest of cf is loaded: make cf's parents from its
  * upstream_proxy (a URL, or "env": HTTPS_PROXY for tunnels, HTTP_PROXY for
- * plain requests, NO_PROXY added to no_upstream_proxy, each also in lower
- * case), refusing a parent that is one of cf's own listeners. 0, or -1
- * with a reason in err. */
-int		 parent_config(struct config *cf, char *err, size_t errlen);
+ * plain requests, NO_PROXY added to no_upstream_proxy), refusing a parent
+ * that is one of cf's own listeners. env: the values parent_env_keep
+ * kept, or NULL to read the environment now. 0, or -1 with a reason in
+ * err. */
+int		 parent_config(struct config *cf, const char *const *env,
+		    char *err, size_t errlen);
 
 /* The parent that a request for host goes through under cf, or NULL for
  * direct: tunnel for CONNECT and intercepted TLS, else plain HTTP. */

@@ -6,6 +6,7 @@
 #include <event2/buffer.h>
 
 #include "config.h"
+#include "confkeys.h"
 #include "parent.h"
 #include "t.h"
 
@@ -193,9 +194,49 @@ test_connect(void)
 	evbuffer_free(b);
 }
 
+/* upstream_proxy env reads the environment oauthlens started with, even
+ * after run has set HTTP(S)_PROXY to oauthlens itself. */
+static void
+test_env_kept(void)
+{
+	struct config_cli	 cli;
+	struct config		*cf;
+	const struct confkey	*k = confkey_find("upstream_proxy");
+	char			 e[512];
+
+	memset(&cli, 0, sizeof(cli));
+	setenv("HTTPS_PROXY", "http://corp.test:3128", 1);
+	setenv("HTTP_PROXY", "http://plain.test:8080", 1);
+	setenv("NO_PROXY", ".corp.test", 1);
+	parent_env_keep(&cli);
+	setenv("HTTPS_PROXY", "http://127.0.0.1:8080", 1);
+	setenv("HTTP_PROXY", "http://127.0.0.1:8080", 1);
+	config_cli_add(&cli, k, "env");
+	cf = config_load(&cli, e, sizeof(e));
+	CHECK(cf != NULL);
+	if (cf == NULL)
+		fprintf(stderr, "  %s\n", e);
+	else {
+		CHECK_STR(cf->cf_parent_tunnel->pa_host, "corp.test");
+		CHECK_STR(cf->cf_parent_http->pa_host, "plain.test");
+		CHECK(parent_bypass(&cf->cf_no_upstream_proxy, "git.corp.test"));
+	}
+	config_unref(cf);
+	/* Read now: the listener's own address is refused. */
+	cli.cc_proxy_env_kept = 0;
+	cf = config_load(&cli, e, sizeof(e));
+	CHECK(cf == NULL && strstr(e, "own listener") != NULL);
+	config_unref(cf);
+	config_cli_clear(&cli);
+	unsetenv("HTTPS_PROXY");
+	unsetenv("HTTP_PROXY");
+	unsetenv("NO_PROXY");
+}
+
 int
 main(void)
 {
+	test_env_kept();
 	test_parse();
 	test_parse_bad();
 	test_bypass();
