@@ -158,7 +158,7 @@ conn_accept(struct proxy *px, evutil_socket_t fd, const struct sockaddr *sa,
 	/* Refusing politely costs a connection too: past a margin, just
 	 * close. */
 	if (reject != 0 && px->px_nrejecting >= REJECT_EXTRA) {
-		px->px_stats.st_rejected++;
+		stats_add(&px->px_stats, STAT_REJECTED, 1);
 		evutil_closesocket(fd);
 		return;
 	}
@@ -168,6 +168,7 @@ conn_accept(struct proxy *px, evutil_socket_t fd, const struct sockaddr *sa,
 		return;
 	}
 	c->c_px = px;
+	c->c_stats = &px->px_stats;
 	c->c_cfg = config_ref(px->px_cfg);
 	c->c_id = ++px->px_next_conn;
 	c->c_reject = reject;
@@ -257,7 +258,7 @@ conn_reject(struct conn *c)
 	else
 		snprintf(buf, sizeof(buf), "too many connections (limit %u); "
 		    "try again", c->c_cfg->cf_max_connections);
-	c->c_px->px_stats.st_rejected++;
+	stats_add(c->c_stats, STAT_REJECTED, 1);
 	exchange_fail(c, c->c_reject == 403 ? PE_CLIENT_NOT_ALLOWED :
 	    PE_TOO_MANY, buf);
 }

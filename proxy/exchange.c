@@ -47,7 +47,7 @@ exchange_new(struct conn *c, const struct http1_head *h)
 	x->x_req_done = !x->x_has_body;
 	/* Chunked bodies are re-framed, never relayed as they came. */
 	x->x_req_chunked = h->h_body == HTTP1_BODY_CHUNKED;
-	c->c_px->px_stats.st_requests++;
+	stats_add(c->c_stats, STAT_REQUESTS, 1);
 	return x;
 }
 
@@ -74,9 +74,9 @@ exchange_log(struct conn *c, struct exchange *x)
 	char		host[300];
 
 	/* Called once per exchange: the one place that counts it. */
-	status_count(c->c_px, x->x_method, x->x_status);
-	c->c_px->px_stats.st_bytes_in += x->x_in;
-	c->c_px->px_stats.st_bytes_out += x->x_out;
+	stats_exchange(c->c_stats, x->x_method, x->x_status);
+	stats_add(c->c_stats, STAT_BYTES_IN, x->x_in);
+	stats_add(c->c_stats, STAT_BYTES_OUT, x->x_out);
 	if (!log_enabled(LL_INFO))
 		return;
 	logrec_begin(&lr, LL_INFO, "access");
@@ -176,7 +176,7 @@ exchange_fail(struct conn *c, enum proxy_error pe, const char *detail)
 		transport_want(c, CN_CLOSE, reason);
 		return;
 	}
-	c->c_px->px_stats.st_errors++;
+	stats_add(c->c_stats, STAT_ERRORS, 1);
 	out = bufferevent_get_output(c->c_cbev);
 	before = evbuffer_get_length(out);
 	http1_write_error(out, pi->pi_status, reason, 1);

@@ -62,7 +62,7 @@ intercept_begin(struct conn *c, const struct http1_target *t)
 	c->c_mitm_port = t->t_port;
 	x->x_status = 200;
 	exchange_end(c, XO_INTERCEPT);
-	c->c_px->px_stats.st_intercepted++;
+	stats_add(c->c_stats, STAT_INTERCEPTED, 1);
 	evbuffer_add(bufferevent_get_output(c->c_cbev), established,
 	    sizeof(established) - 1);
 	c->c_state = CS_TLS_START;
@@ -145,7 +145,7 @@ tls_failed(struct conn *c, short what, unsigned long err)
 	SSL		*ssl = bufferevent_openssl_get_ssl(c->c_cbev);
 	struct logrec	 lr;
 
-	c->c_px->px_stats.st_tls_failed++;
+	stats_add(c->c_stats, STAT_TLS_FAILED, 1);
 	/* OpenSSL 3 reports a close without close_notify as an error. */
 	if (ERR_GET_REASON(err) == SSL_R_UNEXPECTED_EOF_WHILE_READING)
 		err = 0;
@@ -261,7 +261,7 @@ intercept_silent_reject(struct conn *c, short what)
 	}
 	if (err == 0 && util_now_ms() - c->c_tls_done_ms > SILENT_REJECT_MS)
 		return 0;
-	c->c_px->px_stats.st_tls_failed++;
+	stats_add(c->c_stats, STAT_TLS_FAILED, 1);
 	tls_untrusted(c, err != 0 ? "the client completed the TLS handshake, "
 	    "then rejected the certificate oauthlens made for this host: it "
 	    "does not trust the oauthlens CA" : "the client completed the TLS "

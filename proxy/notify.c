@@ -25,8 +25,9 @@ notify_listen_fd_start(void)
 static void
 status_line(struct proxy *px, char *buf, size_t len)
 {
-	struct listener	*l;
-	size_t		 o;
+	const struct stats	*st = &px->px_stats;
+	struct listener		*l;
+	size_t			 o;
 
 	o = (size_t)snprintf(buf, len, "listening on");
 	TAILQ_FOREACH(l, &px->px_listeners, l_entry)
@@ -36,8 +37,8 @@ status_line(struct proxy *px, char *buf, size_t len)
 	if (o < len)
 		snprintf(buf + o, len - o, "; %llu requests, %llu errors "
 		    "annotated, %u connections",
-		    (unsigned long long)px->px_stats.st_requests,
-		    (unsigned long long)px->px_stats.st_annotated,
+		    (unsigned long long)stats_get(st, STAT_REQUESTS),
+		    (unsigned long long)stats_get(st, STAT_ANNOTATED),
 		    px->px_nconns);
 }
 

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "stats.h"
 
 struct event_base;
 struct evdns_base;
@@ -30,30 +31,6 @@ struct listener {
 	char			 l_name[64];	/* "127.0.0.1:8080" */
 };
 
-/* Methods and status classes counted in /metrics. */
-enum stat_method { SM_GET, SM_HEAD, SM_POST, SM_PUT, SM_PATCH, SM_DELETE,
-	SM_OPTIONS, SM_CONNECT, SM_OTHER, SM_COUNT };
-
-#define STAT_CODES_MAX	32
-
-struct stat_code {
-	char		 sc_code[64];
-	uint64_t	 sc_count;
-};
-
-struct proxy_stats {
-	uint64_t	 st_by_method[SM_COUNT][6];	/* [method][class] */
-	struct stat_code st_codes[STAT_CODES_MAX];	/* annotated, by code */
-	uint64_t	 st_requests;
-	uint64_t	 st_errors;		/* error responses we made */
-	uint64_t	 st_bytes_in;
-	uint64_t	 st_bytes_out;
-	uint64_t	 st_tunnels;
-	uint64_t	 st_rejected;
-	uint64_t	 st_intercepted;
-	uint64_t	 st_tls_failed;
-	uint64_t	 st_annotated;
-};
 
 struct proxy {
 	struct event_base	*px_base;	/* owned */
@@ -76,7 +53,7 @@ struct proxy {
 	struct event		*px_watchdog;		/* owned */
 	struct event		*px_sig[3];		/* owned: INT TERM HUP */
 	unsigned		 px_drain_ms;		/* draining so far */
-	struct proxy_stats	 px_stats;
+	struct stats		 px_stats;
 	struct status_recent	*px_recent;	/* owned: ring of errors */
 	struct flowmem		*px_flow;	/* owned: diagnosis memory */
 	uint64_t		 px_start_ms;

@@ -37,43 +37,13 @@ struct status_recent {
 	unsigned	 sr_n;
 };
 
-static const char *const method_names[SM_COUNT] = {
-	"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "CONNECT",
-	"other"
-};
-
-void
-status_count(struct proxy *px, const char *method, int status)
-{
-	int	m, cls = status / 100;
-
-	for (m = 0; m < SM_OTHER; m++)
-		if (strcmp(method, method_names[m]) == 0)
-			break;
-	if (cls < 1 || cls > 5)
-		cls = 0;
-	px->px_stats.st_by_method[m][cls]++;
-}
-
 void
 status_record(struct proxy *px, const struct annotation *a)
 {
 	struct status_recent	*sr;
 	struct recent		*r;
-	size_t			 i;
 
-	px->px_stats.st_annotated++;
-	for (i = 0; i < STAT_CODES_MAX; i++) {
-		struct stat_code *sc = &px->px_stats.st_codes[i];
-
-		if (sc->sc_code[0] == '\0')
-			snprintf(sc->sc_code, sizeof(sc->sc_code), "%s",
-			    a->an_code);
-		if (strcmp(sc->sc_code, a->an_code) == 0) {
-			sc->sc_count++;
-			break;
-		}
-	}
+	stats_annotated(&px->px_stats, a->an_code);
 	if (px->px_recent == NULL)
 		px->px_recent = xcalloc(1, sizeof(*px->px_recent));
 	sr = px->px_recent;
@@ -161,8 +131,9 @@ page_index(struct proxy *px, struct evbuffer *b)
 	    "<h1>oauthlens</h1><p>%llu requests, %llu errors annotated, "
 	    "%u open connections. This page refreshes every 5 seconds.</p>\n"
 	    "<h2>Recent OAuth errors</h2>\n",
-	    (unsigned long long)px->px_stats.st_requests,
-	    (unsigned long long)px->px_stats.st_annotated, px->px_nconns);
+	    (unsigned long long)stats_get(&px->px_stats, STAT_REQUESTS),
+	    (unsigned long long)stats_get(&px->px_stats, STAT_ANNOTATED),
+	    px->px_nconns);
 	parent_describe(px->px_cfg, parent, sizeof(parent));
 	if (parent[0] != '\0') {
 		/* The password is already ***. */
@@ -253,7 +224,7 @@ static const struct scalar scalars[] = {
 static void
 page_metrics(struct proxy *px, struct evbuffer *b)
 {
-	const struct proxy_stats	*st = &px->px_stats;
+	const struct stats		*st = &px->px_stats;
 	unsigned long			 minted = 0, hits = 0;
 	int				 m, k;
 	size_t				 i;
@@ -265,7 +236,7 @@ page_metrics(struct proxy *px, struct evbuffer *b)
 			if (st->st_by_method[m][k] > 0)
 				evbuffer_add_printf(b, "oauthlens_requests_total"
 				    "{method=\"%s\",status=\"%s\"} %llu\n",
-				    method_names[m], k == 0 ? "other" :
+				    stats_method_name(m), k == 0 ? "other" :
 				    (const char *[]){ "", "1xx", "2xx", "3xx",
 				    "4xx", "5xx" }[k],
 				    (unsigned long long)st->st_by_method[m][k]);
@@ -283,15 +254,15 @@ page_metrics(struct proxy *px, struct evbuffer *b)
 		switch (i) {
 		case 0: v = px->px_nconns; break;
 		case 1: v = upstream_pool_size(px->px_up); break;
-		case 2: v = st->st_bytes_in; break;
-		case 3: v = st->st_bytes_out; break;
-		case 4: v = st->st_tunnels; break;
-		case 5: v = st->st_intercepted; break;
-		case 6: v = st->st_tls_failed; break;
+		case 2: v = stats_get(st, STAT_BYTES_IN); break;
+		case 3: v = stats_get(st, STAT_BYTES_OUT); break;
+		case 4: v = stats_get(st, STAT_TUNNELS); break;
+		case 5: v = stats_get(st, STAT_INTERCEPTED); break;
+		case 6: v = stats_get(st, STAT_TLS_FAILED); break;
 		case 7: v = minted; break;
 		case 8: v = hits; break;
-		case 9: v = st->st_rejected; break;
-		case 10: v = st->st_errors; break;
+		case 9: v = stats_get(st, STAT_REJECTED); break;
+		case 10: v = stats_get(st, STAT_ERRORS); break;
 		default:
 			v = (util_now_ms() - px->px_start_ms) / 1000;
 			break;

@@ -18,9 +18,6 @@ struct annotation;
 int	 status_page(struct proxy *px, const struct http1_head *h,
 	    struct evbuffer *out, int keep);
 
-/* Count a finished exchange by method and status. */
-void	 status_count(struct proxy *px, const char *method, int status);
-
 /* Remember an annotated error for "/" and count it by code. */
 void	 status_record(struct proxy *px, const struct annotation *a);
 

@@ -105,6 +105,7 @@ struct exchange {
 struct conn {
 	TAILQ_ENTRY(conn)	 c_entry;
 	struct proxy		*c_px;		/* borrowed */
+	struct stats		*c_stats;	/* borrowed: the counters */
 	struct config		*c_cfg;		/* referenced */
 	struct bufferevent	*c_cbev;	/* owned: client */
 	struct bufferevent	*c_ubev;	/* owned: upstream */

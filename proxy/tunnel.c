@@ -20,7 +20,7 @@ tunnel_begin(struct conn *c)
 			    (c->c_cfg->cf_to_idle_ms % 1000) * 1000 };
 
 	c->c_state = CS_TUNNEL;
-	c->c_px->px_stats.st_tunnels++;
+	stats_add(c->c_stats, STAT_TUNNELS, 1);
 	c->c_last_ms = util_now_ms();
 	bufferevent_set_timeouts(c->c_cbev, &tv, &tv);
 	bufferevent_set_timeouts(c->c_ubev, &tv, &tv);
