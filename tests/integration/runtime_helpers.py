@@ -187,6 +187,25 @@ class RuntimeCase(oh.OAuthTestCase):
                               body_is_raw=rec.content_encoding is None)
         return out
 
+    def check_untrusted(self, exchange, runtime, error_part=None):
+        """exchange(form) runs a client missing its CA setting: it fails
+        (its error naming error_part), the token endpoint never hears of
+        it, and the proxy's one tls-untrusted record names runtime. The
+        record is returned."""
+        m = len(self.proxy.log_records())
+        n = self.gh.token_request_count
+        out = exchange(self.form("beadbead"))
+        self.assertIsNotNone(out["error"], out)
+        if error_part is not None:
+            self.assertIn(error_part, out["error"])
+        recs = harness.wait_until(lambda: self.untrusted_records(m),
+                                  10 * SLOW)
+        self.assertTrue(recs, "no tls-untrusted record:\n" +
+                        self.proxy.tail())
+        self.assertEqual(recs[0].get("runtime"), runtime, recs[0])
+        self.assertEqual(self.gh.token_request_count, n)
+        return recs[0]
+
     def untrusted_records(self, since):
         return [r for r in self.proxy.log_records()[since:]
                 if r.get("event") == "tls-untrusted"]

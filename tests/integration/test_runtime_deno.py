@@ -13,7 +13,6 @@ import os
 import harness
 import oauth_helpers as oh
 import runtime_helpers as rh
-from harness import SLOW
 
 
 class DenoRuntime(rh.RuntimeCase):
@@ -36,16 +35,8 @@ class DenoRuntime(rh.RuntimeCase):
         self.check_bad_code(self.exchange())
 
     def test_without_node_extra_ca_certs_the_proxy_says_so(self):
-        m = len(self.proxy.log_records())
-        out = self.exchange(drop=("NODE_EXTRA_CA_CERTS",))(
-            self.form("beadbead"))
-        self.assertIsNotNone(out["error"], out)
-        self.assertIn("certificate", out["error"])
-        recs = harness.wait_until(lambda: self.untrusted_records(m),
-                                  10 * SLOW)
-        self.assertTrue(recs, "no tls-untrusted record:\n" +
-                        self.proxy.tail())
-        self.assertEqual(recs[0].get("runtime"), "deno", recs[0])
+        self.check_untrusted(self.exchange(drop=("NODE_EXTRA_CA_CERTS",)),
+                             "deno", "certificate")
 
 
 if __name__ == "__main__":

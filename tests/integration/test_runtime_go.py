@@ -45,16 +45,8 @@ class GoRuntime(rh.RuntimeCase):
         self.check_good_code(self.exchange())
 
     def test_without_ssl_cert_file_the_proxy_says_so(self):
-        m = len(self.proxy.log_records())
-        out = self.exchange(self.client_env(drop=("SSL_CERT_FILE",)))(
-            self.form("beadbead"))
-        self.assertIsNotNone(out["error"], out)
-        self.assertIn("certificate", out["error"])
-        recs = harness.wait_until(lambda: self.untrusted_records(m),
-                                  10 * SLOW)
-        self.assertTrue(recs, "no tls-untrusted record:\n" +
-                        self.proxy.tail())
-        self.assertEqual(recs[0].get("runtime"), "go", recs[0])
+        self.check_untrusted(self.exchange(self.client_env(
+            drop=("SSL_CERT_FILE",))), "go", "certificate")
 
 
 if __name__ == "__main__":

@@ -72,17 +72,7 @@ class PHPRuntime(rh.RuntimeCase):
 
     def test_without_the_ini_curl_refuses_and_the_proxy_says_so(self):
         env = self.client_env(drop=("PHP_INI_SCAN_DIR",))
-        m = len(self.proxy.log_records())
-        n = self.gh.token_request_count
-        out = self.exchange("curl", env)(self.form("beadbead"))
-        self.assertIsNotNone(out["error"], out)
-        self.assertTrue(out["error"].startswith("60:"), out["error"])
-        recs = harness.wait_until(lambda: self.untrusted_records(m),
-                                  10 * SLOW)
-        self.assertTrue(recs, "no tls-untrusted record:\n" +
-                        self.proxy.tail())
-        self.assertEqual(recs[0].get("runtime"), "php", recs[0])
-        self.assertEqual(self.gh.token_request_count, n)
+        self.check_untrusted(self.exchange("curl", env), "php", "60:")
 
     def test_stream_without_the_ini_is_named_php(self):
         # PHP's streams tunnel with the same bare HTTP/1.0 CONNECT as
@@ -90,14 +80,7 @@ class PHPRuntime(rh.RuntimeCase):
         # tells them apart. (Streams also read SSL_CERT_FILE, through
         # OpenSSL's default paths: both must go for them to refuse.)
         env = self.client_env(drop=("PHP_INI_SCAN_DIR", "SSL_CERT_FILE"))
-        m = len(self.proxy.log_records())
-        out = self.exchange("stream", env)(self.form("beadbead"))
-        self.assertIsNotNone(out["error"], out)
-        recs = harness.wait_until(lambda: self.untrusted_records(m),
-                                  10 * SLOW)
-        self.assertTrue(recs, "no tls-untrusted record:\n" +
-                        self.proxy.tail())
-        self.assertEqual(recs[0].get("runtime"), "php", recs[0])
+        self.check_untrusted(self.exchange("stream", env), "php")
 
 
 if __name__ == "__main__":
