@@ -122,16 +122,7 @@ class Squid:
         raise RuntimeError("squid did not start\n%s" % self.tail())
 
     def _wait(self, timeout):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                return False
-            with socket.socket() as s:
-                s.settimeout(0.5)
-                if s.connect_ex(("127.0.0.1", self.port)) == 0:
-                    return True
-            time.sleep(0.1)
-        return False
+        return harness.wait_listening(self.proc, self.port, timeout, 0.1)
 
     def tail(self):
         out = []

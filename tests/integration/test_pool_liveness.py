@@ -19,7 +19,6 @@ reaches the origin once, and nothing answers 502.
 
 import os
 import signal
-import socket
 import threading
 import time
 
@@ -27,20 +26,16 @@ import harness
 from harness import ProxyTestCase, SLOW, http_request
 
 
-class RawOrigin:
+class RawOrigin(harness.RawServer):
     """First connection: one keep-alive answer, then closed on demand.
     Later connections: every request answered "fresh" (and counted)."""
 
     def __init__(self):
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(16)
-        self.port = self.sock.getsockname()[1]
         self.close_first = threading.Event()
         self.posts = 0
         self.lock = threading.Lock()
         self.first = True
-        threading.Thread(target=self.serve, daemon=True).start()
+        super().__init__()
 
     @staticmethod
     def read_head(conn):
@@ -52,17 +47,9 @@ class RawOrigin:
             buf += chunk
         return buf
 
-    def serve(self):
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
+    def serve(self, conn):
+        with self.lock:
             first, self.first = self.first, False
-            threading.Thread(target=self.handle, args=(conn, first),
-                             daemon=True).start()
-
-    def handle(self, conn, first):
         with conn:
             if first:
                 if self.read_head(conn) is None:
@@ -80,9 +67,6 @@ class RawOrigin:
                         self.posts += 1
                 conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n"
                              b"\r\nfresh")
-
-    def close(self):
-        self.sock.close()
 
 
 class PoolLiveness(ProxyTestCase):

@@ -15,34 +15,16 @@ response that stalls past timeouts.idle still gives the client its head
 and the bytes that came, and an oauth-uninspected line.
 """
 
-import socket
-import threading
 import time
 
 import harness
 from harness import ProxyTestCase, SLOW, http_request
 
 
-class RawOrigin:
+class RawOrigin(harness.RawServer):
     """Answers each request by path: /escape (a reason phrase with an
     escape sequence), anything with access_token (a JSON head and half
     the body, then silence)."""
-
-    def __init__(self):
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(8)
-        self.port = self.sock.getsockname()[1]
-        threading.Thread(target=self.accept, daemon=True).start()
-
-    def accept(self):
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            threading.Thread(target=self.serve, args=(conn,),
-                             daemon=True).start()
 
     def serve(self, conn):
         conn.settimeout(30)

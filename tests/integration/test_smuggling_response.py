@@ -15,8 +15,6 @@ so not yet started, gets 502 naming the chunk error; a well-formed
 chunked response with extensions and trailers arrives re-framed.
 """
 
-import socket
-import threading
 
 import harness
 from harness import ProxyTestCase, http_request
@@ -34,23 +32,7 @@ GOOD = (b"5;ext=1\r\nhello\r\n6 ;q=\"x\"\r\n world\r\n0\r\n"
         b"X-Sum: 11\r\nContent-Length: 99\r\n\r\n")
 
 
-class HostileOrigin:
-    def __init__(self):
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(16)
-        self.port = self.sock.getsockname()[1]
-        threading.Thread(target=self.accept, daemon=True).start()
-
-    def accept(self):
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            threading.Thread(target=self.serve, args=(conn,),
-                             daemon=True).start()
-
+class HostileOrigin(harness.RawServer):
     def serve(self, conn):
         conn.settimeout(20)
         buf = b""
@@ -89,8 +71,6 @@ class HostileOrigin:
     def url(self, path):
         return "http://127.0.0.1:%d%s" % (self.port, path)
 
-    def close(self):
-        self.sock.close()
 
 
 class ResponseSmuggling(ProxyTestCase):
