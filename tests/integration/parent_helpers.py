@@ -18,7 +18,6 @@
 """
 
 import os
-import shutil
 import socket
 import subprocess
 import threading
