@@ -21,7 +21,6 @@ import os
 import socket
 import subprocess
 import threading
-import time
 
 import harness
 
