@@ -30,7 +30,7 @@ DEPS_TEST=(curl python3 python3-requests python3-requests-oauthlib
     python3-websockets clang libclang-rt-14-dev clang-tidy cppcheck systemd
     chromium valgrind iproute2 wrk python3-aiohttp git squid
     openjdk-17-jdk-headless php-cli php-curl ruby golang-go wget
-    groff-base man-db mandoc)
+    groff-base man-db mandoc libnss3-tools)
 
 # Node may come from another source than Debian (whose npm conflicts with
 # such a nodejs): install Debian's only where the commands are missing.

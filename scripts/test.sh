@@ -17,6 +17,7 @@ deps_apt "${DEPS_BUILD[@]}" "${DEPS_TEST[@]}"
 deps_node
 tests/node/install.sh
 tests/runtimes/install.sh
+tests/e2e/install.sh
 
 jobs=$(nproc)
 run_suite() {
