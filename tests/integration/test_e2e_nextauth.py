@@ -36,6 +36,7 @@ No secret reaches the proxy's log. Skipped, with a message, when node,
 chromium or certutil is absent (scripts/test.sh installs them all).
 """
 
+import fcntl
 import json
 import os
 import shutil
@@ -76,7 +77,6 @@ def ensure_app():
     """tests/e2e/install.sh under a lock (npm ci, next build when stale)."""
     lock = os.path.join(E2E_DIR, ".install.lock")
     with open(lock, "w") as f:
-        import fcntl
         fcntl.flock(f, fcntl.LOCK_EX)
         r = subprocess.run(["sh", os.path.join(E2E_DIR, "install.sh")],
                            capture_output=True, timeout=900,
@@ -130,6 +130,9 @@ class App:
         out.close()
         tc.addCleanup(self.stop)
         ok = harness.wait_until(self._ready, 60 * SLOW, interval=0.2)
+        if self.proc.poll() is not None:
+            tc.fail("the app (via %s) exited with status %s:\n%s" % (
+                self.via, self.proc.returncode, self.output()[-3000:]))
         if not ok:
             tc.fail("the app (via %s) was not ready within %gs:\n%s" % (
                 self.via, 60 * SLOW, self.output()[-3000:]))
@@ -137,7 +140,7 @@ class App:
 
     def _ready(self):
         if self.proc.poll() is not None:
-            return True          # reported by the caller's checks
+            return True          # start() reports it
         try:
             opener = urllib.request.build_opener(
                 urllib.request.ProxyHandler({}))
@@ -261,19 +264,24 @@ class NextAuthSignIn(rh.RuntimeTestCase):
                 "timeoutMs": int(45000 * SLOW)}
         env = harness.clean_env()
         env["HOME"] = self.nss_home()
+        # Its own process group, so that a driver killed on timeout does
+        # not leave Chromium behind.
+        p = subprocess.Popen([oh.node_bin(), DRIVER, json.dumps(spec)],
+                             cwd=os.path.dirname(DRIVER), env=env,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             stdin=subprocess.DEVNULL,
+                             start_new_session=True)
         try:
-            r = subprocess.run([oh.node_bin(), DRIVER, json.dumps(spec)],
-                               cwd=os.path.dirname(DRIVER), env=env,
-                               capture_output=True, timeout=150 * SLOW,
-                               stdin=subprocess.DEVNULL)
-        except subprocess.TimeoutExpired as e:
+            stdout, stderr = p.communicate(timeout=150 * SLOW)
+        except subprocess.TimeoutExpired:
+            os.killpg(p.pid, signal.SIGKILL)
+            stdout, stderr = p.communicate()
             self.fail("the browser did not finish within %gs: %r\napp:\n%s"
-                      % (150 * SLOW, (e.stderr or b"")[-2000:],
-                         app.output()[-3000:]))
-        text = r.stdout.decode(errors="replace")
+                      % (150 * SLOW, stderr[-2000:], app.output()[-3000:]))
+        text = stdout.decode(errors="replace")
         lines = [line for line in text.splitlines() if line.startswith("{")]
-        self.assertEqual(r.returncode, 0, "driver failed: %s\n%s" % (
-            text[-2000:], r.stderr.decode(errors="replace")[-3000:]))
+        self.assertEqual(p.returncode, 0, "driver failed: %s\n%s" % (
+            text[-2000:], stderr.decode(errors="replace")[-3000:]))
         self.assertTrue(lines, "driver printed no JSON: %s" % text[-2000:])
         out = json.loads(lines[-1])
         self.assertNotIn("failure", out, "the browser run failed: %s\n"
@@ -342,7 +350,8 @@ class NextAuthSignIn(rh.RuntimeTestCase):
         self.assert_clean_log(app)
 
     def wrong_secret(self, via, secret=PLACEHOLDER_SECRET,
-                     cause="secret_shape", detail=str(len(PLACEHOLDER_SECRET))):
+                     cause="secret_shape",
+                     detail=str(len(PLACEHOLDER_SECRET))):
         """The app started with a wrong secret: the sign-in fails, and
         the proxy logs incorrect_client_credentials with `cause` and a
         diagnosis that contains `detail`."""
