@@ -253,17 +253,23 @@ class NextAuthSignIn(rh.RuntimeTestCase):
                 args[0], r.stderr.decode(errors="replace")))
         return home
 
-    def browse(self, app, replay=False):
+    def browse(self, app, replay=False, trusted=True):
         """Run the sign-in in a fresh Chromium profile; the driver's
-        JSON."""
-        profile = os.path.join(self.tmp, "profile-%d" % time.monotonic_ns())
+        JSON. trusted=False: a HOME without the NSS database, and the
+        driver stops when the request to github.com fails."""
+        stamp = time.monotonic_ns()
+        profile = os.path.join(self.tmp, "profile-%d" % stamp)
+        home = self.nss_home()
+        if not trusted:
+            home = os.path.join(self.tmp, "bare-home-%d" % stamp)
+            os.makedirs(home)
         spec = {"appUrl": self.app_url,
                 "proxy": "http://127.0.0.1:%d" % app.proxy_port,
-                "userDataDir": profile, "home": self.nss_home(),
-                "replay": replay, "executablePath": CHROMIUM,
+                "userDataDir": profile, "home": home, "replay": replay,
+                "expectUntrusted": not trusted, "executablePath": CHROMIUM,
                 "timeoutMs": int(45000 * SLOW)}
         env = harness.clean_env()
-        env["HOME"] = self.nss_home()
+        env["HOME"] = home
         # Its own process group, so that a driver killed on timeout does
         # not leave Chromium behind.
         p = subprocess.Popen([oh.node_bin(), DRIVER, json.dumps(spec)],
@@ -382,6 +388,28 @@ class NextAuthSignIn(rh.RuntimeTestCase):
         return rec
 
     # -- the scenarios -------------------------------------------------------
+    def test_env_browser_without_the_ca(self):
+        # The control: the same browser without oauthlens's CA in its NSS
+        # database is refused at github.com, and the proxy says so. (So
+        # the other tests' browser really goes through the proxy and
+        # trusts it through that database.)
+        auth0 = len([r for r in self.gh.requests
+                     if r[1].startswith("/login/oauth/authorize")])
+        app = App(self, "env", self.app.client_secret, "app-env-untrusted")
+        app.start()
+        out = self.browse(app, trusted=False)
+        self.assertIn("CERT", out.get("githubFailure") or "", out)
+        self.assertFalse(out["signedIn"], out)
+        self.assertEqual(len([r for r in self.gh.requests
+                              if r[1].startswith("/login/oauth/authorize")]),
+                         auth0, "the authorize request reached the fake")
+        recs = harness.wait_until(lambda: [
+            r for r in app.records() if r.get("event") == "tls-untrusted"],
+            5 * SLOW)
+        self.assertTrue(recs, "no tls-untrusted record:\n%s" %
+                        app.proxy_log_text()[-3000:])
+        self.assertEqual(recs[0].get("host"), "github.com", recs[0])
+
     def test_env_sign_in_and_reused_code(self):
         self.good_signin_then_replay("env")
 
