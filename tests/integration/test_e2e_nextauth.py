@@ -28,11 +28,18 @@ Debian's libnss3-tools). For each way:
   - the app started with the placeholder secret of an .env.example:
     oauthlens logs error=incorrect_client_credentials cause=secret_shape
     (with its length).
-A secret that ends in a line break (a .env value with its newline) should
-be diagnosed as cause=whitespace, but is not yet when it comes as Basic
-auth form-encoded (Auth.js's way): test_env_secret_with_line_break is an
-expected failure that pins that bug.
-No secret reaches the proxy's log. Skipped, with a message, when node,
+The control: the same browser without the CA in its NSS database is
+refused at github.com and the proxy logs tls-untrusted.
+A secret that ends in a line break (a .env value with its newline) is
+refused and diagnosed, but should be diagnosed as cause=whitespace, which
+it is not yet when it comes as Basic auth form-encoded (Auth.js's way):
+test_env_secret_with_line_break_cause is an expected failure that pins
+that bug.
+
+The app is built once (next build, about a minute on two loaded cores;
+`next dev` would compile the routes again at every start, about 27 s
+each), then each `next start` is ready in a second or two. No secret
+reaches the proxy's log. Skipped, with a message, when node,
 chromium or certutil is absent (scripts/test.sh installs them all).
 """
 
