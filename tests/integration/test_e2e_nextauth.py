@@ -52,6 +52,7 @@ import socket
 import subprocess
 import time
 import unittest
+import urllib.parse
 import urllib.request
 
 import harness
@@ -97,9 +98,11 @@ class App:
     """One `next start` of the app (in its own process group), directly
     or under `oauthlens run --`; its output in a file."""
 
-    def __init__(self, tc, via, secret, name):
+    def __init__(self, tc, via, secret, name, client_id=None, url=None):
         self.tc = tc
         self.via = via
+        self.client_id = client_id or tc.app.client_id
+        self.url = url or tc.app_url
         self.log_path = os.path.join(tc.tmp, name + ".out")
         self.proxy_port = None
         self.mark = None
@@ -109,10 +112,10 @@ class App:
     def start(self):
         tc = self.tc
         env = tc.clean_env({
-            "AUTH_GITHUB_ID": tc.app.client_id,
+            "AUTH_GITHUB_ID": self.client_id,
             "AUTH_GITHUB_SECRET": self.secret,
             "AUTH_SECRET": tc.auth_secret,
-            "AUTH_URL": tc.app_url,
+            "AUTH_URL": self.url,
             "AUTH_TRUST_HOST": "true",
             "NEXT_TELEMETRY_DISABLED": "1",
         })
@@ -151,7 +154,7 @@ class App:
         try:
             opener = urllib.request.build_opener(
                 urllib.request.ProxyHandler({}))
-            with opener.open(self.tc.app_url + "/api/auth/providers",
+            with opener.open(self.url + "/api/auth/providers",
                              timeout=5) as r:
                 ok = r.status == 200
         except OSError:
@@ -216,15 +219,14 @@ class NextAuthSignIn(rh.RuntimeTestCase):
                                 registry=cls.registry).start()
         cls._fakes.append(cls.api)
         cls.app_port = harness.free_port()
-        # localhost, not 127.0.0.1: Auth.js (5.0.0-beta.32 under next
-        # start) takes the authorize request's redirect_uri from AUTH_URL
-        # but the token request's from the request, which Next.js names
-        # localhost; with AUTH_URL=http://127.0.0.1:PORT GitHub would say
-        # redirect_uri_mismatch (and oauthlens does diagnose it so).
+        # localhost, not 127.0.0.1: see test_env_auth_url_loopback_ip.
         cls.app_url = "http://localhost:%d" % cls.app_port
         # The app registered at the fake with Auth.js's callback URL.
         cls.app = cls.gh.add_app(callback=cls.app_url + CALLBACK_PATH,
                                  name="nextauth e2e")
+        cls.ip_url = "http://127.0.0.1:%d" % cls.app_port
+        cls.ip_app = cls.gh.add_app(callback=cls.ip_url + CALLBACK_PATH,
+                                    name="nextauth e2e on 127.0.0.1")
         cls.auth_secret = os.urandom(32).hex()
         cls.nssdb_home = os.path.join(cls.tmp, "browser-home")
         return cfg, args + cls.api_args()
@@ -270,7 +272,7 @@ class NextAuthSignIn(rh.RuntimeTestCase):
         if not trusted:
             home = os.path.join(self.tmp, "bare-home-%d" % stamp)
             os.makedirs(home)
-        spec = {"appUrl": self.app_url,
+        spec = {"appUrl": app.url,
                 "proxy": "http://127.0.0.1:%d" % app.proxy_port,
                 "userDataDir": profile, "home": home, "replay": replay,
                 "expectUntrusted": not trusted, "executablePath": CHROMIUM,
@@ -428,6 +430,39 @@ class NextAuthSignIn(rh.RuntimeTestCase):
 
     def test_run_wrong_secret(self):
         self.wrong_secret("run")
+
+    def test_env_auth_url_loopback_ip(self):
+        # AUTH_URL=http://127.0.0.1:PORT, the app registered with that
+        # callback. Auth.js builds the authorize request's redirect_uri
+        # from AUTH_URL, but the token request's from the request URL,
+        # which Next.js's NextURL rewrites to localhost: GitHub refuses
+        # the exchange, and oauthlens says which hosts differ.
+        gh0 = self.gh.token_request_count
+        app = App(self, "env", self.ip_app.client_secret, "app-env-ip",
+                  client_id=self.ip_app.client_id, url=self.ip_url)
+        app.start()
+        out = self.browse(app)
+        self.assertFalse(out["signedIn"], out)
+        self.assertIn("/api/auth/error", out["finalUrl"], out)
+        self.assertIn("redirect_uri=" + urllib.parse.quote(
+            self.ip_url + CALLBACK_PATH, safe=""), out["authorizeUrl"], out)
+        recs = self.gh.token_requests()[gh0:]
+        self.assertEqual([r.outcome for r in recs],
+                         ["redirect_uri_mismatch"],
+                         [r.summary() for r in recs])
+        sent = "http://localhost:%d%s" % (self.app_port, CALLBACK_PATH)
+        self.assertEqual(recs[0].redirect_uri, sent)
+        errs = self.wait_errors(app, 1)
+        self.assertEqual(len(errs), 1, errs)
+        rec = errs[0]
+        self.assertEqual(rec.get("error"), "redirect_uri_mismatch", rec)
+        self.assertEqual(rec.get("cause"), "redirect_differs", rec)
+        self.assertEqual(rec.get("redirect_uri"), sent, rec)
+        self.assertEqual(rec.get("client_id"), self.ip_app.client_id, rec)
+        diagnosis = rec.get("diagnosis", "")
+        self.assertIn(self.ip_url + CALLBACK_PATH, diagnosis, rec)
+        self.assertIn("localhost vs 127.0.0.1", diagnosis, rec)
+        self.assert_clean_log(app)
 
     def test_env_secret_with_line_break(self):
         # The right secret with the line break a .env file left on it:
