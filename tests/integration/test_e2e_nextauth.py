@@ -28,6 +28,10 @@ Debian's libnss3-tools). For each way:
   - the app started with the placeholder secret of an .env.example:
     oauthlens logs error=incorrect_client_credentials cause=secret_shape
     (with its length).
+A developer's trap found on the way: with AUTH_URL=http://127.0.0.1:PORT
+Auth.js sends the token request a redirect_uri on localhost (Next.js's
+NextURL renames loopback addresses), GitHub answers redirect_uri_mismatch,
+and oauthlens logs cause=redirect_differs naming both hosts.
 The control: the same browser without the CA in its NSS database is
 refused at github.com and the proxy logs tls-untrusted.
 A secret that ends in a line break (a .env value with its newline) is
