@@ -100,20 +100,52 @@ def ensure_app():
 
 class App:
     """One `next start` of the app (in its own process group), directly
-    or under `oauthlens run --`; its output in a file."""
+    or under `oauthlens run --`; its output in a file. Each start is an
+    OAuth app of its own at the fake, registered with the callback on the
+    port it listens on (chosen then, and again if another process took
+    it first). secret: what AUTH_GITHUB_SECRET gets, as a function of the
+    registered secret (default: the secret itself)."""
 
-    def __init__(self, tc, via, secret, name, client_id=None, url=None):
+    def __init__(self, tc, via, name, secret=None, host="localhost"):
         self.tc = tc
         self.via = via
-        self.client_id = client_id or tc.app.client_id
-        self.url = url or tc.app_url
+        self.name = name
+        self.host = host
+        self.secret_of = secret or (lambda s: s)
         self.log_path = os.path.join(tc.tmp, name + ".out")
         self.proxy_port = None
         self.mark = None
         self.proc = None
-        self.secret = secret
+
+    def _register(self):
+        self.port = harness.free_port()
+        self.url = "http://%s:%d" % (self.host, self.port)
+        self.callback = self.url + CALLBACK_PATH
+        self.gh_app = self.tc.gh.add_app(callback=self.callback,
+                                         name="nextauth e2e " + self.name)
+        self.client_id = self.gh_app.client_id
+        self.secret = self.secret_of(self.gh_app.client_secret)
 
     def start(self):
+        self.tc.addCleanup(self.stop)
+        for attempt in range(3):
+            self._register()
+            self._spawn()
+            harness.wait_until(self._ready, 60 * SLOW, interval=0.2)
+            if self.proc.poll() is None:
+                break
+            taken = "EADDRINUSE" in self.output() or \
+                "in use" in self.output()
+            if not taken or attempt == 2:
+                self.tc.fail("the app (via %s) exited with status %s:\n%s"
+                             % (self.via, self.proc.returncode,
+                                self.output()[-3000:]))
+        if not self._ready():
+            self.tc.fail("the app (via %s) was not ready within %gs:\n%s" %
+                         (self.via, 60 * SLOW, self.output()[-3000:]))
+        return self
+
+    def _spawn(self):
         tc = self.tc
         env = tc.clean_env({
             "AUTH_GITHUB_ID": self.client_id,
@@ -124,7 +156,7 @@ class App:
             "NEXT_TELEMETRY_DISABLED": "1",
         })
         nxt = [os.path.join(APP_DIR, "node_modules", ".bin", "next"),
-               "start", "-H", "127.0.0.1", "-p", str(tc.app_port)]
+               "start", "-H", "127.0.0.1", "-p", str(self.port)]
         if self.via == "env":
             self.proxy_port = tc.proxy.port
             self.mark = len(tc.proxy.log_records())
@@ -142,15 +174,6 @@ class App:
                                      stderr=subprocess.STDOUT,
                                      start_new_session=True)
         out.close()
-        tc.addCleanup(self.stop)
-        ok = harness.wait_until(self._ready, 60 * SLOW, interval=0.2)
-        if self.proc.poll() is not None:
-            tc.fail("the app (via %s) exited with status %s:\n%s" % (
-                self.via, self.proc.returncode, self.output()[-3000:]))
-        if not ok:
-            tc.fail("the app (via %s) was not ready within %gs:\n%s" % (
-                self.via, 60 * SLOW, self.output()[-3000:]))
-        return self
 
     def _ready(self):
         if self.proc.poll() is not None:
@@ -222,15 +245,6 @@ class NextAuthSignIn(rh.RuntimeTestCase):
         cls.api = FakeGitHubAPI(tls=cls.gca.leaf("api.github.com"),
                                 registry=cls.registry).start()
         cls._fakes.append(cls.api)
-        cls.app_port = harness.free_port()
-        # localhost, not 127.0.0.1: see test_env_auth_url_loopback_ip.
-        cls.app_url = "http://localhost:%d" % cls.app_port
-        # The app registered at the fake with Auth.js's callback URL.
-        cls.app = cls.gh.add_app(callback=cls.app_url + CALLBACK_PATH,
-                                 name="nextauth e2e")
-        cls.ip_url = "http://127.0.0.1:%d" % cls.app_port
-        cls.ip_app = cls.gh.add_app(callback=cls.ip_url + CALLBACK_PATH,
-                                    name="nextauth e2e on 127.0.0.1")
         cls.auth_secret = os.urandom(32).hex()
         cls.nssdb_home = os.path.join(cls.tmp, "browser-home")
         return cfg, args + cls.api_args()
@@ -324,7 +338,8 @@ class NextAuthSignIn(rh.RuntimeTestCase):
     def good_signin_then_replay(self, via):
         api0 = len(self.api.api_requests())
         gh0 = self.gh.token_request_count
-        app = App(self, via, self.app.client_secret, "app-%s-good" % via)
+        # On localhost, not 127.0.0.1: see test_env_auth_url_loopback_ip.
+        app = App(self, via, "app-%s-good" % via)
         app.start()
         out = self.browse(app, replay=True)
         # The sign-in: GitHub's authorize through the proxy, the code
@@ -336,14 +351,14 @@ class NextAuthSignIn(rh.RuntimeTestCase):
         self.assertIn("GET https://github.com/login/oauth/authorize",
                       out["githubRequests"], out)
         self.assertTrue(out["callbackUrl"].startswith(
-            self.app_url + CALLBACK_PATH + "?"), out)
+            app.callback + "?"), out)
         recs = self.gh.token_requests()[gh0:]
         self.assertGreaterEqual(len(recs), 1, "no token request reached "
                                 "the fake GitHub")
         first = recs[0]
         self.assertEqual(first.outcome, "success", first.summary())
         self.assertTrue(first.tls, "the token request was not over TLS")
-        self.assertEqual(first.client_id, self.app.client_id)
+        self.assertEqual(first.client_id, app.client_id)
         api = self.api.api_requests()[api0:]
         self.assertIn(("GET", "/user", True), api, api)
         self.assertIn(("GET", "/user/emails", True), api, api)
@@ -365,17 +380,19 @@ class NextAuthSignIn(rh.RuntimeTestCase):
         self.assertEqual(rec.get("error"), "bad_verification_code", rec)
         self.assertEqual(rec.get("cause"), "code_reused", rec)
         self.assertEqual(rec.get("host"), "github.com", rec)
-        self.assertEqual(rec.get("client_id"), self.app.client_id, rec)
+        self.assertEqual(rec.get("client_id"), app.client_id, rec)
         self.assert_clean_log(app)
 
-    def wrong_secret(self, via, secret=PLACEHOLDER_SECRET,
+    def wrong_secret(self, via, secret=lambda s: PLACEHOLDER_SECRET,
                      cause="secret_shape",
                      detail=str(len(PLACEHOLDER_SECRET))):
-        """The app started with a wrong secret: the sign-in fails, and
-        the proxy logs incorrect_client_credentials with `cause` and a
-        diagnosis that contains `detail`."""
+        """The app started with a wrong secret (secret: the registered
+        one -> the one the app gets): the sign-in fails, and the proxy
+        logs incorrect_client_credentials with `cause` and a diagnosis
+        that contains `detail` (cause None: any cause)."""
         gh0 = self.gh.token_request_count
-        app = App(self, via, secret, "app-%s-wrong-secret" % via)
+        app = App(self, via, "app-%s-wrong-secret-%s" % (
+            via, cause or "any-cause"), secret)
         app.start()
         out = self.browse(app)
         self.assertFalse(out["signedIn"], out)
@@ -396,7 +413,7 @@ class NextAuthSignIn(rh.RuntimeTestCase):
             self.assertIn(detail, rec.get("diagnosis", ""), rec)
         else:
             self.assertTrue(rec.get("cause") and rec.get("diagnosis"), rec)
-        self.assertEqual(rec.get("client_id"), self.app.client_id, rec)
+        self.assertEqual(rec.get("client_id"), app.client_id, rec)
         self.assert_clean_log(app)
         return rec
 
@@ -408,7 +425,7 @@ class NextAuthSignIn(rh.RuntimeTestCase):
         # trusts it through that database.)
         auth0 = len([r for r in self.gh.requests
                      if r[1].startswith("/login/oauth/authorize")])
-        app = App(self, "env", self.app.client_secret, "app-env-untrusted")
+        app = App(self, "env", "app-env-untrusted")
         app.start()
         out = self.browse(app, trusted=False)
         self.assertIn("CERT", out.get("githubFailure") or "", out)
@@ -442,19 +459,18 @@ class NextAuthSignIn(rh.RuntimeTestCase):
         # which Next.js's NextURL rewrites to localhost: GitHub refuses
         # the exchange, and oauthlens says which hosts differ.
         gh0 = self.gh.token_request_count
-        app = App(self, "env", self.ip_app.client_secret, "app-env-ip",
-                  client_id=self.ip_app.client_id, url=self.ip_url)
+        app = App(self, "env", "app-env-ip", host="127.0.0.1")
         app.start()
         out = self.browse(app)
         self.assertFalse(out["signedIn"], out)
         self.assertIn("/api/auth/error", out["finalUrl"], out)
         self.assertIn("redirect_uri=" + urllib.parse.quote(
-            self.ip_url + CALLBACK_PATH, safe=""), out["authorizeUrl"], out)
+            app.callback, safe=""), out["authorizeUrl"], out)
         recs = self.gh.token_requests()[gh0:]
         self.assertEqual([r.outcome for r in recs],
                          ["redirect_uri_mismatch"],
                          [r.summary() for r in recs])
-        sent = "http://localhost:%d%s" % (self.app_port, CALLBACK_PATH)
+        sent = "http://localhost:%d%s" % (app.port, CALLBACK_PATH)
         self.assertEqual(recs[0].redirect_uri, sent)
         errs = self.wait_errors(app, 1)
         self.assertEqual(len(errs), 1, errs)
@@ -462,16 +478,16 @@ class NextAuthSignIn(rh.RuntimeTestCase):
         self.assertEqual(rec.get("error"), "redirect_uri_mismatch", rec)
         self.assertEqual(rec.get("cause"), "redirect_differs", rec)
         self.assertEqual(rec.get("redirect_uri"), sent, rec)
-        self.assertEqual(rec.get("client_id"), self.ip_app.client_id, rec)
+        self.assertEqual(rec.get("client_id"), app.client_id, rec)
         diagnosis = rec.get("diagnosis", "")
-        self.assertIn(self.ip_url + CALLBACK_PATH, diagnosis, rec)
+        self.assertIn(app.callback, diagnosis, rec)
         self.assertIn("localhost vs 127.0.0.1", diagnosis, rec)
         self.assert_clean_log(app)
 
     def test_env_secret_with_line_break(self):
         # The right secret with the line break a .env file left on it:
         # refused and logged with a cause (which one: the next test).
-        rec = self.wrong_secret("env", self.app.client_secret + "\n",
+        rec = self.wrong_secret("env", lambda s: s + "\n",
                                 cause=None, detail="client_secret")
         type(self).line_break_record = rec
 
