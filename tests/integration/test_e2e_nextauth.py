@@ -251,7 +251,8 @@ class NextAuthSignIn(rh.RuntimeTestCase):
 
     @classmethod
     def api_args(cls):
-        return ["--intercept", "api.github.com",
+        # "+": added to the default list (github.com), not replacing it.
+        return ["--intercept", "+api.github.com",
                 "--resolve", "api.github.com:443:127.0.0.1:%d" %
                 cls.api.port]
 
