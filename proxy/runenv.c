@@ -71,6 +71,10 @@ static const struct {
 	{ "wget", "wget", "export {WGETRC}" },
 	{ "deno", "Deno", "export {NODE_EXTRA_CA_CERTS}" },
 	{ "bun", "Bun", "export {NODE_EXTRA_CA_CERTS}" },
+	{ "browser", "browser", "import {ca} as a trusted CA in the browser "
+	    "(Chrome/Chromium on Linux: certutil -d sql:$HOME/.pki/nssdb -A "
+	    "-t C,, -n oauthlens -i {ca}; Firefox: Settings, Certificates, "
+	    "Import)" },
 	{ "unknown", NULL, "make the client trust {ca}: eval \"$(oauthlens "
 	    "--env)\" sets the variable of every runtime, or start the app "
 	    "with oauthlens run -- CMD" },

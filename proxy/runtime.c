@@ -17,6 +17,8 @@ static const char *const runtime_agents[][2] = {
 	{ "axios", "node" }, { "guzzle", "php" }, { "php", "php" },
 	{ "wget", "wget" }, { "git/", "git" }, { "curl", "curl" },
 	{ "java", "java" }, { "okhttp", "java" }, { "ruby", "ruby" },
+	/* Last: every browser's agent starts so, and none of the above. */
+	{ "mozilla/", "browser" },
 };
 
 /* Case-insensitive search of a C string in a slice. */

@@ -22,7 +22,7 @@ struct runtime_hello {
 
 /* The runtime that most likely sent the CONNECT head h: one of "python",
  * "node", "go", "curl", "java", "php", "ruby", "git", "wget", "deno",
- * "bun" or "unknown" (a static string). Heads that two runtimes write
+ * "bun", "browser" or "unknown" (a static string). Heads that two runtimes write
  * byte for byte alike go to the more common one: a bare HTTP/1.0 CONNECT
  * (Python's http.client and PHP's streams) is "python", a Host alone
  * (Java's HttpClient and Ruby 3.1's Net::HTTP) is "java". */

@@ -440,6 +440,9 @@ class NextAuthSignIn(rh.RuntimeTestCase):
         self.assertTrue(recs, "no tls-untrusted record:\n%s" %
                         app.proxy_log_text()[-3000:])
         self.assertEqual(recs[0].get("host"), "github.com", recs[0])
+        # A browser needs the CA imported, not a variable.
+        self.assertEqual(recs[0].get("runtime"), "browser", recs[0])
+        self.assertIn("certutil", recs[0].get("fix", ""), recs[0])
 
     def test_env_sign_in_and_reused_code(self):
         self.good_signin_then_replay("env")

@@ -49,6 +49,10 @@ test_fixes(void)
 	    "/nonexistent/certs/ca.pem");
 	CHECK_STR(fix_for(&re, "bun"), "export NODE_EXTRA_CA_CERTS="
 	    "/nonexistent/certs/ca.pem");
+	/* A browser imports the CA itself: no variable helps. */
+	CHECK(strstr(fix_for(&re, "browser"), "certutil -d sql:$HOME/.pki/"
+	    "nssdb -A -t C,, -n oauthlens -i /nonexistent/certs/ca.pem") !=
+	    NULL);
 	/* Java: one quoted word, the port and the trust store in it. */
 	CHECK(strncmp(fix_for(&re, "java"), "export JAVA_TOOL_OPTIONS='"
 	    "-Dhttps.proxyHost=127.0.0.1 -Dhttps.proxyPort=8123 ", 65) == 0);

@@ -34,6 +34,13 @@ guess(const char *msg)
 static void
 test_captured(void)
 {
+	/* Chromium 156, headless (a browser: the fix is to import the CA,
+	 * not a variable) */
+	CHECK_STR(guess("CONNECT github.com:443 HTTP/1.1\r\n"
+	    "Host: github.com:443\r\nProxy-Connection: keep-alive\r\n"
+	    "User-Agent: Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 "
+	    "(KHTML, like Gecko) HeadlessChrome/156.0.0.0 Safari/537.36\r\n"
+	    "\r\n"), "browser");
 	/* curl 7.88.1 */
 	CHECK_STR(guess("CONNECT github.com:443 HTTP/1.1\r\n"
 	    "Host: github.com:443\r\nUser-Agent: curl/7.88.1\r\n"
@@ -109,6 +116,9 @@ test_agents(void)
 	    "unknown");
 	CHECK_STR(guess("CONNECT github.com:443 HTTP/1.1\r\n"
 	    "Host: github.com:443\r\nUser-Agent: Mozilla/5.0\r\n\r\n"),
+	    "browser");
+	CHECK_STR(guess("CONNECT github.com:443 HTTP/1.1\r\n"
+	    "Host: github.com:443\r\nUser-Agent: lynx\r\n\r\n"),
 	    "unknown");
 }
 
