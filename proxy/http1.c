@@ -1056,6 +1056,14 @@ http1_parse_target(const struct http1_head *h, struct http1_target *t,
 		set_error(err, 400, "malformed request target%s", "");
 		return -1;
 	}
+	/* An IPv6 zone ("[fe80::1%25eth0]") names an interface of the
+	 * sender's host: meaningless here, and it would not survive being
+	 * written on (found by fuzz_request_head). */
+	if (strchr(t->t_host, '%') != NULL) {
+		set_error(err, 400, "an IPv6 zone identifier in the target "
+		    "is not allowed%s", "");
+		return -1;
+	}
 	if (h->h_connect) {
 		t->t_form = 'c';
 		if (!(u.field_set & (1 << UF_PORT)) || u.port == 0) {

@@ -461,6 +461,16 @@ test_parent(void)
 	CHECK_STR(buf, "GET http://[::1]/ HTTP/1.1\r\nHost: a\r\n"
 	    "Via: 1.1 oauthlens\r\n\r\n");
 	evbuffer_free(out);
+	/* An IPv6 zone is the sender's own business (fuzz_request_head
+	 * found it did not survive being written on): refused. */
+	CHECK(parse(hp, "GET http://[fe8%25eth0]/ HTTP/1.1\r\nHost: x\r\n"
+	    "\r\n", 0) == 0);
+	CHECK(http1_parse_target(&head, &t, &herr) == -1);
+	CHECK_INT(herr.he_status, 400);
+	CHECK(strstr(herr.he_reason, "zone") != NULL);
+	CHECK(parse(hp, "CONNECT [fe80::1%25lo]:443 HTTP/1.1\r\n\r\n",
+	    0) == 0);
+	CHECK(http1_parse_target(&head, &t, &herr) == -1);
 
 	CHECK(parse(hp, "GET http://a/ HTTP/1.1\r\nVia: 1.1 squid (x), "
 	    "1.0 OAuthLens\r\n\r\n", 0) == 0);
