@@ -108,7 +108,7 @@ catalog_cause(const struct catalog *cat, enum diag_cause cause,
     enum lang lang)
 {
 	const struct json	*c = json_get(cat->cat_causes,
-				    diag_cause_name(cause));
+				    diag_cause_key(cause));
 	const struct json	*t = json_get(c, lang == LANG_EN ? "en" : "ja");
 
 	return t != NULL ? t->j_str : NULL;
@@ -182,11 +182,11 @@ catalog_load(const char *path, char *err, size_t errlen)
 		}
 	/* Every cause the diagnosis can claim has its sentence. */
 	for (i = DC_NONE + 1; i < DC_COUNT; i++)
-		if (json_get(cat->cat_causes, diag_cause_name(i)) == NULL) {
+		if (json_get(cat->cat_causes, diag_cause_key(i)) == NULL) {
 			fail(err, errlen, path, cat->cat_causes ?
 			    cat->cat_causes : cat->cat_doc, 0, "\"_causes\" "
 			    "misses the sentence for cause",
-			    diag_cause_name(i));
+			    diag_cause_key(i));
 			goto fail;
 		}
 	return cat;

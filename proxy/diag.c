@@ -18,12 +18,16 @@
 
 enum flow_kind { FL_FREE, FL_AUTHORIZE, FL_ISSUED, FL_EXCHANGED, FL_POLL };
 
+/* Where an exchange stands: recorded when its request is complete. */
+enum flow_xstate { FX_INFLIGHT, FX_OK, FX_FAILED, FX_LOST };
+
 struct flow {
 	enum flow_kind	 f_kind;
 	unsigned char	 f_key[KEYLEN];		/* H(state) or H(code) */
 	unsigned char	 f_state[KEYLEN];	/* FL_ISSUED: H(state) */
 	int		 f_has_state;
-	int		 f_ok;			/* FL_EXCHANGED: succeeded */
+	enum flow_xstate f_xstate;		/* FL_EXCHANGED */
+	char		 f_error[48];		/* FX_FAILED: the error */
 	uint64_t	 f_ms;
 	uint64_t	 f_req;
 	char		 f_client_id[96];	/* FL_AUTHORIZE, FL_EXCHANGED */
@@ -180,7 +184,7 @@ diag_code_issued(struct flowmem *fm, const char *query, size_t len,
 }
 
 void
-diag_exchanged(struct flowmem *fm, const struct diag_request *r, int ok)
+diag_exchange_begin(struct flowmem *fm, const struct diag_request *r)
 {
 	struct flow	*f;
 
@@ -189,10 +193,29 @@ diag_exchanged(struct flowmem *fm, const struct diag_request *r, int ok)
 	f = flow_add(fm, FL_EXCHANGED, r->dr_now_ms);
 	keyed(fm, "code", r->dr_code, f->f_key);
 	f->f_req = r->dr_req;
-	f->f_ok = ok;
+	f->f_xstate = FX_INFLIGHT;
 	snprintf(f->f_client_id, sizeof(f->f_client_id), "%s",
 	    r->dr_client_id ? r->dr_client_id : r->dr_basic_id ?
 	    r->dr_basic_id : "");
+}
+
+void
+diag_exchange_end(struct flowmem *fm, uint64_t req, int ok,
+    const char *error)
+{
+	unsigned	i;
+
+	for (i = 0; i < fm->fm_max; i++) {
+		struct flow *f = &fm->fm_ring[i];
+
+		if (f->f_kind != FL_EXCHANGED || f->f_req != req ||
+		    f->f_xstate != FX_INFLIGHT)
+			continue;
+		f->f_xstate = ok ? FX_OK : error != NULL ? FX_FAILED : FX_LOST;
+		snprintf(f->f_error, sizeof(f->f_error), "%s",
+		    error != NULL ? error : "");
+		return;
+	}
 }
 
 /* The authorize request of this flow: through the code's state, else the
@@ -216,9 +239,49 @@ flow_authorize(struct flowmem *fm, const struct diag_request *r,
 	return a;
 }
 
+/* Earlier exchanges of the same code (not r's own): the newest that
+ * succeeded or is still in flight, else the newest that failed with the
+ * same error. An exchange whose answer was not read counts for neither. */
+static void
+explain_exchanged(struct flowmem *fm, const struct diag_request *r,
+    const char *error, const unsigned char *key, struct diag_result *res)
+{
+	struct flow	*used = NULL, *failed = NULL;
+	unsigned	 i;
+
+	for (i = 1; i <= fm->fm_max && used == NULL; i++) {
+		struct flow *f = &fm->fm_ring[(fm->fm_next + fm->fm_max - i) %
+		    fm->fm_max];
+
+		if (f->f_kind != FL_EXCHANGED || f->f_req == r->dr_req ||
+		    memcmp(f->f_key, key, KEYLEN) != 0 ||
+		    r->dr_now_ms - f->f_ms > fm->fm_max_age_ms)
+			continue;
+		if (f->f_xstate == FX_OK || f->f_xstate == FX_INFLIGHT)
+			used = f;
+		else if (f->f_xstate == FX_FAILED && failed == NULL &&
+		    strcmp(f->f_error, error) == 0)
+			failed = f;
+	}
+	if (used == NULL && failed == NULL)
+		return;
+	if (used != NULL)
+		res->dg_cause = used->f_xstate == FX_OK ? DC_CODE_REUSED :
+		    DC_CODE_REUSED_OVERLAP;
+	else {
+		used = failed;
+		res->dg_cause = DC_CODE_FAILED_BEFORE;
+		/* A second POST within seconds is a library's retry. */
+		if (r->dr_now_ms - failed->f_ms < 10000)
+			res->dg_retry_of = failed->f_req;
+	}
+	res->dg_age_s = (long long)((r->dr_now_ms - used->f_ms) / 1000);
+	res->dg_prev_req = used->f_req;
+}
+
 static void
 explain_code(struct flowmem *fm, const struct diag_request *r,
-    const char *client_id, struct diag_result *res)
+    const char *error, const char *client_id, struct diag_result *res)
 {
 	struct flow	*f, *a;
 	unsigned char	 key[KEYLEN];
@@ -226,16 +289,9 @@ explain_code(struct flowmem *fm, const struct diag_request *r,
 	if (r->dr_code == NULL || r->dr_code[0] == '\0')
 		return;
 	keyed(fm, "code", r->dr_code, key);
-	if ((f = flow_find(fm, FL_EXCHANGED, key, NULL, r->dr_now_ms)) !=
-	    NULL) {
-		res->dg_cause = DC_CODE_REUSED;
-		res->dg_age_s = (long long)((r->dr_now_ms - f->f_ms) / 1000);
-		res->dg_prev_req = f->f_req;
-		/* A second POST within seconds is a library's retry. */
-		if (!f->f_ok && r->dr_now_ms - f->f_ms < 10000)
-			res->dg_retry_of = f->f_req;
+	explain_exchanged(fm, r, error, key, res);
+	if (res->dg_cause != DC_NONE)
 		return;
-	}
 	if ((f = flow_find(fm, FL_ISSUED, key, NULL, r->dr_now_ms)) == NULL)
 		return;		/* never seen issued: claim nothing */
 	if (r->dr_now_ms - f->f_ms > fm->fm_lifetime_ms) {
@@ -366,8 +422,15 @@ url_split(const char *s, struct url *u)
 		return -1;
 	for (size_t i = 0; i < n; i++)
 		u->u_host[i] = (char)tolower((unsigned char)h[i]);
-	if (colon != NULL)
-		u->u_port = atoi(colon + 1);
+	if (colon != NULL && colon + 1 < slash) {
+		uint64_t	port;
+
+		/* One range-checked parse: a Location is network input. */
+		if (util_parse_u64(colon + 1, (size_t)(slash - colon - 1), 0,
+		    65535, &port) == -1)
+			return -1;
+		u->u_port = (int)port;
+	}
 	n = strcspn(slash, "?#");
 	snprintf(u->u_path, sizeof(u->u_path), "%.*s", (int)n, slash);
 	if (u->u_path[0] == '\0')
@@ -390,57 +453,111 @@ loopback(const char *host)
 	    strcmp(host, "localhost") == 0;
 }
 
+/* How a redirect_uri differs from a callback URL. */
+enum redirect_diff { RD_MATCH, RD_INVALID, RD_SCHEME, RD_HOST, RD_PORT,
+	RD_PATH };
+
+static enum redirect_diff
+redirect_diff(const struct url *a, const struct url *b, char *why,
+    size_t whylen)
+{
+	size_t	hl, bl, pl;
+
+	if (strcmp(a->u_scheme, b->u_scheme) != 0) {
+		snprintf(why, whylen, "scheme differs: %s vs %s", b->u_scheme,
+		    a->u_scheme);
+		return RD_SCHEME;
+	}
+	hl = strlen(a->u_host);
+	bl = strlen(b->u_host);
+	if (strcmp(a->u_host, b->u_host) != 0 && !(bl > hl &&
+	    b->u_host[bl - hl - 1] == '.' &&
+	    strcmp(b->u_host + bl - hl, a->u_host) == 0)) {
+		if (loopback(a->u_host) && loopback(b->u_host))
+			snprintf(why, whylen, "host differs: %s vs %s (a "
+			    "loopback name and address are different hosts)",
+			    b->u_host, a->u_host);
+		else
+			snprintf(why, whylen, "host differs: %s vs %s",
+			    b->u_host, a->u_host);
+		return RD_HOST;
+	}
+	/* A loopback callback accepts any port (RFC 8252 7.3). */
+	if (port_of(a) != port_of(b) && !(loopback(a->u_host) &&
+	    a->u_port == -1)) {
+		snprintf(why, whylen, "port differs: %d vs %d", port_of(b),
+		    port_of(a));
+		return RD_PORT;
+	}
+	pl = strlen(a->u_path);
+	if (strcmp(a->u_path, b->u_path) == 0)
+		return RD_MATCH;
+	if (strncmp(b->u_path, a->u_path, pl) == 0 &&
+	    (a->u_path[pl - 1] == '/' || b->u_path[pl] == '/'))
+		return RD_MATCH;
+	if (strlen(b->u_path) + 1 == pl && a->u_path[pl - 1] == '/' &&
+	    strncmp(a->u_path, b->u_path, pl - 1) == 0)
+		snprintf(why, whylen, "trailing slash differs: %s vs %s",
+		    b->u_path, a->u_path);
+	else
+		snprintf(why, whylen, "path %s is not %s or below it",
+		    b->u_path, a->u_path);
+	return RD_PATH;
+}
+
 int
 diag_redirect_match(const char *registered, const char *sent, char *why,
     size_t whylen)
 {
 	struct url	a, b;
-	size_t		hl, bl, pl;
 
 	if (url_split(registered, &a) == -1 || url_split(sent, &b) == -1) {
 		snprintf(why, whylen, "the redirect_uri is not an absolute URL");
 		return 0;
 	}
-	if (strcmp(a.u_scheme, b.u_scheme) != 0) {
-		snprintf(why, whylen, "scheme differs: %s vs %s", b.u_scheme,
-		    a.u_scheme);
-		return 0;
+	return redirect_diff(&a, &b, why, whylen) == RD_MATCH;
+}
+
+void
+diag_authorize_mismatch(const char *registered, const char *sent,
+    struct diag_result *res)
+{
+	struct url	a, b;
+	char		port[2][16];
+
+	memset(res, 0, sizeof(*res));
+	if (url_split(registered, &a) == -1 || url_split(sent, &b) == -1)
+		return;
+	switch (redirect_diff(&a, &b, res->dg_detail,
+	    sizeof(res->dg_detail))) {
+	case RD_MATCH:
+	case RD_INVALID:
+		return;
+	case RD_SCHEME:
+		res->dg_cause = DC_CALLBACK_SCHEME;
+		snprintf(res->dg_was, sizeof(res->dg_was), "%s", b.u_scheme);
+		snprintf(res->dg_want, sizeof(res->dg_want), "%s", a.u_scheme);
+		break;
+	case RD_HOST:
+		res->dg_cause = DC_CALLBACK_HOST;
+		snprintf(res->dg_was, sizeof(res->dg_was), "%s", b.u_host);
+		snprintf(res->dg_want, sizeof(res->dg_want), "%s", a.u_host);
+		break;
+	case RD_PORT:
+		res->dg_cause = DC_CALLBACK_PORT;
+		snprintf(port[0], sizeof(port[0]), "%d", port_of(&b));
+		snprintf(port[1], sizeof(port[1]), "%d", port_of(&a));
+		snprintf(res->dg_was, sizeof(res->dg_was), "%s", port[0]);
+		snprintf(res->dg_want, sizeof(res->dg_want), "%s", port[1]);
+		break;
+	case RD_PATH:
+		res->dg_cause = DC_CALLBACK_PATH;
+		snprintf(res->dg_was, sizeof(res->dg_was), "%s", b.u_path);
+		snprintf(res->dg_want, sizeof(res->dg_want), "%s", a.u_path);
+		break;
 	}
-	hl = strlen(a.u_host);
-	bl = strlen(b.u_host);
-	if (strcmp(a.u_host, b.u_host) != 0 && !(bl > hl &&
-	    b.u_host[bl - hl - 1] == '.' &&
-	    strcmp(b.u_host + bl - hl, a.u_host) == 0)) {
-		if (loopback(a.u_host) && loopback(b.u_host))
-			snprintf(why, whylen, "host differs: %s vs %s (a loopback "
-			    "name and address are different hosts)", b.u_host,
-			    a.u_host);
-		else
-			snprintf(why, whylen, "host differs: %s vs %s",
-			    b.u_host, a.u_host);
-		return 0;
-	}
-	/* A loopback callback accepts any port (RFC 8252 7.3). */
-	if (port_of(&a) != port_of(&b) && !(loopback(a.u_host) &&
-	    a.u_port == -1)) {
-		snprintf(why, whylen, "port differs: %d vs %d", port_of(&b),
-		    port_of(&a));
-		return 0;
-	}
-	pl = strlen(a.u_path);
-	if (strcmp(a.u_path, b.u_path) == 0)
-		return 1;
-	if (strncmp(b.u_path, a.u_path, pl) == 0 && (a.u_path[pl - 1] == '/' ||
-	    b.u_path[pl] == '/'))
-		return 1;
-	if (strlen(b.u_path) + 1 == pl && a.u_path[pl - 1] == '/' &&
-	    strncmp(a.u_path, b.u_path, pl - 1) == 0)
-		snprintf(why, whylen, "trailing slash differs: %s vs %s",
-		    b.u_path, a.u_path);
-	else
-		snprintf(why, whylen, "path %s is not %s or below it",
-		    b.u_path, a.u_path);
-	return 0;
+	snprintf(res->dg_registered, sizeof(res->dg_registered), "%s",
+	    registered);
 }
 
 static void
@@ -482,12 +599,33 @@ static const char *const cause_names[DC_COUNT] = {
 	[DC_MISSING_SECRET] = "missing_secret",
 	[DC_REDIRECT_DIFFERS] = "redirect_differs",
 	[DC_REDIRECT_UNREGISTERED] = "redirect_unregistered",
+	[DC_CODE_REUSED_OVERLAP] = "code_reused",
+	[DC_CODE_FAILED_BEFORE] = "code_already_failed",
+	[DC_CALLBACK_SCHEME] = "callback_scheme",
+	[DC_CALLBACK_HOST] = "callback_host",
+	[DC_CALLBACK_PORT] = "callback_port",
+	[DC_CALLBACK_PATH] = "callback_path",
+	[DC_BROWSER_EXCHANGE] = "browser_exchange",
+};
+
+/* Sentence keys that are not the cause's name. */
+static const char *const cause_keys[DC_COUNT] = {
+	[DC_CODE_REUSED_OVERLAP] = "code_reused_overlap",
 };
 
 const char *
 diag_cause_name(enum diag_cause cause)
 {
 	return cause < DC_COUNT ? cause_names[cause] : "";
+}
+
+const char *
+diag_cause_key(enum diag_cause cause)
+{
+	if (cause >= DC_COUNT)
+		return "";
+	return cause_keys[cause] != NULL ? cause_keys[cause] :
+	    cause_names[cause];
 }
 
 void
@@ -498,8 +636,14 @@ diag_explain(struct flowmem *fm, const char *error,
 			    r->dr_client_id : r->dr_basic_id;
 
 	memset(res, 0, sizeof(*res));
+	if (r->dr_browser) {
+		/* Whatever GitHub said, the page cannot read it (no CORS
+		 * headers) and the secret must not be in a browser. */
+		res->dg_cause = DC_BROWSER_EXCHANGE;
+		return;
+	}
 	if (strcmp(error, "bad_verification_code") == 0)
-		explain_code(fm, r, client_id, res);
+		explain_code(fm, r, error, client_id, res);
 	else if (strcmp(error, "incorrect_client_credentials") == 0)
 		explain_credentials(r, res);
 	else if (strcmp(error, "redirect_uri_mismatch") == 0)

@@ -32,11 +32,24 @@ enum diag_cause {
 	DC_MISSING_SECRET,
 	DC_REDIRECT_DIFFERS,
 	DC_REDIRECT_UNREGISTERED,
+	DC_CODE_REUSED_OVERLAP,	/* code_reused: the other one in flight */
+	DC_CODE_FAILED_BEFORE,	/* the same code failed the same way */
+	DC_CALLBACK_SCHEME,	/* authorize redirect_uri vs registered */
+	DC_CALLBACK_HOST,
+	DC_CALLBACK_PORT,
+	DC_CALLBACK_PATH,
+	DC_BROWSER_EXCHANGE,	/* a token POST from a web page */
 	DC_COUNT
 };
 
-/* The name of a cause ("code_reused"; "" for DC_NONE). */
+/* The name of a cause ("code_reused"; "" for DC_NONE): the header's cause
+ * parameter and the log's cause= field. Two causes may share a name when
+ * they say the same thing in different words. */
 const char	*diag_cause_name(enum diag_cause cause);
+
+/* The key of a cause's sentence in the catalog's "_causes" (distinct for
+ * every cause; "" for DC_NONE). */
+const char	*diag_cause_key(enum diag_cause cause);
 
 /* What the token request carried (borrowed strings, NULL when absent). */
 struct diag_request {
@@ -50,6 +63,7 @@ struct diag_request {
 	const char	*dr_redirect_uri;
 	const char	*dr_grant_type;
 	const char	*dr_device_code;
+	int		 dr_browser;	/* sent by a web page (Origin) */
 };
 
 /* A diagnosis: a cause token and the values its sentence needs. */
@@ -61,6 +75,8 @@ struct diag_result {
 	char		 dg_field[32];		/* whitespace: which value */
 	char		 dg_detail[256];	/* redirect_mismatch: how */
 	char		 dg_registered[512];	/* redirect_mismatch */
+	char		 dg_was[256];		/* callback_*: the part sent */
+	char		 dg_want[256];		/* callback_*: registered */
 	uint64_t	 dg_retry_of;		/* same code failed just before */
 };
 
@@ -84,9 +100,24 @@ void		 diag_code_issued(struct flowmem *fm, const char *query,
 void		 diag_explain(struct flowmem *fm, const char *error,
 		    const struct diag_request *r, struct diag_result *res);
 
-/* Remember an exchange of r's code (after any outcome), for code_reused. */
-void		 diag_exchanged(struct flowmem *fm, const struct diag_request *r,
-		    int ok);
+/* The token request r is complete (its body sent): from now on its
+ * exchange of r's code, if any, is in flight and counts for code_reused
+ * (an overlapping second exchange of the same code is seen). */
+void		 diag_exchange_begin(struct flowmem *fm,
+		    const struct diag_request *r);
+
+/* The exchange of request req ended: ok (a token came back), or failed
+ * with the provider's error (NULL: no answer could be read). */
+void		 diag_exchange_end(struct flowmem *fm, uint64_t req, int ok,
+		    const char *error);
+
+/* An authorize request asked for redirect_uri sent and the provider
+ * redirected to registered (the app's registered callback) with
+ * redirect_uri_mismatch: names the part that differs (DC_CALLBACK_*, with
+ * dg_was, dg_want and dg_registered), or DC_NONE when the two match under
+ * GitHub's rules or either is not an absolute URL. */
+void		 diag_authorize_mismatch(const char *registered,
+		    const char *sent, struct diag_result *res);
 
 /* The scope the flow's authorize request asked for, into buf ("" when
  * unknown). */

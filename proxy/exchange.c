@@ -306,6 +306,8 @@ exchange_forward(struct conn *c, const struct http1_head *h,
 	ctx.oc_client = c->c_peer;
 	ctx.oc_host = x->x_host;
 	x->x_obs = oauth_request(c->c_cfg, &ctx, h, t, &wflags);
+	if (x->x_req_done)
+		oauth_request_done(x->x_obs);	/* no body */
 	if (x->x_upgrade)
 		wflags |= HTTP1_W_UPGRADE;
 	if (c->c_mitm_host == NULL &&
@@ -357,8 +359,10 @@ exchange_pump_request(struct conn *c)
 		else
 			evbuffer_remove_buffer(in, out, (size_t)n);
 		x->x_in += (uint64_t)n;
-		if (http1_message_done(c->c_reqp))
+		if (http1_message_done(c->c_reqp)) {
 			x->x_req_done = 1;
+			oauth_request_done(x->x_obs);
+		}
 	}
 }
 

@@ -41,6 +41,10 @@ struct oauth_x {
 	struct inspect		*o_insp;	/* owned */
 	int			 o_failed;	/* inspection gave up */
 	int			 o_req_json;	/* request body is JSON */
+	int			 o_browser;	/* sent by a web page */
+	int			 o_begun;	/* in the flow memory */
+	int			 o_done;	/* its exchange ended there */
+	char			*o_redirect;	/* owned: authorize's redirect_uri */
 	char			*o_line;	/* owned: the header line */
 	char			*o_head_line;	/* owned: for a head not held */
 	int			 o_ended;	/* oauth_end was called */
@@ -139,6 +143,16 @@ tracker_new(enum oauth_kind kind, const struct config *cf,
 	return o;
 }
 
+/* A request a web page made: browsers send Origin with every POST and
+ * Sec-Fetch-Site with every request; servers send neither. (Node's
+ * fetch sends Sec-Fetch-Mode: cors, so that one proves nothing.) */
+static int
+browser_request(const struct http1_head *h)
+{
+	return http1_header(h, "origin") != NULL ||
+	    http1_header(h, "sec-fetch-site") != NULL;
+}
+
 /* POST to a token endpoint: keep what the request says about the app. */
 static struct oauth_x *
 token_request(const struct config *cf, const struct oauth_ctx *ctx,
@@ -157,11 +171,14 @@ token_request(const struct config *cf, const struct oauth_ctx *ctx,
 	if (q != NULL)
 		o->o_query = xstrndup(q + 1, t->t_path.s_len - plen - 1);
 	basic_credentials(h, o);
+	o->o_browser = browser_request(h);
 	return o;
 }
 
 static char	*redirect_error(const struct config *, enum lang,
-		    const char *, size_t, const struct oauth_ctx *);
+		    const char *, size_t, const struct oauth_ctx *,
+		    const char *, const char *);
+static char	*callback_url(const struct http1_target *, size_t);
 
 /* Any other request with a query: an authorize request (its redirect
  * will deliver a code or an error), or a callback bringing a code or an
@@ -174,14 +191,21 @@ flow_request(const struct config *cf, const struct oauth_ctx *ctx,
 	struct flowmem	*fm = ctx->oc_px ? ctx->oc_px->px_flow : NULL;
 	struct oauth_x	*o;
 	size_t		 qlen = t->t_path.s_len - plen - 1;
+	char		*reg;
 
 	if (fm == NULL)
 		return NULL;
 	q++;
 	if (config_token_host(cf, t->t_host) && plen == 22 &&
 	    memcmp(t->t_path.s_ptr, "/login/oauth/authorize", 22) == 0) {
+		char	ru[1024];
+
 		diag_authorize(fm, q, qlen, util_now_ms());
-		return tracker_new(OK_AUTHORIZE, cf, ctx, h);
+		if ((o = tracker_new(OK_AUTHORIZE, cf, ctx, h)) != NULL &&
+		    inspect_form_get(q, qlen, "redirect_uri", ru,
+		    sizeof(ru)) > 0)
+			o->o_redirect = xstrdup(ru);
+		return o;
 	}
 	if (memmem(q, qlen, "code=", 5) != NULL) {
 		diag_code_issued(fm, q, qlen, util_now_ms());
@@ -194,12 +218,27 @@ flow_request(const struct config *cf, const struct oauth_ctx *ctx,
 	 * so on the app's answer. */
 	if ((o = tracker_new(OK_CALLBACK, cf, ctx, h)) == NULL)
 		return NULL;
-	o->o_head_line = redirect_error(cf, o->o_lang, q, qlen, ctx);
+	/* GitHub sends a mismatching authorize request to the registered
+	 * callback: this very URL. */
+	reg = callback_url(t, plen);
+	o->o_head_line = redirect_error(cf, o->o_lang, q, qlen, ctx, reg,
+	    NULL);
+	free(reg);
 	if (o->o_head_line == NULL) {
 		oauth_free(o);
 		return NULL;
 	}
 	return o;
+}
+
+/* POST /login/device/code on a token host: the device flow's first step,
+ * answered by device_flow_disabled when the app has it off. */
+static int
+device_code_endpoint(const struct config *cf, const struct http1_target *t,
+    size_t plen)
+{
+	return config_token_host(cf, t->t_host) && plen == 18 &&
+	    memcmp(t->t_path.s_ptr, "/login/device/code", 18) == 0;
 }
 
 struct oauth_x *
@@ -218,7 +257,8 @@ oauth_request(const struct config *cf, const struct oauth_ctx *ctx,
 	if (q != NULL)
 		plen = (size_t)(q - t->t_path.s_ptr);
 	if (strcmp(h->h_method, "POST") == 0 &&
-	    config_token_endpoint(cf, t->t_host, t->t_path.s_ptr, plen)) {
+	    (config_token_endpoint(cf, t->t_host, t->t_path.s_ptr, plen) ||
+	    device_code_endpoint(cf, t, plen))) {
 		if ((o = token_request(cf, ctx, h, t, q, plen)) != NULL)
 			*wflags |= HTTP1_W_DECODABLE;
 		/* A code in the token request's own query is remembered
@@ -231,6 +271,23 @@ oauth_request(const struct config *cf, const struct oauth_ctx *ctx,
 		return o;
 	}
 	return q != NULL ? flow_request(cf, ctx, h, t, q, plen) : NULL;
+}
+
+/* The URL a request was sent to, without its query (malloc'd): scheme
+ * from the tunnel, the port only when not the scheme's default. */
+static char *
+callback_url(const struct http1_target *t, size_t plen)
+{
+	const char	*scheme = t->t_tls ? "https" : "http";
+	char		 port[8] = "";
+	char		*url;
+
+	if (t->t_port != (t->t_tls ? 443 : 80))
+		snprintf(port, sizeof(port), ":%u", (unsigned)t->t_port);
+	if (asprintf(&url, "%s://%s%s%.*s", scheme, t->t_host, port,
+	    (int)plen, t->t_path.s_ptr) == -1)
+		return NULL;
+	return url;
 }
 
 void
@@ -265,8 +322,13 @@ authorize_response(struct oauth_x *o, const struct http1_head *h)
 	q++;
 	qlen = (size_t)(loc->s_ptr + loc->s_len - q);
 	if (memmem(q, qlen, "error=", 6) != NULL) {
+		/* On redirect_uri_mismatch the Location is the registered
+		 * callback (GitHub documents it): compare. */
+		char *reg = xstrndup(loc->s_ptr, (size_t)(q - 1 - loc->s_ptr));
+
 		o->o_head_line = redirect_error(o->o_cf, o->o_lang, q, qlen,
-		    &o->o_ctx);
+		    &o->o_ctx, reg, o->o_redirect);
+		free(reg);
 		return;
 	}
 	diag_code_issued(fm, q, qlen, util_now_ms());
@@ -481,6 +543,12 @@ render_cause(const char *tmpl, const struct diag_result *d,
 		else if (n == 10 && strncmp(tmpl + 1, "registered", 10) == 0)
 			redact_url(rd, d->dg_registered,
 			    strlen(d->dg_registered), val, sizeof(val));
+		else if (n == 3 && strncmp(tmpl + 1, "was", 3) == 0)
+			redact_text(rd, d->dg_was, strlen(d->dg_was), val,
+			    sizeof(val));
+		else if (n == 4 && strncmp(tmpl + 1, "want", 4) == 0)
+			redact_text(rd, d->dg_want, strlen(d->dg_want), val,
+			    sizeof(val));
 		else {
 			out[o++] = *tmpl++;
 			continue;
@@ -643,6 +711,66 @@ fill_request(struct oauth_x *o, struct params *p, struct diag_request *r,
 #undef P
 	r->dr_basic_id = o->o_basic_id[0] ? o->o_basic_id : NULL;
 	r->dr_basic_secret = o->o_basic_secret[0] ? o->o_basic_secret : NULL;
+	r->dr_browser = o->o_browser;
+}
+
+/* The token request is complete: its exchange is in the flow memory from
+ * now on (r: its parameters), so an overlapping one is seen. */
+static void
+exchange_begin(struct oauth_x *o, struct flowmem *fm,
+    const struct diag_request *r)
+{
+	if (o->o_begun || fm == NULL)
+		return;
+	o->o_begun = 1;
+	diag_exchange_begin(fm, r);
+}
+
+/* The exchange ended: ok, failed with error, or (NULL) no answer read. */
+static void
+exchange_done(struct oauth_x *o, int ok, const char *error)
+{
+	struct flowmem	*fm = o->o_ctx.oc_px ? o->o_ctx.oc_px->px_flow : NULL;
+
+	if (!o->o_begun || o->o_done || fm == NULL)
+		return;
+	o->o_done = 1;
+	diag_exchange_end(fm, o->o_ctx.oc_req, ok, error);
+}
+
+void
+oauth_request_done(struct oauth_x *o)
+{
+	struct diag_request	 r;
+	struct params		*p;
+
+	if (o == NULL || o->o_kind != OK_TOKEN || o->o_begun ||
+	    o->o_ctx.oc_px == NULL || o->o_ctx.oc_px->px_flow == NULL ||
+	    (p = calloc(1, sizeof(*p))) == NULL)
+		return;
+	fill_request(o, p, &r, &o->o_ctx);
+	exchange_begin(o, o->o_ctx.oc_px->px_flow, &r);
+	OPENSSL_cleanse(p, sizeof(*p));
+	free(p);
+}
+
+/* A token POST from a web page that got its token: the page cannot read
+ * it, and the secret is in the browser. */
+static void
+browser_success(const struct oauth_ctx *ctx)
+{
+	struct logrec	lr;
+
+	logrec_begin(&lr, LL_WARN, "oauth-browser");
+	logrec_int(&lr, "req", (long long)ctx->oc_req);
+	logrec_str(&lr, "client", ctx->oc_client);
+	logrec_str(&lr, "host", ctx->oc_host);
+	logrec_str(&lr, "cause", diag_cause_name(DC_BROWSER_EXCHANGE));
+	logrec_str(&lr, "msg", "a web page sent this token request (Origin, "
+	    "Sec-Fetch-Site): the token endpoint sends no CORS headers, "
+	    "so the page cannot read the answer, and the client_secret does "
+	    "not belong in a browser; exchange the code on the server");
+	logrec_end(&lr);
 }
 
 /* The held token response is complete: inspect, diagnose, annotate. */
@@ -671,13 +799,18 @@ token_end(struct oauth_x *o)
 	if ((p = calloc(1, sizeof(*p))) == NULL)
 		return NULL;
 	fill_request(o, p, &r, ctx);
+	/* The answer came before the request was complete. */
+	exchange_begin(o, fm, &r);
 	if (fm != NULL && r.dr_device_code != NULL)
 		device_poll(fm, &r, ctx);
 	if (!res.has_error) {
-		if (fm != NULL && res.has_access_token) {
-			diag_exchanged(fm, &r, 1);
-			scope_check(fm, &r, &res, ctx);
+		if (res.has_access_token) {
+			exchange_done(o, 1, NULL);
+			if (o->o_browser)
+				browser_success(ctx);
 		}
+		if (fm != NULL && res.has_access_token)
+			scope_check(fm, &r, &res, ctx);
 		goto out;
 	}
 	if (strcmp(res.error, "authorization_pending") == 0) {
@@ -717,8 +850,8 @@ token_end(struct oauth_x *o)
 			a.an_diagnosis = sentence;
 		}
 		a.an_retry_of = d.dg_retry_of;
-		diag_exchanged(fm, &r, 0);
 	}
+	exchange_done(o, 0, res.error);
 	annotate_log(&a);
 	if (a.an_hint != NULL) {
 		if (ctx->oc_px != NULL)
@@ -734,30 +867,36 @@ out:
 const char *
 oauth_end(struct oauth_x *o, enum oauth_outcome outcome)
 {
+	const char	*line = NULL;
+
 	if (o == NULL || o->o_ended)
 		return NULL;
 	o->o_ended = 1;
-	if (o->o_kind != OK_TOKEN || o->o_insp == NULL)
+	if (o->o_kind != OK_TOKEN)
 		return NULL;
-	switch (outcome) {
+	switch (o->o_insp != NULL ? outcome : OAUTH_FAILED) {
 	case OAUTH_COMPLETE:
-		return token_end(o);
+		line = token_end(o);
+		break;
 	case OAUTH_TOO_LARGE:
 		abandon(o, "the response body is larger than "
 		    "inspect_max_bytes");
-		return NULL;
+		break;
 	case OAUTH_CUT:
 		abandon(o, "the origin closed the connection before the body "
 		    "was complete");
-		return NULL;
+		break;
 	case OAUTH_STALLED:
 		abandon(o, "the origin sent nothing more for timeouts.idle "
 		    "before the body was complete");
-		return NULL;
+		break;
 	case OAUTH_FAILED:
 		break;
 	}
-	return NULL;
+	/* Whatever the answer was, it was not read: neither a success nor
+	 * a failure of this code (no-op when token_end said which). */
+	exchange_done(o, 0, NULL);
+	return line;
 }
 
 /* The hint language for a request under cf (--lang auto reads its
@@ -774,10 +913,15 @@ oauth_lang(const struct config *cf, const struct http1_head *h)
  * (malloc'd), or NULL when the query holds no catalogued error. */
 static char *
 redirect_error(const struct config *cf, enum lang lang,
-    const char *query, size_t len, const struct oauth_ctx *ctx)
+    const char *query, size_t len, const struct oauth_ctx *ctx,
+    const char *registered, const char *sent)
 {
 	struct annotation	a;
+	struct diag_result	d;
+	struct diag_request	r;
 	char			code[64], client_id[128], redirect_uri[512];
+	char			sentence[1024];
+	const char		*tmpl;
 
 	if (inspect_form_get(query, len, "error", code, sizeof(code)) <= 0)
 		return NULL;
@@ -801,7 +945,22 @@ redirect_error(const struct config *cf, enum lang lang,
 	} else if (inspect_form_get(query, len, "client_id", client_id,
 	    sizeof(client_id)) >= 0)
 		a.an_client_id = client_id;
+	if (a.an_redirect_uri == NULL && sent != NULL)
+		a.an_redirect_uri = sent;
 	a.an_hint = catalog_lookup(cf->cf_catalog, code, lang);
+	/* Which part of the redirect_uri the registered callback refuses. */
+	if (strcmp(code, "redirect_uri_mismatch") == 0 && registered != NULL &&
+	    a.an_redirect_uri != NULL) {
+		diag_authorize_mismatch(registered, a.an_redirect_uri, &d);
+		tmpl = catalog_cause(cf->cf_catalog, d.dg_cause, lang);
+		if (tmpl != NULL) {
+			memset(&r, 0, sizeof(r));
+			r.dr_redirect_uri = a.an_redirect_uri;
+			render_cause(tmpl, &d, &r, sentence, sizeof(sentence));
+			a.an_cause = diag_cause_name(d.dg_cause);
+			a.an_diagnosis = sentence;
+		}
+	}
 	annotate_log(&a);
 	if (a.an_hint == NULL)
 		return NULL;
@@ -844,6 +1003,7 @@ oauth_free(struct oauth_x *o)
 {
 	if (o == NULL)
 		return;
+	exchange_done(o, 0, NULL);
 	/* The request body and query hold client_secret and code: wipe
 	 * them before the allocator reuses the memory. */
 	if (o->o_req != NULL) {
@@ -857,6 +1017,7 @@ oauth_free(struct oauth_x *o)
 	if (o->o_query != NULL)
 		OPENSSL_cleanse(o->o_query, strlen(o->o_query));
 	free(o->o_query);
+	free(o->o_redirect);
 	inspect_free(o->o_insp);
 	free(o->o_line);
 	free(o->o_head_line);

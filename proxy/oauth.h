@@ -52,6 +52,12 @@ struct oauth_x	*oauth_request(const struct config *cf,
 void		 oauth_request_body(struct oauth_x *o, const char *p,
 		    size_t len);
 
+/* The request is complete (its whole body was read from the client and
+ * passed on): a token exchange is in the flow memory from now on, so a
+ * second one of the same code that overlaps it is seen (NULL o ok;
+ * called at most once, before or after the response head). */
+void		 oauth_request_done(struct oauth_x *o);
+
 /* The final response head arrived: 1 when its body is to be held and
  * inspected, 0 to relay it untouched (no body, or a coding we cannot
  * decode; the latter is logged). */

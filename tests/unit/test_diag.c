@@ -125,13 +125,18 @@ test_flows(void)
 	r = req(1, 1000, "never-seen", "Iv1.aaaa", "s");
 	diag_explain(fm, "bad_verification_code", &r, &d);
 	CHECK_STR(diag_cause_name(d.dg_cause), "");
-	/* Exchanged once, then again: reused, with age and request id. */
-	diag_exchanged(fm, &r, 0);
+	/* Exchanged once and succeeded, then again: reused, with age and
+	 * request id. */
+	diag_exchange_begin(fm, &r);
+	diag_exchange_end(fm, 1, 1, NULL);
 	r = req(2, 4000, "never-seen", "Iv1.aaaa", "s");
+	diag_exchange_begin(fm, &r);
 	diag_explain(fm, "bad_verification_code", &r, &d);
 	CHECK_STR(diag_cause_name(d.dg_cause), "code_reused");
+	CHECK_STR(diag_cause_key(d.dg_cause), "code_reused");
 	CHECK_INT(d.dg_age_s, 3);
 	CHECK_INT(d.dg_prev_req, 1);
+	CHECK_INT(d.dg_retry_of, 0);
 	/* Issued through the authorize redirect, used too late. */
 	diag_authorize(fm, authq, strlen(authq), 10000);
 	diag_code_issued(fm, "code=c2&state=st1", 17, 11000);
@@ -157,6 +162,129 @@ test_flows(void)
 	flowmem_free(fm);
 }
 
+/* An exchange is in the flow memory from its request on: the order of
+ * events decides what a later failure of the same code may claim. */
+static void
+test_exchange_order(void)
+{
+	struct flowmem		*fm = flowmem_new(64, 3600, 600);
+	struct diag_result	 d;
+	struct diag_request	 r1, r2, r3;
+
+	/* In flight (no answer yet) when the second one fails. */
+	r1 = req(10, 1000, "dup", "Iv1.a", "s");
+	diag_exchange_begin(fm, &r1);
+	r2 = req(11, 1200, "dup", "Iv1.a", "s");
+	diag_exchange_begin(fm, &r2);
+	diag_explain(fm, "bad_verification_code", &r2, &d);
+	CHECK_STR(diag_cause_name(d.dg_cause), "code_reused");
+	CHECK_STR(diag_cause_key(d.dg_cause), "code_reused_overlap");
+	CHECK_INT(d.dg_prev_req, 10);
+	CHECK_INT(d.dg_age_s, 0);
+	diag_exchange_end(fm, 11, 0, "bad_verification_code");
+	/* The first then succeeds; a third names it, not the failed one. */
+	diag_exchange_end(fm, 10, 1, NULL);
+	r3 = req(12, 5000, "dup", "Iv1.a", "s");
+	diag_exchange_begin(fm, &r3);
+	diag_explain(fm, "bad_verification_code", &r3, &d);
+	CHECK(d.dg_cause == DC_CODE_REUSED);
+	CHECK_INT(d.dg_prev_req, 10);
+	CHECK_INT(d.dg_age_s, 4);
+
+	/* A code that failed, retried: already failed, never reused. */
+	r1 = req(20, 1000, "bad", "Iv1.a", "s");
+	diag_exchange_begin(fm, &r1);
+	diag_explain(fm, "bad_verification_code", &r1, &d);
+	CHECK(d.dg_cause == DC_NONE);	/* its own entry does not count */
+	diag_exchange_end(fm, 20, 0, "bad_verification_code");
+	r2 = req(21, 3500, "bad", "Iv1.a", "s");
+	diag_exchange_begin(fm, &r2);
+	diag_explain(fm, "bad_verification_code", &r2, &d);
+	CHECK_STR(diag_cause_name(d.dg_cause), "code_already_failed");
+	CHECK_INT(d.dg_prev_req, 20);
+	CHECK_INT(d.dg_age_s, 2);
+	CHECK_INT(d.dg_retry_of, 20);
+	diag_exchange_end(fm, 21, 0, "bad_verification_code");
+	/* Later than 10 s: the same cause, no longer grouped. */
+	r3 = req(22, 30000, "bad", "Iv1.a", "s");
+	diag_explain(fm, "bad_verification_code", &r3, &d);
+	CHECK(d.dg_cause == DC_CODE_FAILED_BEFORE);
+	CHECK_INT(d.dg_prev_req, 21);
+	CHECK_INT(d.dg_retry_of, 0);
+
+	/* Failed with another error (wrong secret: the code unspent), or
+	 * no answer read at all: nothing can be claimed. */
+	r1 = req(30, 1000, "other", "Iv1.a", "s");
+	diag_exchange_begin(fm, &r1);
+	diag_exchange_end(fm, 30, 0, "incorrect_client_credentials");
+	r2 = req(31, 2000, "other", "Iv1.a", "s");
+	diag_explain(fm, "bad_verification_code", &r2, &d);
+	CHECK(d.dg_cause == DC_NONE);
+	r1 = req(32, 1000, "lost", "Iv1.a", "s");
+	diag_exchange_begin(fm, &r1);
+	diag_exchange_end(fm, 32, 0, NULL);
+	r2 = req(33, 2000, "lost", "Iv1.a", "s");
+	diag_explain(fm, "bad_verification_code", &r2, &d);
+	CHECK(d.dg_cause == DC_NONE);
+	/* An end for an unknown request, or a second end: no effect. */
+	diag_exchange_end(fm, 999, 1, NULL);
+	diag_exchange_end(fm, 32, 1, NULL);
+	diag_explain(fm, "bad_verification_code", &r2, &d);
+	CHECK(d.dg_cause == DC_NONE);
+
+	/* A page's request: browser_exchange whatever the error. */
+	r1 = req(40, 1000, "dup", "Iv1.a", NULL);
+	r1.dr_browser = 1;
+	diag_explain(fm, "incorrect_client_credentials", &r1, &d);
+	CHECK_STR(diag_cause_name(d.dg_cause), "browser_exchange");
+	flowmem_free(fm);
+}
+
+/* The registered callback GitHub redirected to, against the authorize
+ * request's redirect_uri: which part differs. */
+static void
+test_authorize_mismatch(void)
+{
+	struct diag_result	d;
+
+	diag_authorize_mismatch("https://app.example.com/auth/cb",
+	    "http://app.example.com/auth/cb", &d);
+	CHECK_STR(diag_cause_name(d.dg_cause), "callback_scheme");
+	CHECK_STR(d.dg_was, "http");
+	CHECK_STR(d.dg_want, "https");
+	CHECK_STR(d.dg_registered, "https://app.example.com/auth/cb");
+	diag_authorize_mismatch("http://localhost:3000/cb",
+	    "http://127.0.0.1:3000/cb", &d);
+	CHECK_STR(diag_cause_name(d.dg_cause), "callback_host");
+	CHECK_STR(d.dg_was, "127.0.0.1");
+	CHECK_STR(d.dg_want, "localhost");
+	diag_authorize_mismatch("https://www.example.com/cb",
+	    "https://example.com/cb", &d);
+	CHECK_STR(diag_cause_name(d.dg_cause), "callback_host");
+	diag_authorize_mismatch("http://localhost:3000/cb",
+	    "http://localhost:5173/cb", &d);
+	CHECK_STR(diag_cause_name(d.dg_cause), "callback_port");
+	CHECK_STR(d.dg_was, "5173");
+	CHECK_STR(d.dg_want, "3000");
+	diag_authorize_mismatch("https://example.com/app/auth/callback",
+	    "https://example.com/auth/callback", &d);
+	CHECK_STR(diag_cause_name(d.dg_cause), "callback_path");
+	CHECK_STR(d.dg_was, "/auth/callback");
+	CHECK_STR(d.dg_want, "/app/auth/callback");
+	/* Allowed under GitHub's rules, or not URLs: nothing to name. */
+	diag_authorize_mismatch("https://example.com/cb",
+	    "https://sub.example.com/cb/deeper", &d);
+	CHECK(d.dg_cause == DC_NONE);
+	diag_authorize_mismatch("/relative", "https://example.com/cb", &d);
+	CHECK(d.dg_cause == DC_NONE);
+	diag_authorize_mismatch("https://example.com:99999/cb",
+	    "https://example.com/cb", &d);
+	CHECK(d.dg_cause == DC_NONE);
+	diag_authorize_mismatch("https://example.com:x/cb",
+	    "https://example.com/cb", &d);
+	CHECK(d.dg_cause == DC_NONE);
+}
+
 /* The ring is bounded: old entries fall out, nothing grows. */
 static void
 test_bounded(void)
@@ -168,11 +296,13 @@ test_bounded(void)
 	int			 i;
 
 	r = req(1, 1000, "first", "Iv1.a", "s");
-	diag_exchanged(fm, &r, 0);
+	diag_exchange_begin(fm, &r);
+	diag_exchange_end(fm, 1, 1, NULL);
 	for (i = 0; i < 40; i++) {
 		snprintf(code, sizeof(code), "c%d", i);
 		r = req(2 + (uint64_t)i, 2000, code, "Iv1.a", "s");
-		diag_exchanged(fm, &r, 0);
+		diag_exchange_begin(fm, &r);
+		diag_exchange_end(fm, r.dr_req, 1, NULL);
 	}
 	r = req(100, 3000, "first", "Iv1.a", "s");
 	diag_explain(fm, "bad_verification_code", &r, &d);
@@ -194,5 +324,7 @@ main(void)
 	test_credentials();
 	test_flows();
 	test_bounded();
+	test_exchange_order();
+	test_authorize_mismatch();
 	return t_done();
 }

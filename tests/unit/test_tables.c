@@ -47,12 +47,19 @@ test_causes(void)
 	int		 i, j;
 
 	CHECK_STR(diag_cause_name(DC_NONE), "");
+	CHECK_STR(diag_cause_key(DC_NONE), "");
 	for (i = DC_NONE + 1; i < DC_COUNT; i++) {
 		CHECK(diag_cause_name(i)[0] != '\0');
+		CHECK(diag_cause_key(i)[0] != '\0');
 		for (j = DC_NONE + 1; j < i; j++)
-			CHECK(strcmp(diag_cause_name(i),
-			    diag_cause_name(j)) != 0);
+			CHECK(strcmp(diag_cause_key(i),
+			    diag_cause_key(j)) != 0);
 	}
+	/* Two sentences for one name: the other exchange is done or still
+	 * in flight. */
+	CHECK_STR(diag_cause_name(DC_CODE_REUSED_OVERLAP), "code_reused");
+	CHECK_STR(diag_cause_key(DC_CODE_REUSED_OVERLAP),
+	    "code_reused_overlap");
 	cat = catalog_load("conf/messages.json", err, sizeof(err));
 	CHECK(cat != NULL);
 	if (cat == NULL) {
