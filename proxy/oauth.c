@@ -45,6 +45,7 @@ struct oauth_x {
 	int			 o_begun;	/* in the flow memory */
 	int			 o_done;	/* its exchange ended there */
 	char			*o_redirect;	/* owned: authorize's redirect_uri */
+	char			 o_client_id[128]; /* the authorize's client_id */
 	char			*o_line;	/* owned: the header line */
 	char			*o_head_line;	/* owned: for a head not held */
 	int			 o_ended;	/* oauth_end was called */
@@ -177,7 +178,7 @@ token_request(const struct config *cf, const struct oauth_ctx *ctx,
 
 static char	*redirect_error(const struct config *, enum lang,
 		    const char *, size_t, const struct oauth_ctx *,
-		    const char *, const char *);
+		    const char *, const struct oauth_x *);
 static char	*callback_url(const struct http1_target *, size_t);
 
 /* Any other request with a query: an authorize request (its redirect
@@ -201,10 +202,13 @@ flow_request(const struct config *cf, const struct oauth_ctx *ctx,
 		char	ru[1024];
 
 		diag_authorize(fm, q, qlen, util_now_ms());
-		if ((o = tracker_new(OK_AUTHORIZE, cf, ctx, h)) != NULL &&
-		    inspect_form_get(q, qlen, "redirect_uri", ru,
+		if ((o = tracker_new(OK_AUTHORIZE, cf, ctx, h)) == NULL)
+			return NULL;
+		if (inspect_form_get(q, qlen, "redirect_uri", ru,
 		    sizeof(ru)) > 0)
 			o->o_redirect = xstrdup(ru);
+		inspect_form_get(q, qlen, "client_id", o->o_client_id,
+		    sizeof(o->o_client_id));
 		return o;
 	}
 	if (memmem(q, qlen, "code=", 5) != NULL) {
@@ -327,7 +331,7 @@ authorize_response(struct oauth_x *o, const struct http1_head *h)
 		char *reg = xstrndup(loc->s_ptr, (size_t)(q - 1 - loc->s_ptr));
 
 		o->o_head_line = redirect_error(o->o_cf, o->o_lang, q, qlen,
-		    &o->o_ctx, reg, o->o_redirect);
+		    &o->o_ctx, reg, o);
 		free(reg);
 		return;
 	}
@@ -910,11 +914,14 @@ oauth_lang(const struct config *cf, const struct http1_head *h)
 /* An authorization error carried by a redirect's query (the authorize
  * response's Location, or the browser's request to the callback): logs it
  * and returns the header line for the response that carries it
- * (malloc'd), or NULL when the query holds no catalogued error. */
+ * (malloc'd), or NULL when the query holds no catalogued error.
+ * registered: the callback URL the redirect goes to (NULL unknown); authz:
+ * the authorize request's tracker when this is its response (NULL on the
+ * callback), for its client_id and redirect_uri when no state tells. */
 static char *
 redirect_error(const struct config *cf, enum lang lang,
     const char *query, size_t len, const struct oauth_ctx *ctx,
-    const char *registered, const char *sent)
+    const char *registered, const struct oauth_x *authz)
 {
 	struct annotation	a;
 	struct diag_result	d;
@@ -945,8 +952,11 @@ redirect_error(const struct config *cf, enum lang lang,
 	} else if (inspect_form_get(query, len, "client_id", client_id,
 	    sizeof(client_id)) >= 0)
 		a.an_client_id = client_id;
-	if (a.an_redirect_uri == NULL && sent != NULL)
-		a.an_redirect_uri = sent;
+	if (a.an_client_id == NULL && authz != NULL &&
+	    authz->o_client_id[0] != '\0')
+		a.an_client_id = authz->o_client_id;
+	if (a.an_redirect_uri == NULL && authz != NULL)
+		a.an_redirect_uri = authz->o_redirect;
 	a.an_hint = catalog_lookup(cf->cf_catalog, code, lang);
 	/* Which part of the redirect_uri the registered callback refuses. */
 	if (strcmp(code, "redirect_uri_mismatch") == 0 && registered != NULL &&

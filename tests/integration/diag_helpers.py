@@ -45,13 +45,15 @@ def age_values(lo, hi):
 class DiagTestCase(oh.OAuthTestCase):
 
     # -- the catalog's sentences ------------------------------------------------
-    def filled(self, cause, lang="ja", **values):
-        """The _causes sentence for cause in lang with every placeholder
-        replaced by its value (a string, or a set of acceptable strings),
-        as a regular expression matching exactly that text."""
+    def filled(self, cause, lang="ja", sentence=None, **values):
+        """The _causes sentence for cause (or the sentence key given) in
+        lang with every placeholder replaced by its value (a string, or a
+        set of acceptable strings), as a regular expression matching
+        exactly that text."""
         causes = self.catalog.get("_causes", {})
-        self.assertIn(cause, causes, "cause %s is not in the catalog" % cause)
-        tmpl = causes[cause][lang]
+        key = sentence or cause
+        self.assertIn(key, causes, "cause %s is not in the catalog" % key)
+        tmpl = causes[key][lang]
         names = re.findall(r"\{([a-z_]+)\}", tmpl)
         for n in names:
             self.assertIn(n, values, "no test value for {%s} of %s" %
@@ -84,7 +86,7 @@ class DiagTestCase(oh.OAuthTestCase):
     def assert_diagnosed(self, headers, body, rec, code, cause, values=None,
                          mark=None, lang="ja", client_id=None,
                          redirect_uri=oh.CALLBACK, host="github.com",
-                         retry_of=None):
+                         retry_of=None, sentence=None):
         """The response carries the annotation for code with ;cause=cause,
         the hint is the filled sentence, a space and the catalog's hint;
         the body and headers are the origin's; and (mark given) exactly
@@ -99,7 +101,7 @@ class DiagTestCase(oh.OAuthTestCase):
         self.assertIsInstance(params.get("cause"), oh.Token, value)
         hint = params["hint"]
         entry = self.catalog[code][lang]
-        want = self.filled(cause, lang, **(values or {}))
+        want = self.filled(cause, lang, sentence, **(values or {}))
         self.assertRegex(hint, "^" + want + " " + re.escape(entry["hint"]) +
                          "$", "the hint is not the filled %s sentence and "
                          "the catalog's %s hint" % (cause, code))
@@ -216,12 +218,12 @@ class DiagTestCase(oh.OAuthTestCase):
                             tmpdir=self.tmp)
 
     def authorize(self, client_id, redirect_uri, state, scope="repo,gist",
-                  proxy=None, extra=()):
-        """A browser's GET /login/oauth/authorize through the proxy; the
-        302 (not followed) and its Location's query as a dict."""
+                  proxy=None, extra=(), base="https://github.com"):
+        """A browser's GET base/login/oauth/authorize through the proxy;
+        the 302 (not followed) and its Location's query as a dict."""
         q = [("client_id", client_id), ("redirect_uri", redirect_uri),
              ("state", state), ("scope", scope)] + list(extra)
-        r = self.browser_get("https://github.com/login/oauth/authorize?" +
+        r = self.browser_get(base + "/login/oauth/authorize?" +
                              urllib.parse.urlencode(q), proxy)
         self.assertEqual((r.rc, r.status), (0, 302), "%r\n%s" %
                          (r, (proxy or self.proxy).tail()))

@@ -467,6 +467,11 @@ def s_client(proxy_port, host, port=443, servername=None, cafile=None,
 
 # -- the test base class ---------------------------------------------------------
 
+# Causes said in more than one sentence (proxy/diag.c, cause_keys): the
+# catalog's keys for each.
+SENTENCE_KEYS = {"code_reused": ("code_reused", "code_reused_overlap")}
+
+
 class OAuthTestCase(harness.ProxyTestCase):
     """A fake GitHub reachable, for the proxy, as github.com:443 (TLS, a
     certificate from the test CA) and github.com:80 (plain HTTP), with
@@ -747,10 +752,12 @@ class OAuthTestCase(harness.ProxyTestCase):
         causes = self.catalog.get("_causes", {})
         self.assertIn(cause, causes, "cause %r is not in the catalog's "
                       "_causes" % cause)
-        tmpl = causes[cause][lang]
-        parts = re.split(r"\{[a-z_]+\}", tmpl)
-        return "".join(re.escape(p) + "(.+?)" for p in parts[:-1]) + \
-            re.escape(parts[-1])
+        alts = []
+        for key in SENTENCE_KEYS.get(cause, (cause,)):
+            parts = re.split(r"\{[a-z_]+\}", causes[key][lang])
+            alts.append("".join(re.escape(p) + "(?:.+?)"
+                                for p in parts[:-1]) + re.escape(parts[-1]))
+        return "(?:%s)" % "|".join(alts)
 
     def assert_annotation_value(self, value, code, lang):
         """The header value is `code;lang=..;hint=%"..";doc=".."` (and

@@ -35,7 +35,8 @@ class AuthorizeErrors(dh.DiagTestCase):
             "--resolve", "localhost:3000:127.0.0.1:%d" % self.app_cb.port])
 
     def assert_authorize_record(self, mark, code, client_id=None,
-                                redirect_uri=None, host="github.com"):
+                                redirect_uri=None, host="github.com",
+                                cause=None):
         recs = self.new_log_records(mark)
         self.assertEqual(len(recs), 1, "expected one oauth-error record: "
                          "%r\n%s" % (recs, mark["proxy"].tail()))
@@ -50,7 +51,8 @@ class AuthorizeErrors(dh.DiagTestCase):
             self.assertIn(k, r)
         for k in ("title", "hint", "doc"):
             self.assertEqual(r.get(k), entry[k], r)
-        self.assertNotIn("cause", r, r)
+        # test_diag_callback.py checks the sentence of each cause.
+        self.assertEqual(r.get("cause"), cause, r)
         # The authorize request carried these; the contract (DESIGN.md,
         # log record) asks for them where the request carried them.
         if client_id is not None:
@@ -59,14 +61,19 @@ class AuthorizeErrors(dh.DiagTestCase):
             self.assertEqual(r.get("redirect_uri"), redirect_uri, r)
         return r
 
-    def assert_redirect_annotation(self, r, code):
+    def assert_redirect_annotation(self, r, code, cause=None):
         value, item, params = self.annotation(r.headers)
         entry = self.catalog[code]["ja"]
         self.assertEqual(item, code, value)
         self.assertEqual(params.get("lang"), "ja", value)
-        self.assertEqual(params.get("hint"), entry["hint"], value)
+        self.assertEqual(params.get("cause"), cause, value)
+        if cause is None:
+            self.assertEqual(params.get("hint"), entry["hint"], value)
+        else:
+            self.assertTrue(params["hint"].endswith(" " + entry["hint"]),
+                            value)
         self.assertEqual(params.get("doc"), entry["doc"], value)
-        self.assertIn(";hint=" + oh.display_string(entry["hint"]), value)
+        self.assertIn(";hint=" + oh.display_string(params["hint"]), value)
         return params
 
     def test_access_denied_on_authorize_redirect(self):
@@ -109,14 +116,17 @@ class AuthorizeErrors(dh.DiagTestCase):
 
     def test_redirect_uri_mismatch_on_authorize_redirect(self):
         # The fake GitHub redirects a bad redirect_uri to the registered
-        # callback with error=redirect_uri_mismatch.
+        # callback with error=redirect_uri_mismatch; the path differs
+        # (issue 13: the cause is named).
         m = self.mark()
         bad = "http://localhost:3000/elsewhere"
         r, q = self.authorize(self.app.client_id, bad, "m-1")
         self.assertEqual(q.get("error"), "redirect_uri_mismatch", q)
         self.assertTrue(r.header("Location").startswith(oh.CALLBACK + "?"))
-        self.assert_redirect_annotation(r, "redirect_uri_mismatch")
-        self.assert_authorize_record(m, "redirect_uri_mismatch")
+        self.assert_redirect_annotation(r, "redirect_uri_mismatch",
+                                        "callback_path")
+        self.assert_authorize_record(m, "redirect_uri_mismatch",
+                                     cause="callback_path")
 
     def test_authorize_record_names_client_and_redirect(self):
         # DESIGN.md: the record has client_id and redirect_uri "where the
@@ -129,9 +139,11 @@ class AuthorizeErrors(dh.DiagTestCase):
                 extra = [("__error", err)]
                 self.authorize(self.papp.client_id, redirect, "c-" + err,
                                "repo", proxy=self.px, extra=extra)
-                self.assert_authorize_record(m, err,
-                                             client_id=self.papp.client_id,
-                                             redirect_uri=redirect)
+                self.assert_authorize_record(
+                    m, err, client_id=self.papp.client_id,
+                    redirect_uri=redirect,
+                    cause="callback_path" if err != "access_denied" else
+                    None)
 
     # -- no annotation ---------------------------------------------------------------
     def test_code_redirect_and_callback_untouched(self):

@@ -1,6 +1,7 @@
 #!/usr/bin/python3
-"""Diagnoses of bad_verification_code (issue 7): code_reused, code_expired,
-code_other_client, and the cases where no cause may be claimed.
+"""Diagnoses of bad_verification_code (issues 7 and 13): code_reused,
+code_already_failed, code_expired, code_other_client, and the cases where
+no cause may be claimed.
 
 Real clients through the real binary against the fake GitHub over
 intercepted TLS: curl, requests-oauthlib (OAuth2Session.fetch_token with
@@ -46,11 +47,13 @@ class CodeDiagnoses(dh.DiagTestCase):
             "code_reused", {"age": dh.age_values(t2 - t1, t3 - t0),
                             "req": str(first_req)}, mark=m)
 
-    def test_code_reused_retry_grouped(self):
+    def test_code_already_failed_retry_grouped(self):
         # A library that tries Basic auth first and retries at once with
         # the credentials in the body (golang.org/x/oauth2 does): the
         # first answer has no cause (the code was never seen), the second
-        # names the first and is grouped with it (retry_of).
+        # names the first, says retrying cannot help (the code never
+        # worked: not code_reused, issue 13) and is grouped with it
+        # (retry_of).
         code = "c0ffee" + "0" * 14
         m1, r1, rec1 = self.token_exchange(
             [("code", code), ("redirect_uri", oh.CALLBACK)],
@@ -62,14 +65,14 @@ class CodeDiagnoses(dh.DiagTestCase):
         t2 = time.monotonic()
         self.assert_diagnosed(
             r2.headers, r2.body, rec2, "bad_verification_code",
-            "code_reused", {"age": dh.age_values(0, t2 - t1 + 0.5),
+            "code_already_failed", {"age": dh.age_values(0, t2 - t1 + 0.5),
                             "req": str(first["req"])}, mark=m2,
             retry_of=first["req"])
 
-    def test_code_reused_late_retry_not_grouped(self):
+    def test_code_already_failed_late_retry_not_grouped(self):
         # The same code again, but more than 10 s after the failed
-        # exchange: still code_reused, no longer a library's immediate
-        # retry (no retry_of).
+        # exchange: still code_already_failed, no longer a library's
+        # immediate retry (no retry_of).
         code = "c0ffee" + "1" * 14
         m1, r1, rec1 = self.token_exchange(self.params(code))
         t1 = time.monotonic()
@@ -80,7 +83,8 @@ class CodeDiagnoses(dh.DiagTestCase):
         t2 = time.monotonic()
         self.assert_diagnosed(
             r2.headers, r2.body, rec2, "bad_verification_code",
-            "code_reused", {"age": dh.age_values(10.5, t2 - t1 + 0.5),
+            "code_already_failed",
+            {"age": dh.age_values(10.5, t2 - t1 + 0.5),
                             "req": str(first["req"])}, mark=m2)
 
     def test_code_other_client(self):
