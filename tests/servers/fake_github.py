@@ -50,7 +50,11 @@ Endpoints:
         TokenRecord.summary()).
   GET  /zen, GET /  a line of text (for tunnel tests).
 Per-request query flags on the token endpoint override the variant:
-  __chunked=1, __encoding=gzip|deflate, __error=CODE, __oversize=BYTES.
+  __chunked=1, __encoding=gzip|deflate, __error=CODE, __oversize=BYTES;
+  __delay=SECONDS holds a success answer that long after the code is spent
+  (GitHub spends a code when it decides, so a second exchange of it that
+  overlaps a slow first one fails at once: the overlapping double
+  exchange of a handler that runs twice).
 
 Every token request is recorded with what it received (headers, body,
 parameters, Accept-Encoding) and exactly what was sent back (status,
@@ -286,6 +290,7 @@ class TokenRecord:
         self.access_token = None
         self.scope = None
         self.variant = None
+        self.delay = 0.0            # __delay: a success held this long
         self.status = 200
         self.resp_headers = []      # (name, value) as sent, in order
         self.resp_body = b""        # payload as sent (after coding, before
@@ -634,6 +639,7 @@ class FakeGitHub(ThreadedServer):
         rec.format = accept_format(rec.accept)
         v = self._take_variant(req)
         rec.variant = v.to_json()
+        rec.delay = min(float(dict(req.query).get("__delay", 0) or 0), 10.0)
         # A forced error is answered whatever the request (the code, if
         # any, stays unspent).
         outcome = v.force_error or self._decide(rec)
@@ -665,6 +671,8 @@ class FakeGitHub(ThreadedServer):
         rec.resp_plain = plain
         rec.resp_body = body
         rec.resp_sha256 = hashlib.sha256(body).hexdigest()
+        if outcome == "success" and rec.delay > 0:
+            time.sleep(rec.delay)
         with self._lock:
             rec.n = len(self.records) + 1
             self.records.append(rec)
