@@ -16,14 +16,19 @@
 
 #define KEYLEN		16
 
-enum flow_kind { FL_FREE, FL_AUTHORIZE, FL_ISSUED, FL_EXCHANGED, FL_POLL };
+enum flow_kind { FL_FREE, FL_AUTHORIZE, FL_ISSUED, FL_EXCHANGED, FL_POLL,
+	FL_DENIED };
 
 /* Where an exchange stands: recorded when its request is complete. */
 enum flow_xstate { FX_INFLIGHT, FX_OK, FX_FAILED, FX_LOST };
 
 struct flow {
 	enum flow_kind	 f_kind;
-	unsigned char	 f_key[KEYLEN];		/* H(state) or H(code) */
+	unsigned char	 f_key[KEYLEN];		/* H(state), H(code), H(refresh) */
+	unsigned char	 f_hash2[KEYLEN];	/* H(challenge) or H(secret) */
+	int		 f_has_hash2;
+	int		 f_refresh;		/* FL_EXCHANGED of a refresh token */
+	char		 f_host[128];		/* FL_AUTHORIZE: where it went */
 	unsigned char	 f_state[KEYLEN];	/* FL_ISSUED: H(state) */
 	int		 f_has_state;
 	enum flow_xstate f_xstate;		/* FL_EXCHANGED */
@@ -142,13 +147,22 @@ param(const char *q, size_t len, const char *key, char *out, size_t outlen)
 }
 
 void
-diag_authorize(struct flowmem *fm, const char *query, size_t len,
-    uint64_t now)
+diag_authorize(struct flowmem *fm, const char *host, const char *query,
+    size_t len, uint64_t now)
 {
 	struct flow	*f;
-	char		 state[512];
+	char		 state[512], challenge[256], method[16];
 
 	f = flow_add(fm, FL_AUTHORIZE, now);
+	snprintf(f->f_host, sizeof(f->f_host), "%s", host);
+	/* PKCE: GitHub takes S256 only; a plain challenge is not compared. */
+	if (param(query, len, "code_challenge", challenge,
+	    sizeof(challenge)) == 0 && challenge[0] != '\0' &&
+	    param(query, len, "code_challenge_method", method,
+	    sizeof(method)) == 0 && strcmp(method, "S256") == 0) {
+		keyed(fm, "challenge", challenge, f->f_hash2);
+		f->f_has_hash2 = 1;
+	}
 	if (param(query, len, "state", state, sizeof(state)) == 0)
 		keyed(fm, "state", state, f->f_key);
 	param(query, len, "client_id", f->f_client_id,
@@ -157,6 +171,30 @@ diag_authorize(struct flowmem *fm, const char *query, size_t len,
 	    sizeof(f->f_redirect_uri));
 	param(query, len, "scope", f->f_scope, sizeof(f->f_scope));
 	OPENSSL_cleanse(state, sizeof(state));
+}
+
+void
+diag_denied(struct flowmem *fm, const char *query, size_t len,
+    uint64_t now)
+{
+	struct flow	*f, *a = NULL;
+	char		 state[512];
+	unsigned char	 key[KEYLEN];
+
+	if (param(query, len, "state", state, sizeof(state)) == 0) {
+		keyed(fm, "state", state, key);
+		OPENSSL_cleanse(state, sizeof(state));
+		a = flow_find(fm, FL_AUTHORIZE, key, NULL, now);
+	}
+	/* The Location and then the callback bring the same error. */
+	if ((f = flow_find(fm, FL_DENIED, NULL, NULL, now)) != NULL &&
+	    now - f->f_ms < 60000 && (a == NULL ||
+	    strcmp(f->f_client_id, a->f_client_id) == 0))
+		return;
+	f = flow_add(fm, FL_DENIED, now);
+	if (a != NULL)
+		snprintf(f->f_client_id, sizeof(f->f_client_id), "%s",
+		    a->f_client_id);
 }
 
 void
@@ -187,11 +225,24 @@ void
 diag_exchange_begin(struct flowmem *fm, const struct diag_request *r)
 {
 	struct flow	*f;
+	const char	*secret = r->dr_client_secret != NULL &&
+			    r->dr_client_secret[0] != '\0' ?
+			    r->dr_client_secret : r->dr_basic_secret;
 
-	if (r->dr_code == NULL || r->dr_code[0] == '\0')
+	if (r->dr_code != NULL && r->dr_code[0] != '\0') {
+		f = flow_add(fm, FL_EXCHANGED, r->dr_now_ms);
+		keyed(fm, "code", r->dr_code, f->f_key);
+	} else if (r->dr_refresh_token != NULL &&
+	    r->dr_refresh_token[0] != '\0') {
+		f = flow_add(fm, FL_EXCHANGED, r->dr_now_ms);
+		keyed(fm, "refresh", r->dr_refresh_token, f->f_key);
+		f->f_refresh = 1;
+	} else
 		return;
-	f = flow_add(fm, FL_EXCHANGED, r->dr_now_ms);
-	keyed(fm, "code", r->dr_code, f->f_key);
+	if (secret != NULL && secret[0] != '\0') {
+		keyed(fm, "secret", secret, f->f_hash2);
+		f->f_has_hash2 = 1;
+	}
 	f->f_req = r->dr_req;
 	f->f_xstate = FX_INFLIGHT;
 	snprintf(f->f_client_id, sizeof(f->f_client_id), "%s",
@@ -279,13 +330,110 @@ explain_exchanged(struct flowmem *fm, const struct diag_request *r,
 	res->dg_prev_req = used->f_req;
 }
 
+static int
+nonempty(const char *s)
+{
+	return s != NULL && *s != '\0';
+}
+
+/* base64url(SHA-256(verifier)) without padding: RFC 7636's S256. */
+static int
+pkce_s256(const char *verifier, char *out, size_t outlen)
+{
+	unsigned char	md[EVP_MAX_MD_SIZE];
+	unsigned int	mdlen = 0;
+	int		n, i;
+
+	if (outlen < 45 || EVP_Digest(verifier, strlen(verifier), md, &mdlen,
+	    EVP_sha256(), NULL) != 1 || mdlen != 32)
+		return -1;
+	n = EVP_EncodeBlock((unsigned char *)out, md, (int)mdlen);
+	while (n > 0 && out[n - 1] == '=')
+		n--;
+	out[n] = '\0';
+	for (i = 0; i < n; i++)
+		if (out[i] == '+')
+			out[i] = '-';
+		else if (out[i] == '/')
+			out[i] = '_';
+	OPENSSL_cleanse(md, sizeof(md));
+	return 0;
+}
+
+/* The flow's authorize request (through the code's state) sent an S256
+ * code_challenge: the exchange's code_verifier must hash to it. */
+static void
+explain_pkce(struct flowmem *fm, const struct diag_request *r,
+    const struct flow *a, struct diag_result *res)
+{
+	char		 s256[64];
+	unsigned char	 key[KEYLEN];
+
+	if (a == NULL || !a->f_has_hash2)
+		return;
+	if (r->dr_code_verifier == NULL || r->dr_code_verifier[0] == '\0') {
+		res->dg_cause = DC_PKCE_MISSING;
+		return;
+	}
+	if (pkce_s256(r->dr_code_verifier, s256, sizeof(s256)) == -1)
+		return;
+	keyed(fm, "challenge", s256, key);
+	OPENSSL_cleanse(s256, sizeof(s256));
+	if (CRYPTO_memcmp(key, a->f_hash2, KEYLEN) != 0)
+		res->dg_cause = DC_PKCE_MISMATCH;
+}
+
+/* The flow was authorized on another host than the one exchanging. */
+static int
+other_host(const struct diag_request *r, const struct flow *a,
+    enum diag_cause cause, struct diag_result *res)
+{
+	if (a == NULL || a->f_host[0] == '\0' || r->dr_host == NULL ||
+	    strcasecmp(a->f_host, r->dr_host) == 0)
+		return 0;
+	res->dg_cause = cause;
+	snprintf(res->dg_was, sizeof(res->dg_was), "%s", r->dr_host);
+	snprintf(res->dg_want, sizeof(res->dg_want), "%s", a->f_host);
+	snprintf(res->dg_registered, sizeof(res->dg_registered), "%s",
+	    a->f_client_id);
+	return 1;
+}
+
+/* A code that is no code ("undefined", "null", empty) after the user
+ * cancelled a flow: the callback took the code without checking ?error=. */
+static int
+explain_cancelled(struct flowmem *fm, const struct diag_request *r,
+    const char *client_id, struct diag_result *res)
+{
+	const char	*c = r->dr_code != NULL ? r->dr_code : "";
+	struct flow	*f = NULL;
+
+	if (*c != '\0' && strcmp(c, "undefined") != 0 &&
+	    strcmp(c, "null") != 0 && strcmp(c, "None") != 0 &&
+	    strcmp(c, "nil") != 0)
+		return 0;
+	if (client_id != NULL)
+		f = flow_find(fm, FL_DENIED, NULL, client_id, r->dr_now_ms);
+	if (f == NULL)
+		f = flow_find(fm, FL_DENIED, NULL, "", r->dr_now_ms);
+	/* Only a cancellation of the last ten minutes explains it. */
+	if (f == NULL || r->dr_now_ms - f->f_ms > fm->fm_lifetime_ms)
+		return 0;
+	res->dg_cause = DC_CALLBACK_ERROR;
+	res->dg_age_s = (long long)((r->dr_now_ms - f->f_ms) / 1000);
+	snprintf(res->dg_field, sizeof(res->dg_field), "%s", c);
+	return 1;
+}
+
 static void
 explain_code(struct flowmem *fm, const struct diag_request *r,
     const char *error, const char *client_id, struct diag_result *res)
 {
-	struct flow	*f, *a;
+	struct flow	*f, *a = NULL;
 	unsigned char	 key[KEYLEN];
 
+	if (explain_cancelled(fm, r, client_id, res))
+		return;
 	if (r->dr_code == NULL || r->dr_code[0] == '\0')
 		return;
 	keyed(fm, "code", r->dr_code, key);
@@ -294,19 +442,96 @@ explain_code(struct flowmem *fm, const struct diag_request *r,
 		return;
 	if ((f = flow_find(fm, FL_ISSUED, key, NULL, r->dr_now_ms)) == NULL)
 		return;		/* never seen issued: claim nothing */
+	if (f->f_has_state)
+		a = flow_find(fm, FL_AUTHORIZE, f->f_state, NULL,
+		    r->dr_now_ms);
+	if (other_host(r, a, DC_CODE_OTHER_HOST, res))
+		return;
 	if (r->dr_now_ms - f->f_ms > fm->fm_lifetime_ms) {
 		res->dg_cause = DC_CODE_EXPIRED;
 		res->dg_age_s = (long long)((r->dr_now_ms - f->f_ms) / 1000);
 		return;
 	}
-	if (f->f_has_state && client_id != NULL &&
-	    (a = flow_find(fm, FL_AUTHORIZE, f->f_state, NULL,
-	    r->dr_now_ms)) != NULL && a->f_client_id[0] != '\0' &&
+	if (client_id != NULL && a != NULL && a->f_client_id[0] != '\0' &&
 	    strcmp(a->f_client_id, client_id) != 0) {
 		res->dg_cause = DC_CODE_OTHER_CLIENT;
 		snprintf(res->dg_registered, sizeof(res->dg_registered), "%s",
 		    a->f_client_id);
+		return;
 	}
+	explain_pkce(fm, r, a, res);
+}
+
+/* bad_refresh_token for a refresh token whose earlier exchange succeeded
+ * (rotation: the app kept the old one) or is still in flight (two
+ * refreshes racing). */
+static void
+explain_refresh(struct flowmem *fm, const struct diag_request *r,
+    const char *error, struct diag_result *res)
+{
+	unsigned char	key[KEYLEN];
+
+	if (r->dr_refresh_token == NULL || r->dr_refresh_token[0] == '\0')
+		return;
+	keyed(fm, "refresh", r->dr_refresh_token, key);
+	explain_exchanged(fm, r, error, key, res);
+	if (res->dg_cause == DC_CODE_REUSED ||
+	    res->dg_cause == DC_CODE_REUSED_OVERLAP)
+		res->dg_cause = DC_REFRESH_REUSED;
+	else {
+		/* An unknown refresh token, or one that only failed: GitHub's
+		 * word alone. */
+		memset(res, 0, sizeof(*res));
+	}
+}
+
+/* incorrect_client_credentials: this secret got a token earlier with
+ * another client_id (two apps' values mixed), or the client_id was only
+ * ever authorized on another host. */
+static void
+explain_other_app(struct flowmem *fm, const struct diag_request *r,
+    const char *client_id, struct diag_result *res)
+{
+	const char	*secret = nonempty(r->dr_client_secret) ?
+			    r->dr_client_secret : r->dr_basic_secret;
+	unsigned char	 key[KEYLEN];
+	unsigned	 i;
+	struct flow	*a;
+
+	if (nonempty(secret)) {
+		keyed(fm, "secret", secret, key);
+		for (i = 1; i <= fm->fm_max; i++) {
+			struct flow *f = &fm->fm_ring[(fm->fm_next +
+			    fm->fm_max - i) % fm->fm_max];
+
+			if (f->f_kind != FL_EXCHANGED ||
+			    f->f_xstate != FX_OK || !f->f_has_hash2 ||
+			    r->dr_now_ms - f->f_ms > fm->fm_max_age_ms ||
+			    CRYPTO_memcmp(f->f_hash2, key, KEYLEN) != 0 ||
+			    client_id == NULL ||
+			    strcmp(f->f_client_id, client_id) == 0)
+				continue;
+			res->dg_cause = DC_SECRET_OTHER_APP;
+			res->dg_prev_req = f->f_req;
+			snprintf(res->dg_registered,
+			    sizeof(res->dg_registered), "%s", f->f_client_id);
+			return;
+		}
+	}
+	/* Authorized on another host, never on this one. */
+	if (client_id == NULL || r->dr_host == NULL ||
+	    (a = flow_find(fm, FL_AUTHORIZE, NULL, client_id,
+	    r->dr_now_ms)) == NULL)
+		return;
+	for (i = 0; i < fm->fm_max; i++) {
+		struct flow *f = &fm->fm_ring[i];
+
+		if (f->f_kind == FL_AUTHORIZE &&
+		    strcmp(f->f_client_id, client_id) == 0 &&
+		    strcasecmp(f->f_host, r->dr_host) == 0)
+			return;
+	}
+	other_host(r, a, DC_CLIENT_OTHER_HOST, res);
 }
 
 static int
@@ -325,12 +550,6 @@ static int
 all_of(const char *s, const char *set)
 {
 	return s != NULL && *s != '\0' && strspn(s, set) == strlen(s);
-}
-
-static int
-nonempty(const char *s)
-{
-	return s != NULL && *s != '\0';
 }
 
 static void
@@ -606,6 +825,15 @@ static const char *const cause_names[DC_COUNT] = {
 	[DC_CALLBACK_PORT] = "callback_port",
 	[DC_CALLBACK_PATH] = "callback_path",
 	[DC_BROWSER_EXCHANGE] = "browser_exchange",
+	[DC_PKCE_MISSING] = "pkce_verifier_missing",
+	[DC_PKCE_MISMATCH] = "pkce_verifier_mismatch",
+	[DC_REFRESH_REUSED] = "refresh_token_reused",
+	[DC_SECRET_OTHER_APP] = "secret_other_app",
+	[DC_CALLBACK_ERROR] = "callback_error_unhandled",
+	[DC_CODE_OTHER_HOST] = "code_other_host",
+	[DC_CLIENT_OTHER_HOST] = "client_other_host",
+	[DC_TOKEN_METHOD] = "token_method",
+	[DC_TOKEN_API_PATH] = "token_api_path",
 };
 
 /* Sentence keys that are not the cause's name. */
@@ -644,8 +872,13 @@ diag_explain(struct flowmem *fm, const char *error,
 	}
 	if (strcmp(error, "bad_verification_code") == 0)
 		explain_code(fm, r, error, client_id, res);
-	else if (strcmp(error, "incorrect_client_credentials") == 0)
+	else if (strcmp(error, "bad_refresh_token") == 0)
+		explain_refresh(fm, r, error, res);
+	else if (strcmp(error, "incorrect_client_credentials") == 0) {
 		explain_credentials(r, res);
+		if (res->dg_cause == DC_NONE)
+			explain_other_app(fm, r, client_id, res);
+	}
 	else if (strcmp(error, "redirect_uri_mismatch") == 0)
 		explain_redirect(fm, r, client_id, res);
 }

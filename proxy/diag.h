@@ -39,6 +39,15 @@ enum diag_cause {
 	DC_CALLBACK_PORT,
 	DC_CALLBACK_PATH,
 	DC_BROWSER_EXCHANGE,	/* a token POST from a web page */
+	DC_PKCE_MISSING,	/* challenge at authorize, no verifier */
+	DC_PKCE_MISMATCH,	/* S256(verifier) is not the challenge */
+	DC_REFRESH_REUSED,	/* a rotated refresh token sent again */
+	DC_SECRET_OTHER_APP,	/* secret accepted with another client_id */
+	DC_CALLBACK_ERROR,	/* access_denied, then code=undefined */
+	DC_CODE_OTHER_HOST,	/* authorized on one host, exchanged on another */
+	DC_CLIENT_OTHER_HOST,	/* client_id authorized on another host */
+	DC_TOKEN_METHOD,	/* GET on the token endpoint */
+	DC_TOKEN_API_PATH,	/* /api/v3/login/oauth/... on GHE */
 	DC_COUNT
 };
 
@@ -63,6 +72,9 @@ struct diag_request {
 	const char	*dr_redirect_uri;
 	const char	*dr_grant_type;
 	const char	*dr_device_code;
+	const char	*dr_code_verifier;	/* PKCE */
+	const char	*dr_refresh_token;
+	const char	*dr_host;	/* the token endpoint's host */
 	int		 dr_browser;	/* sent by a web page (Origin) */
 };
 
@@ -86,9 +98,15 @@ struct flowmem	*flowmem_new(unsigned max, unsigned max_age_s,
 		    unsigned code_lifetime_s);
 void		 flowmem_free(struct flowmem *fm);
 
-/* An authorize request's query (client_id, redirect_uri, state, scope). */
-void		 diag_authorize(struct flowmem *fm, const char *query,
-		    size_t len, uint64_t now_ms);
+/* An authorize request to host (client_id, redirect_uri, state, scope,
+ * code_challenge and its method in the query). */
+void		 diag_authorize(struct flowmem *fm, const char *host,
+		    const char *query, size_t len, uint64_t now_ms);
+
+/* A redirect's query (Location, or the callback request) carries
+ * error=access_denied: the user cancelled the flow of its state. */
+void		 diag_denied(struct flowmem *fm, const char *query, size_t len,
+		    uint64_t now_ms);
 
 /* A query that delivers a code (Location of the authorize response, or
  * the browser's request to the callback): code, state. */
@@ -101,8 +119,10 @@ void		 diag_explain(struct flowmem *fm, const char *error,
 		    const struct diag_request *r, struct diag_result *res);
 
 /* The token request r is complete (its body sent): from now on its
- * exchange of r's code, if any, is in flight and counts for code_reused
- * (an overlapping second exchange of the same code is seen). */
+ * exchange of r's code or refresh token, if any, is in flight and counts
+ * for code_reused and refresh_token_reused (an overlapping second
+ * exchange is seen); once it succeeds, its secret's keyed hash vouches
+ * for its client_id (secret_other_app). */
 void		 diag_exchange_begin(struct flowmem *fm,
 		    const struct diag_request *r);
 

@@ -201,7 +201,7 @@ flow_request(const struct config *cf, const struct oauth_ctx *ctx,
 	    memcmp(t->t_path.s_ptr, "/login/oauth/authorize", 22) == 0) {
 		char	ru[1024];
 
-		diag_authorize(fm, q, qlen, util_now_ms());
+		diag_authorize(fm, t->t_host, q, qlen, util_now_ms());
 		if ((o = tracker_new(OK_AUTHORIZE, cf, ctx, h)) == NULL)
 			return NULL;
 		if (inspect_form_get(q, qlen, "redirect_uri", ru,
@@ -712,7 +712,10 @@ fill_request(struct oauth_x *o, struct params *p, struct diag_request *r,
 	r->dr_redirect_uri = P(redirect_uri);
 	r->dr_grant_type = P(grant_type);
 	r->dr_device_code = P(device_code);
+	r->dr_code_verifier = P(code_verifier);
+	r->dr_refresh_token = P(refresh_token);
 #undef P
+	r->dr_host = ctx->oc_host;
 	r->dr_basic_id = o->o_basic_id[0] ? o->o_basic_id : NULL;
 	r->dr_basic_secret = o->o_basic_secret[0] ? o->o_basic_secret : NULL;
 	r->dr_browser = o->o_browser;
@@ -932,6 +935,10 @@ redirect_error(const struct config *cf, enum lang lang,
 
 	if (inspect_form_get(query, len, "error", code, sizeof(code)) <= 0)
 		return NULL;
+	/* Remembered: a callback that ignores ?error= exchanges no code. */
+	if (strcmp(code, "access_denied") == 0 && ctx->oc_px != NULL &&
+	    ctx->oc_px->px_flow != NULL)
+		diag_denied(ctx->oc_px->px_flow, query, len, util_now_ms());
 	memset(&a, 0, sizeof(a));
 	a.an_req = ctx->oc_req;
 	a.an_client = ctx->oc_client;

@@ -138,7 +138,7 @@ test_flows(void)
 	CHECK_INT(d.dg_prev_req, 1);
 	CHECK_INT(d.dg_retry_of, 0);
 	/* Issued through the authorize redirect, used too late. */
-	diag_authorize(fm, authq, strlen(authq), 10000);
+	diag_authorize(fm, "github.com", authq, strlen(authq), 10000);
 	diag_code_issued(fm, "code=c2&state=st1", 17, 11000);
 	r = req(3, 11000 + 601000, "c2", "Iv1.aaaa", "s");
 	diag_explain(fm, "bad_verification_code", &r, &d);
