@@ -26,7 +26,8 @@
 enum oauth_kind {
 	OK_TOKEN,		/* a token-endpoint request */
 	OK_AUTHORIZE,		/* an authorize request: its redirect */
-	OK_CALLBACK		/* a callback carrying an error */
+	OK_CALLBACK,		/* a callback carrying an error */
+	OK_MISSED		/* a token request the endpoint will not take */
 };
 
 struct oauth_x {
@@ -46,6 +47,8 @@ struct oauth_x {
 	int			 o_done;	/* its exchange ended there */
 	char			*o_redirect;	/* owned: authorize's redirect_uri */
 	char			 o_client_id[128]; /* the authorize's client_id */
+	enum diag_cause		 o_cause;	/* OK_MISSED: why */
+	char			 o_what[1024];	/* OK_MISSED: method or path */
 	char			*o_line;	/* owned: the header line */
 	char			*o_head_line;	/* owned: for a head not held */
 	int			 o_ended;	/* oauth_end was called */
@@ -245,6 +248,36 @@ device_code_endpoint(const struct config *cf, const struct http1_target *t,
 	    memcmp(t->t_path.s_ptr, "/login/device/code", 18) == 0;
 }
 
+/* A request meant for the token endpoint that it will answer with 404:
+ * another method than POST, or (GitHub Enterprise Server) the REST API's
+ * /api/v3 prefix in front of the OAuth path. */
+static struct oauth_x *
+missed_request(const struct config *cf, const struct oauth_ctx *ctx,
+    const struct http1_head *h, const struct http1_target *t, size_t plen)
+{
+	static const char	 api[] = "/api/v3/login/oauth/";
+	struct oauth_x		*o;
+	enum diag_cause		 cause;
+
+	if (strcmp(h->h_method, "POST") != 0 &&
+	    config_token_endpoint(cf, t->t_host, t->t_path.s_ptr, plen))
+		cause = DC_TOKEN_METHOD;
+	else if (config_token_host(cf, t->t_host) && plen > sizeof(api) - 1 &&
+	    memcmp(t->t_path.s_ptr, api, sizeof(api) - 1) == 0)
+		cause = DC_TOKEN_API_PATH;
+	else
+		return NULL;
+	if ((o = tracker_new(OK_MISSED, cf, ctx, h)) == NULL)
+		return NULL;
+	o->o_cause = cause;
+	if (cause == DC_TOKEN_METHOD)
+		snprintf(o->o_what, sizeof(o->o_what), "%s", h->h_method);
+	else
+		snprintf(o->o_what, sizeof(o->o_what), "%.*s", (int)plen,
+		    t->t_path.s_ptr);
+	return o;
+}
+
 struct oauth_x *
 oauth_request(const struct config *cf, const struct oauth_ctx *ctx,
     const struct http1_head *h, const struct http1_target *t,
@@ -274,6 +307,8 @@ oauth_request(const struct config *cf, const struct oauth_ctx *ctx,
 			    t->t_path.s_len - plen - 1, util_now_ms());
 		return o;
 	}
+	if ((o = missed_request(cf, ctx, h, t, plen)) != NULL)
+		return o;
 	return q != NULL ? flow_request(cf, ctx, h, t, q, plen) : NULL;
 }
 
@@ -308,6 +343,8 @@ oauth_request_body(struct oauth_x *o, const char *p, size_t len)
 }
 
 static void	 clock_check(struct proxy *, const struct http1_head *);
+static void	 render_cause(const char *, const struct diag_result *,
+		    const struct diag_request *, char *, size_t);
 
 /* An authorize request answered by a redirect to the callback: with a
  * code (remembered), or with an error (said on the app's answer). */
@@ -338,6 +375,46 @@ authorize_response(struct oauth_x *o, const struct http1_head *h)
 	diag_code_issued(fm, q, qlen, util_now_ms());
 }
 
+/* The token endpoint answered 404 to a request it does not take: the
+ * provider sent no error code, so the item is "not_found" (the catalog's
+ * hint for a 404) and the cause says what was wrong with the request. */
+static char *
+missed_response(struct oauth_x *o)
+{
+	const struct oauth_ctx	*ctx = &o->o_ctx;
+	struct annotation	 a;
+	struct diag_result	 d;
+	struct diag_request	 r;
+	const char		*tmpl;
+	char			 sentence[1024];
+
+	memset(&a, 0, sizeof(a));
+	memset(&d, 0, sizeof(d));
+	memset(&r, 0, sizeof(r));
+	a.an_req = ctx->oc_req;
+	a.an_client = ctx->oc_client;
+	a.an_host = ctx->oc_host;
+	a.an_code = "not_found";
+	a.an_lang = o->o_lang;
+	a.an_hint = catalog_lookup(o->o_cf->cf_catalog, a.an_code, o->o_lang);
+	d.dg_cause = o->o_cause;
+	snprintf(d.dg_field, sizeof(d.dg_field), "%s", o->o_what);
+	snprintf(d.dg_was, sizeof(d.dg_was), "%s", ctx->oc_host);
+	r.dr_redirect_uri = o->o_what;		/* {sent}: the path */
+	tmpl = catalog_cause(o->o_cf->cf_catalog, d.dg_cause, o->o_lang);
+	if (tmpl != NULL) {
+		render_cause(tmpl, &d, &r, sentence, sizeof(sentence));
+		a.an_cause = diag_cause_name(d.dg_cause);
+		a.an_diagnosis = sentence;
+	}
+	annotate_log(&a);
+	if (a.an_hint == NULL)
+		return NULL;
+	if (ctx->oc_px != NULL)
+		status_record(ctx->oc_px, &a);
+	return annotate_header(o->o_cf->cf_header_name, &a);
+}
+
 int
 oauth_response_head(struct oauth_x *o, const struct http1_head *h)
 {
@@ -347,6 +424,8 @@ oauth_response_head(struct oauth_x *o, const struct http1_head *h)
 		return 0;
 	if (o->o_kind == OK_AUTHORIZE)
 		authorize_response(o, h);
+	if (o->o_kind == OK_MISSED && h->h_status == 404)
+		o->o_head_line = missed_response(o);
 	if (o->o_kind != OK_TOKEN)
 		return 0;
 	if (o->o_ctx.oc_px != NULL)
