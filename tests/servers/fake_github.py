@@ -33,9 +33,17 @@ Endpoints:
         code was issued for (redirect_uri_mismatch). On success the code is
         spent and the answer is access_token=gho_...&scope=...&
         token_type=bearer in the format asked for.
+        grant_type=refresh_token (a GitHub App with expiring user tokens,
+        add_app(expiring=True)): a known unused refresh token gets a new
+        access token and a new refresh token, and stops working
+        (rotation); else bad_refresh_token. A code issued with an S256
+        code_challenge needs the matching code_verifier, else
+        bad_verification_code (assumed: GitHub documents no error code
+        for it).
   GET  /login/oauth/authorize?client_id=&redirect_uri=&scope=&state=
         302 to the redirect URI with ?code=&state= (no login page: the
-        user always approves); an unknown client_id is 404; a bad
+        user always approves, unless __deny=1: then ?error=access_denied,
+        as when the user cancels); an unknown client_id is 404; a bad
         redirect_uri redirects to the registered callback with
         error=redirect_uri_mismatch, as GitHub does.
   GET|POST /__issue?client_id=&redirect_uri=&scope=&age=SECONDS
@@ -109,7 +117,14 @@ ERRORS = {
     "unverified_user_email": (
         "The user must have a verified primary email.",
         TOKEN_ERRORS_PAGE + "#unverified_user_email"),
+    # The code is documented, the wording observed (GITHUB-FACTS.md).
+    "bad_refresh_token": (
+        "The refresh token passed is incorrect or expired.",
+        DOCS + "/apps/creating-github-apps/authenticating-with-a-github-"
+        "app/refreshing-user-access-tokens"),
 }
+
+REFRESH_GRANT = "refresh_token"
 
 CONTENT_TYPES = {
     "form": "application/x-www-form-urlencoded; charset=utf-8",
@@ -136,8 +151,14 @@ def new_code():
     return secrets.token_hex(10)          # GitHub's codes: 20 hex
 
 
-def new_access_token():
-    return "gho_" + "".join(secrets.choice(_ALNUM) for _ in range(36))
+def new_access_token(prefix="gho_"):
+    return prefix + "".join(secrets.choice(_ALNUM) for _ in range(36))
+
+
+def pkce_s256(verifier):
+    """RFC 7636's S256: base64url(SHA-256(verifier)) without padding."""
+    return base64.urlsafe_b64encode(hashlib.sha256(
+        verifier.encode()).digest()).decode().rstrip("=")
 
 
 def accept_format(accept):
@@ -226,11 +247,15 @@ def redirect_allowed(callback, redirect):
 
 
 class App:
-    def __init__(self, client_id, client_secret, callback, name="test app"):
+    def __init__(self, client_id, client_secret, callback, name="test app",
+                 expiring=False):
         self.client_id = client_id
         self.client_secret = client_secret
         self.callback = callback
         self.name = name
+        # A GitHub App with expiring user tokens: a refresh token with
+        # every access token, rotated on every refresh.
+        self.expiring = expiring
 
     def __repr__(self):
         return "<App %s callback=%s>" % (self.client_id, self.callback)
@@ -244,6 +269,7 @@ class Code:
         self.scope = scope
         self.issued = issued
         self.used = False
+        self.challenge = None       # PKCE: S256 code_challenge, or None
 
 
 class Variant:
@@ -288,6 +314,7 @@ class TokenRecord:
         self.format = "form"
         self.outcome = None         # "success" or the error code
         self.access_token = None
+        self.refresh_token = None   # GitHub Apps with expiring tokens
         self.scope = None
         self.variant = None
         self.delay = 0.0            # __delay: a success held this long
@@ -329,6 +356,7 @@ class Registry:
         self.apps = {}
         self.codes = {}
         self.tokens = []            # every access token handed out
+        self.refresh = {}           # refresh token -> [client_id, used]
         self.records = []           # TokenRecord, in arrival order
         self.variant = Variant()
 
@@ -357,19 +385,23 @@ class FakeGitHub(ThreadedServer):
 
     # -- registry ------------------------------------------------------
     def add_app(self, client_id=None, client_secret=None,
-                callback="http://localhost:3000/callback", name="test app"):
+                callback="http://localhost:3000/callback", name="test app",
+                expiring=False):
         app = App(client_id or new_client_id(),
-                  client_secret or new_client_secret(), callback, name)
+                  client_secret or new_client_secret(), callback, name,
+                  expiring)
         with self._lock:
             self.apps[app.client_id] = app
         return app
 
     def issue_code(self, client_id, redirect_uri=None, scope="repo,gist",
-                   age=0.0):
-        """A fresh code for client_id (tied to redirect_uri when given);
-        age backdates it by that many seconds."""
+                   age=0.0, challenge=None):
+        """A fresh code for client_id (tied to redirect_uri when given, and
+        to an S256 PKCE challenge); age backdates it by that many
+        seconds."""
         c = Code(new_code(), client_id, redirect_uri, scope,
                  time.time() - age)
+        c.challenge = challenge
         with self._lock:
             self.codes[c.code] = c
         return c.code
@@ -403,8 +435,11 @@ class FakeGitHub(ThreadedServer):
             out = [a.client_secret for a in self.apps.values()]
             out += list(self.codes)
             out += list(self.tokens)
+            out += list(self.registry.refresh)
             for r in self.records:
-                for v in (r.client_secret, r.code, r.access_token):
+                for v in (r.client_secret, r.code, r.access_token,
+                          r.params.get("code_verifier"),
+                          r.params.get("refresh_token")):
                     if v:
                         out.append(v)
         return sorted(set(out))
@@ -576,6 +611,22 @@ class FakeGitHub(ThreadedServer):
                 cid, secret, auth = bid, bsecret, "basic"
         return params, auth, cid, secret
 
+    def _refresh(self, rec, app):
+        """grant_type=refresh_token (lock held): a known, unused refresh
+        token of this app gets a new access token and a new refresh token
+        and stops working (rotation); anything else is
+        bad_refresh_token."""
+        r = self.registry.refresh.get(rec.params.get("refresh_token") or "")
+        if r is None or r[1] or r[0] != app.client_id:
+            return "bad_refresh_token"
+        r[1] = True
+        rec.access_token = new_access_token("ghu_")
+        self.tokens.append(rec.access_token)
+        rec.refresh_token = new_access_token("ghr_")
+        self.registry.refresh[rec.refresh_token] = [app.client_id, False]
+        rec.scope = ""
+        return "success"
+
     def _decide(self, rec):
         """The outcome GitHub would give: "success" (the code is spent and
         rec.access_token set) or the error code."""
@@ -584,6 +635,8 @@ class FakeGitHub(ThreadedServer):
             app = self.apps.get(rec.client_id or "")
             if app is None or rec.client_secret != app.client_secret:
                 return "incorrect_client_credentials"
+            if rec.params.get("grant_type") == REFRESH_GRANT:
+                return self._refresh(rec, app)
             redirect = rec.redirect_uri
             if redirect is not None and redirect != "" and \
                     not redirect_allowed(app.callback, redirect):
@@ -595,11 +648,21 @@ class FakeGitHub(ThreadedServer):
             if c.redirect_uri is not None and redirect and \
                     redirect != c.redirect_uri:
                 return "redirect_uri_mismatch"
+            # PKCE: GitHub documents no error code for a missing or
+            # wrong code_verifier; we assume bad_verification_code (the
+            # code cannot be exchanged) and leave the code unspent.
+            if c.challenge is not None and pkce_s256(
+                    rec.params.get("code_verifier") or "") != c.challenge:
+                return "bad_verification_code"
             c.used = True
-            token = new_access_token()
+            token = new_access_token("ghu_" if app.expiring else "gho_")
             self.tokens.append(token)
             rec.access_token = token
             rec.scope = c.scope
+            if app.expiring:
+                rec.refresh_token = new_access_token("ghr_")
+                self.registry.refresh[rec.refresh_token] = \
+                    [app.client_id, False]
             return "success"
 
     def _take_variant(self, req):
@@ -649,6 +712,12 @@ class FakeGitHub(ThreadedServer):
                       ("scope", rec.scope), ("token_type", "bearer")]
             if rec.format == "xml":
                 fields = [fields[2], fields[1], fields[0]]
+            if rec.refresh_token:
+                fields = [("access_token", rec.access_token),
+                          ("expires_in", "28800"),
+                          ("refresh_token", rec.refresh_token),
+                          ("refresh_token_expires_in", "15811200"),
+                          ("scope", rec.scope), ("token_type", "bearer")]
         else:
             fields = error_fields(outcome)
         if v.oversize:
@@ -689,7 +758,15 @@ class FakeGitHub(ThreadedServer):
             return
         redirect = q.get("redirect_uri")
         state = q.get("state")
-        if redirect and not redirect_allowed(app.callback, redirect):
+        if q.get("__deny") and (not redirect or
+                                redirect_allowed(app.callback, redirect)):
+            # The user clicked Cancel on the consent page.
+            params = [("error", "access_denied"),
+                      ("error_description",
+                       "The user has denied your application access."),
+                      ("error_uri", AUTHZ_ERRORS_PAGE + "#access-denied")]
+            target = redirect or app.callback
+        elif redirect and not redirect_allowed(app.callback, redirect):
             desc = "The redirect_uri MUST match the registered callback " \
                 "URL for this application."
             params = [("error", "redirect_uri_mismatch"),
@@ -698,8 +775,12 @@ class FakeGitHub(ThreadedServer):
                        "#redirect-uri-mismatch")]
             target = app.callback
         else:
+            # PKCE: S256 only (GitHub's changelog, 2025-07-14).
+            challenge = q.get("code_challenge") if \
+                q.get("code_challenge_method") == "S256" else None
             code = self.issue_code(app.client_id, redirect or None,
-                                   q.get("scope", "") or "")
+                                   q.get("scope", "") or "",
+                                   challenge=challenge)
             params = [("code", code)]
             target = redirect or app.callback
         if state is not None:
