@@ -834,6 +834,7 @@ static const char *const cause_names[DC_COUNT] = {
 	[DC_CLIENT_OTHER_HOST] = "client_other_host",
 	[DC_TOKEN_METHOD] = "token_method",
 	[DC_TOKEN_API_PATH] = "token_api_path",
+	[DC_SLOW_DOWN] = "poll_interval",
 };
 
 /* Sentence keys that are not the cause's name. */

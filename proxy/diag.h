@@ -48,6 +48,7 @@ enum diag_cause {
 	DC_CLIENT_OTHER_HOST,	/* client_id authorized on another host */
 	DC_TOKEN_METHOD,	/* GET on the token endpoint */
 	DC_TOKEN_API_PATH,	/* /api/v3/login/oauth/... on GHE */
+	DC_SLOW_DOWN,		/* slow_down: the interval it now asks */
 	DC_COUNT
 };
 

@@ -873,6 +873,7 @@ token_end(struct oauth_x *o)
 	struct redact		 rd;
 	const char		*tmpl;
 	char			 sentence[1024];
+	uint64_t		 secs;
 
 	if (o->o_failed) {
 		abandon(o, "the response body could not be decoded or is "
@@ -936,6 +937,19 @@ token_end(struct oauth_x *o)
 			a.an_diagnosis = sentence;
 		}
 		a.an_retry_of = d.dg_retry_of;
+	}
+	/* slow_down: the hint itself names the interval now in force. */
+	if (a.an_cause == NULL && strcmp(res.error, "slow_down") == 0 &&
+	    util_parse_u64(res.interval, strlen(res.interval), 1, 86400,
+	    &secs) == 0 && (tmpl = catalog_cause(o->o_cf->cf_catalog,
+	    DC_SLOW_DOWN, o->o_lang)) != NULL) {
+		memset(&d, 0, sizeof(d));
+		d.dg_cause = DC_SLOW_DOWN;
+		snprintf(d.dg_field, sizeof(d.dg_field), "%llu",
+		    (unsigned long long)secs);
+		render_cause(tmpl, &d, &r, sentence, sizeof(sentence));
+		a.an_cause = diag_cause_name(d.dg_cause);
+		a.an_diagnosis = sentence;
 	}
 	exchange_done(o, 0, res.error);
 	annotate_log(&a);

@@ -83,9 +83,12 @@ class DeviceFlow(dh.DiagTestCase):
         m, r, rec = self.poll(dc, accept="application/json")
         self.assertEqual(rec.outcome, "slow_down")
         self.assertEqual(json.loads(r.body)["interval"], 10)
-        _, record = self.assert_generic(r.headers, r.body, rec, "slow_down",
-                                        mark=m, client_id=self.papp.client_id,
-                                        redirect_uri=None)
+        # The hint itself names the new interval (issue 13 item 13).
+        _, record = self.assert_diagnosed(r.headers, r.body, rec,
+                                          "slow_down", "poll_interval",
+                                          {"field": "10"}, mark=m,
+                                          client_id=self.papp.client_id,
+                                          redirect_uri=None)
         self.assertEqual(str(record.get("interval")), "10", record)
         self.assertEqual(record.get("level"), "warn", record)
         fast = self.device_poll_records(m, expect=1)
@@ -152,6 +155,26 @@ class DeviceFlow(dh.DiagTestCase):
         self.check_error("device_flow_disabled",
                          {"device_code": "1" * 40, "app": app},
                          client_id=app.client_id)
+
+    def test_device_flow_disabled_at_device_code(self):
+        # Issue 13 item 12: the first step, POST /login/device/code, is
+        # what GitHub answers with device_flow_disabled.
+        app = self.fp.add_app(device_flow=False)
+        for accept, lang in (("application/json", "ja"), (None, "en")):
+            with self.subTest(accept=accept):
+                px = self.px if lang == "ja" else self.provider_proxy(
+                    self.fp, extra=["--lang", "en"])
+                m = self.pmark(px, self.fp)
+                r = self.post_form(DEVICE_URL, [("client_id", app.client_id),
+                                                ("scope", "repo")], px,
+                                   accept=accept)
+                self.assertEqual((r.rc, r.status), (0, 200), r)
+                rec = self.one_provider_record(self.fp, m)
+                self.assertEqual(rec.outcome, "device_flow_disabled", rec)
+                self.assert_generic(r.headers, r.body, rec,
+                                    "device_flow_disabled", mark=m,
+                                    lang=lang, client_id=app.client_id,
+                                    redirect_uri=None)
 
     def test_unsupported_grant_type(self):
         d = self.fp.new_device(self.papp.client_id)

@@ -360,7 +360,13 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                       ("verification_uri", "https://github.com/login/device"),
                       ("expires_in", str(d.expires_in)),
                       ("interval", str(d.interval))]
-        self._send(200, self._github_headers(fmt), encode_body(fields, fmt))
+            code = "success"
+        headers = self._github_headers(fmt)
+        body = encode_body(fields, fmt)
+        # Recorded like a token request (what was sent back, exactly).
+        self._record(DEVICE_CODE_PATH, params, code, 200, headers, body,
+                     fmt)
+        self._send(200, headers, body)
 
     @staticmethod
     def _error_fields(code, extra=()):
