@@ -26,6 +26,8 @@ struct recent {
 	char		 r_lang[4];
 	char		 r_title[160];
 	char		 r_hint[1024];
+	char		 r_cause[48];		/* diagnosed cause, or "" */
+	char		 r_diagnosis[1024];	/* its sentence */
 	char		 r_doc[256];
 	char		 r_client_id[96];
 	char		 r_redirect_uri[512];
@@ -64,6 +66,11 @@ status_record(struct proxy *px, const struct annotation *a)
 		snprintf(r->r_hint, sizeof(r->r_hint), "%s",
 		    a->an_hint->hi_text);
 		snprintf(r->r_doc, sizeof(r->r_doc), "%s", a->an_hint->hi_doc);
+	}
+	if (a->an_cause != NULL && a->an_diagnosis != NULL) {
+		snprintf(r->r_cause, sizeof(r->r_cause), "%s", a->an_cause);
+		snprintf(r->r_diagnosis, sizeof(r->r_diagnosis), "%s",
+		    a->an_diagnosis);
 	}
 	if (a->an_client_id != NULL)
 		redact_text(a->an_redact, a->an_client_id,
@@ -166,6 +173,15 @@ page_index(struct proxy *px, struct evbuffer *b)
 		evbuffer_add_printf(b, "</td><td lang=\"%s\"><b>", r->r_lang);
 		html_escape(b, r->r_title);
 		evbuffer_add_printf(b, "</b><br>");
+		if (r->r_cause[0] != '\0') {
+			/* What this very request did wrong, then the docs'
+			 * advice. */
+			evbuffer_add_printf(b, "<span class=\"cause\"><code>");
+			html_escape(b, r->r_cause);
+			evbuffer_add_printf(b, "</code> ");
+			html_escape(b, r->r_diagnosis);
+			evbuffer_add_printf(b, "</span><br>");
+		}
 		html_escape(b, r->r_hint);
 		if (r->r_doc[0] != '\0') {
 			evbuffer_add_printf(b, "<br><a href=\"");
