@@ -113,7 +113,22 @@ class DiagTestCase(oh.OAuthTestCase):
                                             cause=cause, diagnosis=diagnosis)
             self.assertEqual(record.get("retry_of"), retry_of,
                              "retry_of in %r" % record)
+            self.assert_status_shows(mark["proxy"], code, cause, diagnosis)
         return params, record
+
+    def assert_status_shows(self, proxy, code, cause, diagnosis):
+        """The proxy's / page has a row for code whose hint cell names
+        cause and holds its sentence."""
+        import sdhelp
+        import urllib.request
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        with opener.open(proxy.url + "/", timeout=10) as f:
+            page = sdhelp.StatusPage(f.read().decode("utf-8"))
+        cells = [row[page.column("hint")]["text"] for row in page.rows
+                 if code in row[page.column("error")]["text"]]
+        self.assertTrue(any(cause in c and diagnosis in c for c in cells),
+                        "the / page does not show %s and its sentence: %r"
+                        % (cause, cells))
 
     def assert_generic(self, headers, body, rec, code, mark=None, lang="ja",
                        client_id=None, redirect_uri=oh.CALLBACK,
