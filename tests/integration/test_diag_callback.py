@@ -71,6 +71,8 @@ class CallbackMismatch(dh.DiagTestCase):
                          hint[:len(hint) - len(entry["hint"]) - 1], rec)
         self.assertEqual(rec.get("client_id"), app.client_id, rec)
         self.assertEqual(rec.get("redirect_uri"), values["sent"], rec)
+        self.assert_status_shows(mark["proxy"], "redirect_uri_mismatch",
+                                 cause, rec["diagnosis"])
         return rec
 
     # -- over intercepted TLS ---------------------------------------------------

@@ -101,6 +101,8 @@ class EnterpriseHosts(dh.DiagTestCase):
         self.assertEqual(recs[0].get("cause"), cause, recs[0])
         self.assertEqual(recs[0].get("host"), host, recs[0])
         self.assertEqual(recs[0].get("level"), "warn", recs[0])
+        self.assert_status_shows(mark["proxy"], "not_found", cause,
+                                 recs[0]["diagnosis"])
         return recs[0]
 
     def test_token_post_under_api_v3(self):
