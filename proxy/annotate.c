@@ -28,11 +28,15 @@ annotate_header(const char *name, const struct annotation *a)
 
 	if (b == NULL || a->an_hint == NULL)
 		goto out;
-	/* The diagnosis, when there is one, comes before the docs' advice. */
-	if (a->an_diagnosis != NULL && asprintf(&text, "%s %s",
+	/* The diagnosis, when there is one, comes before the docs' advice;
+	 * a note about the answer itself (catalog text) after it. */
+	if ((a->an_diagnosis != NULL || a->an_note != NULL) &&
+	    asprintf(&text, "%s%s%s%s%s", a->an_diagnosis != NULL ?
 	    redact_text(a->an_redact, a->an_diagnosis,
-	    strlen(a->an_diagnosis), diag, sizeof(diag)),
-	    a->an_hint->hi_text) == -1)
+	    strlen(a->an_diagnosis), diag, sizeof(diag)) : "",
+	    a->an_diagnosis != NULL ? " " : "", a->an_hint->hi_text,
+	    a->an_note != NULL ? " " : "",
+	    a->an_note != NULL ? a->an_note : "") == -1)
 		text = NULL;
 	evbuffer_add_printf(b, "%s: ", name);
 	if (sfv_annotation(b, a->an_code, annotate_lang_name(a->an_lang),
@@ -83,6 +87,8 @@ annotate_log(const struct annotation *a)
 			    a->an_diagnosis, strlen(a->an_diagnosis), shown,
 			    sizeof(shown)));
 	}
+	if (a->an_note != NULL)
+		logrec_str(&lr, "note", a->an_note);
 	if (a->an_context != NULL)
 		logrec_str(&lr, "context", a->an_context);
 	if (a->an_interval != NULL)

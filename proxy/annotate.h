@@ -30,6 +30,7 @@ struct annotation {
 	const char	*an_interval;		/* slow_down: the new interval */
 	const char	*an_context;		/* "authorize" for redirects */
 	const struct redact *an_redact;		/* the exchange's secrets */
+	const char	*an_note;		/* a sentence after the hint */
 };
 
 /* Every sink shows an_client_id, an_redirect_uri and an_diagnosis only

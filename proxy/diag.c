@@ -835,6 +835,7 @@ static const char *const cause_names[DC_COUNT] = {
 	[DC_TOKEN_METHOD] = "token_method",
 	[DC_TOKEN_API_PATH] = "token_api_path",
 	[DC_SLOW_DOWN] = "poll_interval",
+	[DC_FORM_ANSWER] = "form_answer",
 };
 
 /* Sentence keys that are not the cause's name. */

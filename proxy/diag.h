@@ -49,6 +49,7 @@ enum diag_cause {
 	DC_TOKEN_METHOD,	/* GET on the token endpoint */
 	DC_TOKEN_API_PATH,	/* /api/v3/login/oauth/... on GHE */
 	DC_SLOW_DOWN,		/* slow_down: the interval it now asks */
+	DC_FORM_ANSWER,		/* a note: form-encoded answer to a JSON app */
 	DC_COUNT
 };
 

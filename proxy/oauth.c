@@ -43,6 +43,8 @@ struct oauth_x {
 	int			 o_failed;	/* inspection gave up */
 	int			 o_req_json;	/* request body is JSON */
 	int			 o_browser;	/* sent by a web page */
+	int			 o_accept_fmt;	/* Accept names JSON or XML */
+	int			 o_form;	/* the answer is form-encoded */
 	int			 o_begun;	/* in the flow memory */
 	int			 o_done;	/* its exchange ended there */
 	char			*o_redirect;	/* owned: authorize's redirect_uri */
@@ -157,6 +159,37 @@ browser_request(const struct http1_head *h)
 	    http1_header(h, "sec-fetch-site") != NULL;
 }
 
+/* Accept names application/json or application/xml (with q > 0): the
+ * only ways to get anything but GitHub's form-encoded default. */
+static int
+accepts_format(const struct http1_head *h)
+{
+	const struct slice	*ac = http1_header(h, "accept");
+	const char		*cur, *end, *tok;
+	size_t			 toklen;
+
+	if (ac == NULL)
+		return 0;
+	cur = ac->s_ptr;
+	end = cur + ac->s_len;
+	while (util_list_next(&cur, end, &tok, &toklen)) {
+		const char	*semi = memchr(tok, ';', toklen);
+		size_t		 n = semi ? (size_t)(semi - tok) : toklen;
+		const char	*qp;
+
+		while (n > 0 && (tok[n - 1] == ' ' || tok[n - 1] == '\t'))
+			n--;
+		if (!util_slice_ieq(tok, n, "application/json") &&
+		    !util_slice_ieq(tok, n, "application/xml"))
+			continue;
+		if (semi != NULL && (qp = memmem(semi, toklen - n, "q=",
+		    2)) != NULL && strtod(qp + 2, NULL) <= 0)
+			continue;
+		return 1;
+	}
+	return 0;
+}
+
 /* POST to a token endpoint: keep what the request says about the app. */
 static struct oauth_x *
 token_request(const struct config *cf, const struct oauth_ctx *ctx,
@@ -176,6 +209,7 @@ token_request(const struct config *cf, const struct oauth_ctx *ctx,
 		o->o_query = xstrndup(q + 1, t->t_path.s_len - plen - 1);
 	basic_credentials(h, o);
 	o->o_browser = browser_request(h);
+	o->o_accept_fmt = accepts_format(h);
 	return o;
 }
 
@@ -434,6 +468,8 @@ oauth_response_head(struct oauth_x *o, const struct http1_head *h)
 		return 0;
 	ct = http1_header(h, "content-type");
 	ce = http1_header(h, "content-encoding");
+	o->o_form = ct != NULL && ct->s_len >= 33 &&
+	    strncasecmp(ct->s_ptr, "application/x-www-form-urlencoded", 33) == 0;
 	o->o_insp = inspect_new(ct ? ct->s_ptr : NULL, ct ? ct->s_len : 0,
 	    ce ? ce->s_ptr : NULL, ce ? ce->s_len : 0,
 	    o->o_cf->cf_inspect_max_bytes);
@@ -840,6 +876,26 @@ oauth_request_done(struct oauth_x *o)
 	free(p);
 }
 
+/* A token answered form-encoded because the request did not ask for
+ * JSON: an app that parses JSON fails on it ("invalid character",
+ * "Unexpected token"). Info only: curl, gh and many libraries want form. */
+static void
+form_success(const struct oauth_ctx *ctx)
+{
+	struct logrec	lr;
+
+	logrec_begin(&lr, LL_INFO, "oauth-format");
+	logrec_int(&lr, "req", (long long)ctx->oc_req);
+	logrec_str(&lr, "client", ctx->oc_client);
+	logrec_str(&lr, "host", ctx->oc_host);
+	logrec_str(&lr, "format", "form");
+	logrec_str(&lr, "msg", "the token request sent no \"Accept: "
+	    "application/json\", so the answer is form-encoded "
+	    "(access_token=...&scope=...); an app that parses it as JSON "
+	    "fails with \"invalid character\" or \"Unexpected token\"");
+	logrec_end(&lr);
+}
+
 /* A token POST from a web page that got its token: the page cannot read
  * it, and the secret is in the browser. */
 static void
@@ -895,6 +951,8 @@ token_end(struct oauth_x *o)
 			exchange_done(o, 1, NULL);
 			if (o->o_browser)
 				browser_success(ctx);
+			if (o->o_form && !o->o_accept_fmt)
+				form_success(ctx);
 		}
 		if (fm != NULL && res.has_access_token)
 			scope_check(fm, &r, &res, ctx);
@@ -952,6 +1010,11 @@ token_end(struct oauth_x *o)
 		a.an_diagnosis = sentence;
 	}
 	exchange_done(o, 0, res.error);
+	/* An app that sends JSON and gets form back cannot read the
+	 * error at all: say so after the hint. */
+	if (o->o_form && !o->o_accept_fmt && o->o_req_json)
+		a.an_note = catalog_cause(o->o_cf->cf_catalog, DC_FORM_ANSWER,
+		    o->o_lang);
 	annotate_log(&a);
 	if (a.an_hint != NULL) {
 		if (ctx->oc_px != NULL)
