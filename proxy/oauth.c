@@ -380,6 +380,37 @@ static void	 clock_check(struct proxy *, const struct http1_head *);
 static void	 render_cause(const char *, const struct diag_result *,
 		    const struct diag_request *, char *, size_t);
 
+/* GitHub refused the authorize request with a page of its own instead of
+ * redirecting back (reported for a redirect_uri not associated with the
+ * app; undocumented). We assume it comes with a 4xx status: a 200 page is
+ * also what a login or consent page is, so only a 4xx is claimed, and not
+ * its prose. The browser never returns to the app: say which
+ * redirect_uri the request carried. */
+static void
+authorize_refused(struct oauth_x *o, int status)
+{
+	const struct oauth_ctx	*ctx = &o->o_ctx;
+	struct logrec		 lr;
+
+	logrec_begin(&lr, LL_WARN, "oauth-authorize-refused");
+	logrec_int(&lr, "req", (long long)ctx->oc_req);
+	logrec_str(&lr, "client", ctx->oc_client);
+	logrec_str(&lr, "host", ctx->oc_host);
+	logrec_int(&lr, "status", status);
+	if (o->o_client_id[0] != '\0')
+		logrec_str(&lr, "client_id", o->o_client_id);
+	if (o->o_redirect != NULL)
+		logrec_target(&lr, "redirect_uri", o->o_redirect,
+		    strlen(o->o_redirect));
+	logrec_str(&lr, "msg", o->o_redirect != NULL ? "the provider refused "
+	    "the authorize request with its own page and will not redirect "
+	    "back to the app: check that this redirect_uri is allowed by the "
+	    "app's registered callback URL" : "the provider refused the "
+	    "authorize request with its own page and will not redirect back "
+	    "to the app: check its client_id");
+	logrec_end(&lr);
+}
+
 /* An authorize request answered by a redirect to the callback: with a
  * code (remembered), or with an error (said on the app's answer). */
 static void
@@ -390,6 +421,10 @@ authorize_response(struct oauth_x *o, const struct http1_head *h)
 	const char		*q;
 	size_t			 qlen;
 
+	if (h->h_status / 100 == 4) {
+		authorize_refused(o, h->h_status);
+		return;
+	}
 	if (h->h_status / 100 != 3 ||
 	    (loc = http1_header(h, "location")) == NULL ||
 	    (q = memchr(loc->s_ptr, '?', loc->s_len)) == NULL)

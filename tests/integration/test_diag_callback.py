@@ -141,6 +141,32 @@ class CallbackMismatch(dh.DiagTestCase):
                                "was": "/login/callback/",
                                "want": "/callback"}, host="localhost")
 
+    # -- GitHub's own page instead of a redirect -----------------------------------------
+    def test_refused_with_own_page_plain(self):
+        # Reported since 2024, undocumented: GitHub shows "The
+        # redirect_uri is not associated with this application" and never
+        # redirects back. The fake assumes a 400; the proxy says in the
+        # log that the authorize request was refused, and with which
+        # redirect_uri.
+        app = self.gh.add_app(callback="https://app.example.test/cb")
+        app.refuse_page = True
+        sent = "http://app.example.test/cb"
+        m = self.mark()
+        r = self.browser_get(PLAIN + "/login/oauth/authorize?" +
+                             urllib.parse.urlencode(
+                                 [("client_id", app.client_id),
+                                  ("redirect_uri", sent), ("state", "rf-1")]))
+        self.assertEqual((r.rc, r.status), (0, 400), r)
+        self.assertIn(b"not associated", r.body)
+        recs = self.log_since(m, event="oauth-authorize-refused", expect=1)
+        self.assertEqual(len(recs), 1, recs)
+        rec = recs[0]
+        self.assertEqual(rec.get("level"), "warn", rec)
+        self.assertEqual(rec.get("status"), 400, rec)
+        self.assertEqual(rec.get("redirect_uri"), sent, rec)
+        self.assertEqual(rec.get("client_id"), app.client_id, rec)
+        self.assertIn("redirect_uri", rec.get("msg", ""))
+
     # -- nothing to explain -------------------------------------------------------------
     def test_allowed_redirect_gets_a_code(self):
         # A sub-path and a subdomain of the registered callback are
@@ -153,6 +179,8 @@ class CallbackMismatch(dh.DiagTestCase):
         self.assertIn("code", q)
         self.assert_no_annotation(r.headers)
         self.assertEqual(self.log_since(m, event="oauth-error"), [])
+        self.assertEqual(self.log_since(m, event="oauth-authorize-refused"),
+                         [])
         self.assertNotIn(q["code"], self.proxy.stderr_text())
 
     def test_mismatch_without_state_still_explained(self):

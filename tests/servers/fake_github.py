@@ -256,6 +256,9 @@ class App:
         # A GitHub App with expiring user tokens: a refresh token with
         # every access token, rotated on every refresh.
         self.expiring = expiring
+        # Refuse a bad redirect_uri with GitHub's own page instead of the
+        # redirect to the registered callback.
+        self.refuse_page = False
 
     def __repr__(self):
         return "<App %s callback=%s>" % (self.client_id, self.callback)
@@ -758,6 +761,18 @@ class FakeGitHub(ThreadedServer):
             return
         redirect = q.get("redirect_uri")
         state = q.get("state")
+        if redirect and app.refuse_page and \
+                not redirect_allowed(app.callback, redirect):
+            # Reports since 2024: GitHub shows its own page ("The
+            # redirect_uri is not associated with this application.")
+            # instead of redirecting. Undocumented; we assume status 400.
+            self._send(sock, req, 400,
+                       [("Server", "GitHub.com"),
+                        ("Content-Type", "text/html; charset=utf-8")],
+                       b"<html><body><h1>Be careful!</h1><p>The "
+                       b"redirect_uri is not associated with this "
+                       b"application.</p></body></html>", keep)
+            return
         if q.get("__deny") and (not redirect or
                                 redirect_allowed(app.callback, redirect)):
             # The user clicked Cancel on the consent page.
