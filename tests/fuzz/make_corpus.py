@@ -529,4 +529,59 @@ put("config", "bug-ff-whitespace-position", '{"lang":\f5}')
 # A number alone is only known to end at the end of the input, where yajl
 # reports no bytes consumed: its position comes out as 1:1, not 1:3.
 put("config", "bug-top-level-number-position", "  1")
+
+# ---- diag: options byte, then NUL-separated pieces: authorize query,
+# registered URL, sent redirect_uri, code query, denied query, code,
+# code_verifier, refresh_token, client_id, client_secret, host.
+def diag(name, opts=0, authq="", registered="", sent="", codeq="",
+         deniedq="", code="", verifier="", refresh="", cid="Ov23liAAAA",
+         secret="0123456789abcdef0123456789abcdef01234567",
+         host="github.com"):
+    pieces = [authq, registered, sent, codeq, deniedq, code, verifier,
+              refresh, cid, secret, host]
+    put("diag", name, bytes([opts]) + b"\0".join(
+        x.encode() if isinstance(x, str) else x for x in pieces))
+
+
+CHALLENGE = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"   # RFC 7636 B
+VERIFIER = "dBjftJeZ4CVP-mJ92K1Tk1obF6HhdyqJzNXBFAOq1Gw"
+AUTHQ = ("client_id=Ov23liAAAA&redirect_uri=http%3A%2F%2Flocalhost%3A3000"
+         "%2Fcb&state=st1&code_challenge=" + CHALLENGE +
+         "&code_challenge_method=S256")
+diag("scheme", registered="https://app.example.com/cb",
+     sent="http://app.example.com/cb")
+diag("host-loopback", registered="http://localhost:3000/cb",
+     sent="http://127.0.0.1:3000/cb")
+diag("port", registered="http://localhost:3000/cb",
+     sent="http://localhost:5173/cb")
+diag("path-subpath", registered="https://e.test/app/cb",
+     sent="https://e.test/cb")
+diag("allowed-subdomain", registered="https://e.test/cb",
+     sent="https://a.e.test/cb/x")
+diag("port-overflow", registered="http://h:99999999999999999999/cb",
+     sent="http://h/cb")
+diag("port-empty", registered="http://h:/cb", sent="http://h:80/cb")
+diag("ipv6", registered="http://[::1]:3000/cb", sent="http://[::1]/cb")
+diag("not-urls", registered="/cb", sent="cb://")
+diag("pkce-ok", opts=0, authq=AUTHQ, codeq="code=c1&state=st1", code="c1",
+     verifier=VERIFIER)
+diag("pkce-wrong", opts=0, authq=AUTHQ, codeq="code=c1&state=st1",
+     code="c1", verifier=VERIFIER[:-1] + "x")
+diag("pkce-missing", opts=0, authq=AUTHQ, codeq="code=c1&state=st1",
+     code="c1")
+diag("pkce-plain-method", authq=AUTHQ.replace("S256", "plain"),
+     codeq="code=c1&state=st1", code="c1", verifier="v")
+diag("reused-after-success", opts=1, code="c2")
+diag("refresh-rotated", opts=1 | 2, refresh="ghr_" + "a" * 36)
+diag("refresh-failed-before", opts=2, refresh="ghr_" + "b" * 36)
+diag("cancelled-undefined", authq="client_id=Ov23liAAAA&state=s9",
+     deniedq="error=access_denied&state=s9", code="undefined")
+diag("cancelled-empty", deniedq="error=access_denied", code="")
+diag("secret-other-app", opts=1 | 4, code="c3", cid="Ov23liBBBB")
+diag("other-host", opts=16, authq="client_id=Ov23liAAAA&state=s7",
+     codeq="code=c4&state=s7", code="c4", host="ghe.example.test")
+diag("browser", opts=8, code="c5")
+diag("percent-junk", authq="state=%ff%00%&code_challenge=%zz&"
+     "code_challenge_method=S256", codeq="code=%&state=", code="%")
+
 print("corpus written under", CORPUS, file=sys.stderr)
