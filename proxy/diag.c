@@ -24,11 +24,11 @@ enum flow_xstate { FX_INFLIGHT, FX_OK, FX_FAILED, FX_LOST };
 
 struct flow {
 	enum flow_kind	 f_kind;
-	unsigned char	 f_key[KEYLEN];		/* H(state), H(code), H(refresh) */
+	unsigned char	 f_key[KEYLEN];		/* H(state, code or refresh) */
 	unsigned char	 f_hash2[KEYLEN];	/* H(challenge) or H(secret) */
 	int		 f_has_hash2;
-	int		 f_refresh;		/* FL_EXCHANGED of a refresh token */
-	char		 f_host[128];		/* FL_AUTHORIZE: where it went */
+	int		 f_refresh;		/* FL_EXCHANGED: a refresh */
+	char		 f_host[128];		/* FL_AUTHORIZE: its host */
 	unsigned char	 f_state[KEYLEN];	/* FL_ISSUED: H(state) */
 	int		 f_has_state;
 	enum flow_xstate f_xstate;		/* FL_EXCHANGED */
@@ -731,7 +731,8 @@ diag_redirect_match(const char *registered, const char *sent, char *why,
 	struct url	a, b;
 
 	if (url_split(registered, &a) == -1 || url_split(sent, &b) == -1) {
-		snprintf(why, whylen, "the redirect_uri is not an absolute URL");
+		snprintf(why, whylen,
+		    "the redirect_uri is not an absolute URL");
 		return 0;
 	}
 	return redirect_diff(&a, &b, why, whylen) == RD_MATCH;

@@ -44,7 +44,7 @@ enum diag_cause {
 	DC_REFRESH_REUSED,	/* a rotated refresh token sent again */
 	DC_SECRET_OTHER_APP,	/* secret accepted with another client_id */
 	DC_CALLBACK_ERROR,	/* access_denied, then code=undefined */
-	DC_CODE_OTHER_HOST,	/* authorized on one host, exchanged on another */
+	DC_CODE_OTHER_HOST,	/* authorized here, exchanged there */
 	DC_CLIENT_OTHER_HOST,	/* client_id authorized on another host */
 	DC_TOKEN_METHOD,	/* GET on the token endpoint */
 	DC_TOKEN_API_PATH,	/* /api/v3/login/oauth/... on GHE */

@@ -47,8 +47,8 @@ struct oauth_x {
 	int			 o_form;	/* the answer is form-encoded */
 	int			 o_begun;	/* in the flow memory */
 	int			 o_done;	/* its exchange ended there */
-	char			*o_redirect;	/* owned: authorize's redirect_uri */
-	char			 o_client_id[128]; /* the authorize's client_id */
+	char			*o_redirect;	/* owned: its redirect_uri */
+	char			 o_client_id[128]; /* authorize's client_id */
 	enum diag_cause		 o_cause;	/* OK_MISSED: why */
 	char			 o_what[1024];	/* OK_MISSED: method or path */
 	char			*o_line;	/* owned: the header line */
@@ -282,33 +282,47 @@ device_code_endpoint(const struct config *cf, const struct http1_target *t,
 	    memcmp(t->t_path.s_ptr, "/login/device/code", 18) == 0;
 }
 
-/* A request meant for the token endpoint that it will answer with 404:
- * another method than POST, or (GitHub Enterprise Server) the REST API's
- * /api/v3 prefix in front of the OAuth path. */
+/* Why the token endpoint will answer this request with 404, or DC_NONE:
+ * a GET (a link, a redirect, a fetch() without a method), a page's CORS
+ * preflight, or (GitHub Enterprise Server) the REST API's /api/v3 prefix
+ * in front of the OAuth path. A PUT and such are nobody's usual slip. */
+static enum diag_cause
+missed_cause(const struct config *cf, const struct http1_head *h,
+    const struct http1_target *t, size_t plen)
+{
+	static const char	 api[] = "/api/v3/login/oauth/";
+
+	if (config_token_endpoint(cf, t->t_host, t->t_path.s_ptr, plen)) {
+		if (strcmp(h->h_method, "GET") == 0)
+			return DC_TOKEN_METHOD;
+		if (strcmp(h->h_method, "OPTIONS") == 0 && browser_request(h))
+			return DC_BROWSER_EXCHANGE;
+		return DC_NONE;
+	}
+	if (config_token_host(cf, t->t_host) && plen > sizeof(api) - 1 &&
+	    memcmp(t->t_path.s_ptr, api, sizeof(api) - 1) == 0)
+		return DC_TOKEN_API_PATH;
+	return DC_NONE;
+}
+
+/* A request meant for the token endpoint that it will answer with 404: a
+ * tracker that annotates the 404 (missed_response), or NULL. */
 static struct oauth_x *
 missed_request(const struct config *cf, const struct oauth_ctx *ctx,
     const struct http1_head *h, const struct http1_target *t, size_t plen)
 {
-	static const char	 api[] = "/api/v3/login/oauth/";
 	struct oauth_x		*o;
-	enum diag_cause		 cause;
+	enum diag_cause		 cause = missed_cause(cf, h, t, plen);
 
-	if (strcmp(h->h_method, "POST") != 0 &&
-	    config_token_endpoint(cf, t->t_host, t->t_path.s_ptr, plen))
-		cause = DC_TOKEN_METHOD;
-	else if (config_token_host(cf, t->t_host) && plen > sizeof(api) - 1 &&
-	    memcmp(t->t_path.s_ptr, api, sizeof(api) - 1) == 0)
-		cause = DC_TOKEN_API_PATH;
-	else
-		return NULL;
-	if ((o = tracker_new(OK_MISSED, cf, ctx, h)) == NULL)
+	if (cause == DC_NONE ||
+	    (o = tracker_new(OK_MISSED, cf, ctx, h)) == NULL)
 		return NULL;
 	o->o_cause = cause;
-	if (cause == DC_TOKEN_METHOD)
-		snprintf(o->o_what, sizeof(o->o_what), "%s", h->h_method);
-	else
+	if (cause == DC_TOKEN_API_PATH)
 		snprintf(o->o_what, sizeof(o->o_what), "%.*s", (int)plen,
 		    t->t_path.s_ptr);
+	else
+		snprintf(o->o_what, sizeof(o->o_what), "%s", h->h_method);
 	return o;
 }
 
@@ -504,7 +518,8 @@ oauth_response_head(struct oauth_x *o, const struct http1_head *h)
 	ct = http1_header(h, "content-type");
 	ce = http1_header(h, "content-encoding");
 	o->o_form = ct != NULL && ct->s_len >= 33 &&
-	    strncasecmp(ct->s_ptr, "application/x-www-form-urlencoded", 33) == 0;
+	    strncasecmp(ct->s_ptr, "application/x-www-form-urlencoded",
+	    33) == 0;
 	o->o_insp = inspect_new(ct ? ct->s_ptr : NULL, ct ? ct->s_len : 0,
 	    ce ? ce->s_ptr : NULL, ce ? ce->s_len : 0,
 	    o->o_cf->cf_inspect_max_bytes);

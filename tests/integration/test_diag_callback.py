@@ -75,7 +75,7 @@ class CallbackMismatch(dh.DiagTestCase):
                                  cause, rec["diagnosis"])
         return rec
 
-    # -- over intercepted TLS ---------------------------------------------------
+    # -- over intercepted TLS -------------------------------------------------
     def test_scheme_behind_tls_terminating_proxy(self):
         cb = "https://app.example.test/auth/callback"
         sent = "http://app.example.test/auth/callback"
@@ -103,7 +103,7 @@ class CallbackMismatch(dh.DiagTestCase):
                                "was": "example.test",
                                "want": "www.example.test"})
 
-    # -- over plain HTTP ------------------------------------------------------------
+    # -- over plain HTTP ------------------------------------------------------
     def test_port_moved_plain(self):
         cb = "http://localhost:3000/callback"
         sent = "http://localhost:5173/callback"
@@ -123,7 +123,7 @@ class CallbackMismatch(dh.DiagTestCase):
                                "was": "/auth/callback",
                                "want": "/app/auth/callback"}, lang="en")
 
-    # -- the browser brings the error to the registered callback ---------------------
+    # -- the browser brings the error to the registered callback --------------
     def test_on_the_callback_request(self):
         # The app's own server (localhost:3000, plain HTTP) answers the
         # browser's GET of the registered callback: that answer carries
@@ -141,7 +141,7 @@ class CallbackMismatch(dh.DiagTestCase):
                                "was": "/login/callback/",
                                "want": "/callback"}, host="localhost")
 
-    # -- GitHub's own page instead of a redirect -----------------------------------------
+    # -- GitHub's own page instead of a redirect ------------------------------
     def test_refused_with_own_page_plain(self):
         # Reported since 2024, undocumented: GitHub shows "The
         # redirect_uri is not associated with this application" and never
@@ -167,7 +167,7 @@ class CallbackMismatch(dh.DiagTestCase):
         self.assertEqual(rec.get("client_id"), app.client_id, rec)
         self.assertIn("redirect_uri", rec.get("msg", ""))
 
-    # -- nothing to explain -------------------------------------------------------------
+    # -- nothing to explain ---------------------------------------------------
     def test_allowed_redirect_gets_a_code(self):
         # A sub-path and a subdomain of the registered callback are
         # allowed: a code comes back, nothing is annotated or logged.

@@ -143,7 +143,7 @@ class AlreadyFailed(dh.DiagTestCase):
                                     "age": dh.age_values(0, 30)},
             mark=m2, retry_of=first["req"])
 
-    # -- no cause may be claimed ----------------------------------------------------
+    # -- no cause may be claimed ----------------------------------------------
     def test_wellformed_wrong_secret_then_right_one(self):
         # A well-formed but wrong secret: GitHub's word only, and the code
         # stays unspent; the right secret then gets the token, and a

@@ -79,7 +79,7 @@ class Pkce(dh.DiagTestCase):
                               "bad_verification_code",
                               "pkce_verifier_mismatch", mark=m)
 
-    # -- no cause may be claimed -----------------------------------------------
+    # -- no cause may be claimed ----------------------------------------------
     def test_clean_pkce_flow_untouched(self):
         code, verifier = self.pkce_code("pk-4")
         m, r, rec = self.exchange(code, verifier)

@@ -60,6 +60,25 @@ class BrowserExchange(dh.DiagTestCase):
         self.assertEqual(recs[0].get("cause"), "browser_exchange", recs[0])
         self.assertNotIn(self.app.client_secret, self.proxy.stderr_text())
 
+    def test_cors_preflight_plain(self):
+        # fetch() with a JSON body from a page sends OPTIONS first; the
+        # token endpoint answers 404 and the POST never happens.
+        m = self.mark()
+        r = harness.curl(oh.TOKEN_URL_PLAIN, self.proxy,
+                         ["-X", "OPTIONS", "-H", ORIGIN, "-H",
+                          "Access-Control-Request-Method: POST"],
+                         timeout=30, tmpdir=self.tmp)
+        self.assertEqual((r.rc, r.status), (0, 404), r)
+        value, item, params = self.annotation(r.headers)
+        self.assertEqual(item, "not_found", value)
+        self.assertEqual(params.get("cause"), "browser_exchange", value)
+        entry = self.catalog["not_found"]["ja"]
+        self.assertEqual(params["hint"], self.catalog["_causes"][
+            "browser_exchange"]["ja"] + " " + entry["hint"])
+        recs = self.log_since(m, event="oauth-error", expect=1)
+        self.assertEqual([x.get("cause") for x in recs],
+                         ["browser_exchange"])
+
     # -- no cause may be claimed ----------------------------------------------
     def test_server_fetch_not_a_browser(self):
         m, r, rec = self.token_exchange_h(self.params("c0ffee" * 3 + "11"),
@@ -132,7 +151,7 @@ class ResponseFormat(dh.DiagTestCase):
         self.assertEqual(recs[0].get("format"), "form", recs[0])
         self.assertNotIn(rec.access_token, self.proxy.stderr_text())
 
-    # -- nothing to note ---------------------------------------------------------
+    # -- nothing to note ------------------------------------------------------
     def test_json_asked_no_note(self):
         m, r, rec = self.post_json(self.body("ef" * 10),
                                    accept="application/json")
