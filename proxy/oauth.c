@@ -368,11 +368,12 @@ callback_url(const struct http1_target *t, size_t plen)
 	const char	*scheme = t->t_tls ? "https" : "http";
 	char		 port[8] = "";
 	char		*url;
+	int		 v6 = strchr(t->t_host, ':') != NULL;	/* [::1] */
 
 	if (t->t_port != (t->t_tls ? 443 : 80))
 		snprintf(port, sizeof(port), ":%u", (unsigned)t->t_port);
-	if (asprintf(&url, "%s://%s%s%.*s", scheme, t->t_host, port,
-	    (int)plen, t->t_path.s_ptr) == -1)
+	if (asprintf(&url, "%s://%s%s%s%s%.*s", scheme, v6 ? "[" : "",
+	    t->t_host, v6 ? "]" : "", port, (int)plen, t->t_path.s_ptr) == -1)
 		return NULL;
 	return url;
 }
@@ -416,12 +417,10 @@ authorize_refused(struct oauth_x *o, int status)
 	if (o->o_redirect != NULL)
 		logrec_target(&lr, "redirect_uri", o->o_redirect,
 		    strlen(o->o_redirect));
-	logrec_str(&lr, "msg", o->o_redirect != NULL ? "the provider refused "
-	    "the authorize request with its own page and will not redirect "
-	    "back to the app: check that this redirect_uri is allowed by the "
-	    "app's registered callback URL" : "the provider refused the "
-	    "authorize request with its own page and will not redirect back "
-	    "to the app: check its client_id");
+	logrec_str(&lr, "msg", "the provider refused the authorize request "
+	    "with a page of its own and will not redirect back to the app: "
+	    "check the client_id, and that the redirect_uri is allowed by the "
+	    "app's registered callback URL");
 	logrec_end(&lr);
 }
 

@@ -94,5 +94,26 @@ class SecretOfAnotherApp(dh.DiagTestCase):
                             client_id=self.staging.client_id)
 
 
+class NumericAppId(dh.DiagTestCase):
+    """Issue 13 item 14: the GitHub App's numeric App ID sent as client_id
+    stays id_shape, also when its secret was accepted before with the real
+    Client ID (secret_other_app must not take its place)."""
+
+    def test_numeric_app_id_after_success_plain_english(self):
+        proxy = self.new_oauth_proxy(["--lang", "en"])
+        m = self.mark(proxy)
+        r = self.curl_token(self.params(self.fresh_code()), proxy=proxy,
+                            plain=True)
+        self.assertEqual(self.one_record_since(m["gh"]).outcome, "success")
+        m = self.mark(proxy)
+        r = self.curl_token(self.params(self.fresh_code(),
+                                        client_id="1234567"),
+                            proxy=proxy, plain=True)
+        rec = self.one_record_since(m["gh"])
+        self.assert_diagnosed(r.headers, r.body, rec,
+                              "incorrect_client_credentials", "id_shape",
+                              {}, mark=m, lang="en", client_id="1234567")
+
+
 if __name__ == "__main__":
     dh.main()

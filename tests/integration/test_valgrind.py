@@ -23,6 +23,7 @@ import re
 import shutil
 import time
 import unittest
+import urllib.parse
 
 import harness
 import oauth_helpers as oh
@@ -151,6 +152,21 @@ class Valgrind(oh.OAuthTestCase):
                             accept="application/json")
         self.assertEqual((r.rc, r.status), (0, 200), r)
         self.assertIsNotNone(r.header(oh.HEADER), r)
+        # Issue 13's paths: the same code again (code_already_failed), the
+        # authorize step's mismatch explained, a GET on the token endpoint.
+        r = self.curl_token(self.params("0" * 20), proxy=p)
+        self.assertIn("cause=code_already_failed", r.header(oh.HEADER) or "")
+        q = urllib.parse.urlencode([
+            ("client_id", self.app.client_id), ("state", "vg"),
+            ("redirect_uri", "http://localhost:3000/elsewhere")])
+        r = harness.curl("https://github.com/login/oauth/authorize?" + q, p,
+                         ["--cacert", self.ca_pem], timeout=slow,
+                         tmpdir=self.tmp)
+        self.assertIn("cause=callback_path", r.header(oh.HEADER) or "")
+        r = harness.curl(oh.TOKEN_URL, p, ["--cacert", self.ca_pem],
+                         timeout=slow, tmpdir=self.tmp)
+        self.assertEqual(r.status, 404, r)
+        self.assertIn("cause=token_method", r.header(oh.HEADER) or "")
         # Error paths.
         r = self.curl("http://127.0.0.1:%d/x" % harness.closed_port(),
                       proxy=p, timeout=slow)
