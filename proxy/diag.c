@@ -361,7 +361,10 @@ pkce_s256(const char *verifier, char *out, size_t outlen)
 }
 
 /* The flow's authorize request (through the code's state) sent an S256
- * code_challenge: the exchange's code_verifier must hash to it. */
+ * code_challenge: the exchange's code_verifier must hash to it. GitHub
+ * documents no error code for a missing or wrong verifier: we assume
+ * bad_verification_code (the code cannot be exchanged) and decide on the
+ * request alone, never on the error's wording. */
 static void
 explain_pkce(struct flowmem *fm, const struct diag_request *r,
     const struct flow *a, struct diag_result *res)
@@ -400,7 +403,9 @@ other_host(const struct diag_request *r, const struct flow *a,
 }
 
 /* A code that is no code ("undefined", "null", empty) after the user
- * cancelled a flow: the callback took the code without checking ?error=. */
+ * cancelled a flow: the callback took the code without checking ?error=.
+ * GitHub answers such a code as any unknown one, bad_verification_code
+ * (assumed: nothing documents it). */
 static int
 explain_cancelled(struct flowmem *fm, const struct diag_request *r,
     const char *client_id, struct diag_result *res)
@@ -464,7 +469,8 @@ explain_code(struct flowmem *fm, const struct diag_request *r,
 
 /* bad_refresh_token for a refresh token whose earlier exchange succeeded
  * (rotation: the app kept the old one) or is still in flight (two
- * refreshes racing). */
+ * refreshes racing). The code is documented, its wording is not: only
+ * the code and the request count. */
 static void
 explain_refresh(struct flowmem *fm, const struct diag_request *r,
     const char *error, struct diag_result *res)

@@ -57,6 +57,9 @@ Endpoints:
   GET  /__log       JSON: every token request as recorded (see
         TokenRecord.summary()).
   GET  /zen, GET /  a line of text (for tunnel tests).
+  Anything else, and any method but POST on the token endpoint: 404 "Not
+  Found" (GitHub's answer to a GET there is observed; GitHub Enterprise
+  Server's answer to /api/v3/login/oauth/access_token is assumed alike).
 Per-request query flags on the token endpoint override the variant:
   __chunked=1, __encoding=gzip|deflate, __error=CODE, __oversize=BYTES;
   __delay=SECONDS holds a success answer that long after the code is spent
