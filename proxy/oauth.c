@@ -44,6 +44,7 @@ struct oauth_x {
 	int			 o_req_json;	/* request body is JSON */
 	int			 o_browser;	/* sent by a web page */
 	int			 o_accept_fmt;	/* Accept names JSON or XML */
+	int			 o_fetch;	/* fetch(): Sec-Fetch-Mode: cors */
 	int			 o_form;	/* the answer is form-encoded */
 	int			 o_begun;	/* in the flow memory */
 	int			 o_done;	/* its exchange ended there */
@@ -197,7 +198,7 @@ token_request(const struct config *cf, const struct oauth_ctx *ctx,
     const char *q, size_t plen)
 {
 	struct oauth_x		*o;
-	const struct slice	*ct;
+	const struct slice	*ct, *m;
 
 	if ((o = tracker_new(OK_TOKEN, cf, ctx, h)) == NULL)
 		return NULL;
@@ -210,6 +211,8 @@ token_request(const struct config *cf, const struct oauth_ctx *ctx,
 	basic_credentials(h, o);
 	o->o_browser = browser_request(h);
 	o->o_accept_fmt = accepts_format(h);
+	m = http1_header(h, "sec-fetch-mode");
+	o->o_fetch = m != NULL && util_slice_ieq(m->s_ptr, m->s_len, "cors");
 	return o;
 }
 
@@ -1059,9 +1062,11 @@ token_end(struct oauth_x *o)
 		a.an_diagnosis = sentence;
 	}
 	exchange_done(o, 0, res.error);
-	/* An app that sends JSON and gets form back cannot read the
-	 * error at all: say so after the hint. */
-	if (o->o_form && !o->o_accept_fmt && o->o_req_json)
+	/* An app that speaks JSON (it sends a JSON body, or uses fetch(),
+	 * whose answers are read with .json()) and gets form back cannot
+	 * read the error at all: say so after the hint. curl, gh and most
+	 * server libraries read form: no note for them. */
+	if (o->o_form && !o->o_accept_fmt && (o->o_req_json || o->o_fetch))
 		a.an_note = catalog_cause(o->o_cf->cf_catalog, DC_FORM_ANSWER,
 		    o->o_lang);
 	annotate_log(&a);

@@ -10,9 +10,11 @@
 - Response format: without Accept: application/json GitHub answers
   form-encoded, the usual cause of "Unexpected token" / "invalid
   character" in an app that parses JSON. A success gives one info
-  oauth-format record; an error to a request whose body is JSON (an app
-  that speaks JSON) carries the form_answer note after the hint and in
-  the record.
+  oauth-format record; an error to an app that speaks JSON (a JSON body,
+  or fetch() with its Sec-Fetch-Mode: cors) carries the form_answer note
+  after the hint and in the record. curl and most server libraries read
+  form: no note for them (the issue asks for the note on every error;
+  narrowed so that the common curl case is not told about JSON).
 
 curl through the real binary against the fake GitHub as github.com, over
 intercepted TLS and plain HTTP, in ja and en.
@@ -81,8 +83,10 @@ class BrowserExchange(dh.DiagTestCase):
 
     # -- no cause may be claimed ----------------------------------------------
     def test_server_fetch_not_a_browser(self):
+        # (Octokit's way: fetch, Accept: application/json.)
         m, r, rec = self.token_exchange_h(self.params("c0ffee" * 3 + "11"),
-                                          ["Sec-Fetch-Mode: cors"])
+                                          ["Sec-Fetch-Mode: cors",
+                                           "Accept: application/json"])
         self.assert_generic(r.headers, r.body, rec, "bad_verification_code",
                             mark=m)
         self.assertEqual(self.log_since(m, event="oauth-browser"), [])
@@ -140,6 +144,25 @@ class ResponseFormat(dh.DiagTestCase):
         m, r, rec = self.post_json(self.body("cd" * 10), proxy=proxy,
                                    plain=True)
         self.assert_noted(r, rec, m, "en")
+
+    def test_fetch_gets_form_error_noted(self):
+        # Node's fetch (undici) with a form body and no Accept: the app
+        # will call res.json() on a form-encoded answer.
+        m, r, rec = self.token_exchange_h(self.params("12" * 10),
+                                          ["Sec-Fetch-Mode: cors"])
+        self.assert_noted(r, rec, m, "ja")
+
+    def test_form_error_to_curl_not_noted(self):
+        m, r, rec = self.token_exchange(self.params("34" * 10))
+        self.assertEqual(rec.format, "form")
+        self.assert_generic(r.headers, r.body, rec, "bad_verification_code",
+                            mark=m)
+
+    def token_exchange_h(self, params, headers):
+        m = self.mark()
+        r = self.curl_token(params, headers=headers)
+        self.assertEqual(r.rc, 0, r)
+        return m, r, self.one_record_since(m["gh"])
 
     def test_form_success_info_record(self):
         m, r, rec = self.token_exchange(self.params(self.fresh_code()))
