@@ -10,8 +10,9 @@ code whose earlier exchange failed the same way is code_already_failed
 earlier exchange succeeded or was still in flight.
 
 curl through the real binary against the fake GitHub (tests/servers/
-fake_github.py: ?__delay=SECONDS holds a success answer after the code is
-spent, as GitHub answers the second exchange at once) as github.com, over
+fake_github.py: ?__hold=NAME holds a success answer after the code is
+spent until the test releases it, as GitHub answers the second exchange at
+once) as github.com, over
 intercepted TLS and over plain HTTP, in ja and en.
 """
 
@@ -26,33 +27,33 @@ TOKEN_PATH = oh.TOKEN_PATH
 
 class OverlappingExchange(dh.DiagTestCase):
 
-    def slow_then_fast(self, code, proxy=None, plain=False):
-        """Exchange code with a 3 s success answer, and again 0.5 s later
-        (while the first is in flight). Returns (mark, result, record) of
-        the second, the first's result and its req id, and (t0, t1): the
+    def slow_then_fast(self, code, hold, proxy=None, plain=False):
+        """Exchange code with a success answer the fake holds, and again
+        while it is held (the first in flight). Returns (mark, result,
+        record) of the second, the first's req id, and (t0, t1): the
         first's send and the second's answer."""
         p = proxy or self.proxy
-        args = ["--url-query", "__delay=3"]
         first = {}
 
         def slow():
-            first["r"] = self.curl_token(self.params(code), args=args,
-                                         proxy=p, plain=plain)
+            first["r"] = self.curl_token(
+                self.params(code), args=["--url-query", "__hold=" + hold],
+                proxy=p, plain=plain)
         m0 = self.mark(p)
         t0 = time.monotonic()
         th = threading.Thread(target=slow)
         th.start()
-        # The first request's body has reached the fake when it is
-        # recorded as in progress there: wait until the fake saw it.
-        dh.wait_until(lambda: any(
-            "__delay" in t for meth, t, c in
-            (self.gh.requests + self.gh_plain.requests)), 10 * dh.SLOW)
-        time.sleep(0.3)
-        m = self.mark(p)
-        r = self.curl_token(self.params(code), proxy=p, plain=plain)
-        t1 = time.monotonic()
+        try:
+            # The fake has spent the code and holds the answer.
+            dh.wait_until(lambda: hold in self.gh.registry.holds,
+                          10 * dh.SLOW)
+            m = self.mark(p)
+            r = self.curl_token(self.params(code), proxy=p, plain=plain)
+            t1 = time.monotonic()
+        finally:
+            self.gh.release(hold)
+            th.join(30 * dh.SLOW)
         self.assertEqual(r.rc, 0, r)
-        th.join(30)
         self.assertFalse(th.is_alive())
         self.assertEqual(first["r"].rc, 0, first["r"])
         self.assertEqual(first["r"].status, 200)
@@ -62,13 +63,13 @@ class OverlappingExchange(dh.DiagTestCase):
                          ["bad_verification_code", "success"], recs)
         second = [x for x in recs if x.outcome != "success"][0]
         acc = [a for a in self.access_since(m0, TOKEN_PATH)
-               if "__delay" in a.get("target", "")]
+               if "__hold" in a.get("target", "")]
         self.assertEqual(len(acc), 1, acc)
         return m, r, second, acc[0]["req"], (t0, t1)
 
     def test_overlapping_exchange_tls(self):
         code = self.authorized_code(self.app.client_id, oh.CALLBACK, "ov-1")
-        m, r, rec, first_req, (t0, t1) = self.slow_then_fast(code)
+        m, r, rec, first_req, (t0, t1) = self.slow_then_fast(code, "ov-1")
         self.assert_diagnosed(r.headers, r.body, rec,
                               "bad_verification_code", "code_reused",
                               {"req": str(first_req),
@@ -79,7 +80,7 @@ class OverlappingExchange(dh.DiagTestCase):
         proxy = self.new_oauth_proxy(["--lang", "en"])
         code = self.fresh_code()
         m, r, rec, first_req, (t0, t1) = self.slow_then_fast(
-            code, proxy=proxy, plain=True)
+            code, "ov-2", proxy=proxy, plain=True)
         self.assert_diagnosed(r.headers, r.body, rec,
                               "bad_verification_code", "code_reused",
                               {"req": str(first_req),

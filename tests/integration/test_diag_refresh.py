@@ -81,23 +81,26 @@ class RefreshReused(dh.DiagTestCase):
 
         def slow():
             got["m"], got["r"] = self.refresh(
-                r1, proxy, plain=True, args=["--url-query", "__delay=3"])
+                r1, proxy, plain=True, args=["--url-query", "__hold=rf-1"])
         th = threading.Thread(target=slow)
         t0 = time.monotonic()
         th.start()
-        dh.wait_until(lambda: any("__delay" in t for _, t, _c in
-                                  self.gh_plain.requests), 10 * dh.SLOW)
-        time.sleep(0.3)
-        m, r = self.refresh(r1, proxy, plain=True)
-        t1 = time.monotonic()
-        th.join(30)
+        try:
+            # The fake has rotated r1 and holds the first answer.
+            dh.wait_until(lambda: "rf-1" in self.gh.registry.holds,
+                          10 * dh.SLOW)
+            m, r = self.refresh(r1, proxy, plain=True)
+            t1 = time.monotonic()
+        finally:
+            self.gh.release("rf-1")
+            th.join(30 * dh.SLOW)
         self.assertEqual(got["r"].status, 200)
         self.assertIsNone(got["r"].header(dh.HEADER))
         recs = [x for x in self.records_since(m["gh"])
                 if x.outcome == "bad_refresh_token"]
         self.assertEqual(len(recs), 1, recs)
         slow_req = [a for a in self.access_since(m0, TOKEN_PATH)
-                    if "__delay" in a.get("target", "")][0]["req"]
+                    if "__hold" in a.get("target", "")][0]["req"]
         self.assert_diagnosed(r.headers, r.body, recs[0],
                               "bad_refresh_token", "refresh_token_reused",
                               {"req": str(slow_req),

@@ -62,10 +62,11 @@ Endpoints:
   Server's answer to /api/v3/login/oauth/access_token is assumed alike).
 Per-request query flags on the token endpoint override the variant:
   __chunked=1, __encoding=gzip|deflate, __error=CODE, __oversize=BYTES;
-  __delay=SECONDS holds a success answer that long after the code is spent
-  (GitHub spends a code when it decides, so a second exchange of it that
-  overlaps a slow first one fails at once: the overlapping double
-  exchange of a handler that runs twice).
+  __hold=NAME holds a success answer, after the code (or refresh token) is
+  spent, until gh.release(NAME) (at most 30 s): GitHub spends a code when
+  it decides, so a second exchange of it that overlaps a slow first one
+  fails at once (the overlapping double exchange of a handler that runs
+  twice, two refreshes racing).
 
 Every token request is recorded with what it received (headers, body,
 parameters, Accept-Encoding) and exactly what was sent back (status,
@@ -323,7 +324,7 @@ class TokenRecord:
         self.refresh_token = None   # GitHub Apps with expiring tokens
         self.scope = None
         self.variant = None
-        self.delay = 0.0            # __delay: a success held this long
+        self.hold = None            # __hold: the name it waits for
         self.status = 200
         self.resp_headers = []      # (name, value) as sent, in order
         self.resp_body = b""        # payload as sent (after coding, before
@@ -363,6 +364,7 @@ class Registry:
         self.codes = {}
         self.tokens = []            # every access token handed out
         self.refresh = {}           # refresh token -> [client_id, used]
+        self.holds = {}             # __hold name -> threading.Event
         self.records = []           # TokenRecord, in arrival order
         self.variant = Variant()
 
@@ -419,6 +421,14 @@ class FakeGitHub(ThreadedServer):
         with self._lock:
             self.registry.variant = v
         return v
+
+    def _hold_event(self, name):
+        with self._lock:
+            return self.registry.holds.setdefault(name, threading.Event())
+
+    def release(self, name):
+        """Let the success answers held with __hold=name go."""
+        self._hold_event(name).set()
 
     # -- observation -----------------------------------------------------
     def token_requests(self):
@@ -708,7 +718,7 @@ class FakeGitHub(ThreadedServer):
         rec.format = accept_format(rec.accept)
         v = self._take_variant(req)
         rec.variant = v.to_json()
-        rec.delay = min(float(dict(req.query).get("__delay", 0) or 0), 10.0)
+        rec.hold = dict(req.query).get("__hold") or None
         # A forced error is answered whatever the request (the code, if
         # any, stays unspent).
         outcome = v.force_error or self._decide(rec)
@@ -746,8 +756,8 @@ class FakeGitHub(ThreadedServer):
         rec.resp_plain = plain
         rec.resp_body = body
         rec.resp_sha256 = hashlib.sha256(body).hexdigest()
-        if outcome == "success" and rec.delay > 0:
-            time.sleep(rec.delay)
+        if outcome == "success" and rec.hold is not None:
+            self._hold_event(rec.hold).wait(30)
         with self._lock:
             rec.n = len(self.records) + 1
             self.records.append(rec)
