@@ -1,13 +1,15 @@
 /*
  * Request-aware diagnosis: what the proxy saw of a flow (the authorize
- * request, the redirect that delivered the code, earlier exchanges) and of
- * the failing request itself, turned into a cause (code_reused,
- * code_expired, code_other_client, whitespace, secret_shape, id_shape,
- * both_auth, missing_secret, redirect_mismatch) and its parameters.
+ * request and its host and PKCE challenge, the redirect that delivered the
+ * code or the user's cancel, earlier exchanges from the moment their
+ * request was complete, the secrets that got a token) and of the failing
+ * request itself, turned into a cause of enum diag_cause and its
+ * parameters.
  *
  * The flow memory is bounded in entries and age, lives in memory only, and
- * is keyed by HMAC-SHA256 (a random key per run) of codes and state
- * values: a code or a state is never stored, nor any secret.
+ * is keyed by HMAC-SHA256 (a random key per run) of codes, states, refresh
+ * tokens, PKCE challenges and accepted secrets: none of them is ever
+ * stored, nor a code_verifier.
  */
 #ifndef OAUTHLENS_DIAG_H
 #define OAUTHLENS_DIAG_H
@@ -17,9 +19,9 @@
 
 struct flowmem;
 
-/* The causes a diagnosis can claim: a closed set, each with one name
- * (the header's cause parameter, the log's cause= field, the key of its
- * sentence in the catalog's "_causes", which must hold every one). */
+/* The causes a diagnosis can claim: a closed set, each with a name (the
+ * header's cause parameter, the log's cause= field) and the key of its
+ * sentence in the catalog's "_causes", which must hold every one. */
 enum diag_cause {
 	DC_NONE,		/* nothing can be claimed */
 	DC_CODE_REUSED,
