@@ -107,6 +107,28 @@ class DeviceFlow(dh.DiagTestCase):
         self.assertEqual(len(fast), 1, fast)
         self.assertEqual(int(fast[0].get("interval")), 10, fast[0])
 
+    def test_slow_down_interval_english_plain(self):
+        # Issue 13 item 13 in English, over plain HTTP (fake_provider as
+        # another GitHub Enterprise host).
+        fp = self.add_provider(tls=False)
+        app = fp.add_app()
+        host = "ghe.example.test"
+        px = self.provider_proxy(fp, host=host, port=80, extra=[
+            "--lang", "en"], config={"token_endpoints": [host]})
+        d = fp.new_device(app.client_id)
+        url = "http://%s/login/oauth/access_token" % host
+        params = [("client_id", app.client_id), ("device_code", d.code),
+                  ("grant_type", DEVICE_GRANT)]
+        self.post_form(url, params, px)
+        m = self.pmark(px, fp)
+        r = self.post_form(url, params, px)
+        rec = self.one_provider_record(fp, m)
+        self.assertEqual(rec.outcome, "slow_down")
+        self.assert_diagnosed(r.headers, r.body, rec, "slow_down",
+                              "poll_interval", {"field": "10"}, mark=m,
+                              lang="en", client_id=app.client_id,
+                              redirect_uri=None, host=host)
+
     def test_poll_at_interval_not_flagged(self):
         d = self.fp.new_device(self.papp.client_id, interval=5)
         m, r, rec = self.poll(d.code)
