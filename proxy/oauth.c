@@ -396,7 +396,8 @@ oauth_request_body(struct oauth_x *o, const char *p, size_t len)
 
 static void	 clock_check(struct proxy *, const struct http1_head *);
 static void	 render_cause(const char *, const struct diag_result *,
-		    const struct diag_request *, char *, size_t);
+		    const struct diag_request *, const struct redact *, char *,
+		    size_t);
 
 /* GitHub refused the authorize request with a page of its own instead of
  * redirecting back (reported for a redirect_uri not associated with the
@@ -488,7 +489,7 @@ missed_response(struct oauth_x *o)
 	r.dr_redirect_uri = o->o_what;		/* {sent}: the path */
 	tmpl = catalog_cause(o->o_cf->cf_catalog, d.dg_cause, o->o_lang);
 	if (tmpl != NULL) {
-		render_cause(tmpl, &d, &r, sentence, sizeof(sentence));
+		render_cause(tmpl, &d, &r, NULL, sentence, sizeof(sentence));
 		a.an_cause = diag_cause_name(d.dg_cause);
 		a.an_diagnosis = sentence;
 	}
@@ -1057,7 +1058,7 @@ token_end(struct oauth_x *o)
 		d.dg_cause = DC_SLOW_DOWN;
 		snprintf(d.dg_field, sizeof(d.dg_field), "%llu",
 		    (unsigned long long)secs);
-		render_cause(tmpl, &d, &r, sentence, sizeof(sentence));
+		render_cause(tmpl, &d, &r, &rd, sentence, sizeof(sentence));
 		a.an_cause = diag_cause_name(d.dg_cause);
 		a.an_diagnosis = sentence;
 	}
@@ -1183,7 +1184,8 @@ redirect_error(const struct config *cf, enum lang lang,
 		if (tmpl != NULL) {
 			memset(&r, 0, sizeof(r));
 			r.dr_redirect_uri = a.an_redirect_uri;
-			render_cause(tmpl, &d, &r, sentence, sizeof(sentence));
+			render_cause(tmpl, &d, &r, NULL, sentence,
+			    sizeof(sentence));
 			a.an_cause = diag_cause_name(d.dg_cause);
 			a.an_diagnosis = sentence;
 		}
