@@ -425,8 +425,8 @@ explain_cancelled(struct flowmem *fm, const struct diag_request *r,
 	if (f == NULL || r->dr_now_ms - f->f_ms > fm->fm_lifetime_ms)
 		return 0;
 	res->dg_cause = DC_CALLBACK_ERROR;
+	/* The value is not shown: it is what was sent as the code. */
 	res->dg_age_s = (long long)((r->dr_now_ms - f->f_ms) / 1000);
-	snprintf(res->dg_field, sizeof(res->dg_field), "%s", c);
 	return 1;
 }
 
