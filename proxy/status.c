@@ -69,8 +69,10 @@ status_record(struct proxy *px, const struct annotation *a)
 	}
 	if (a->an_cause != NULL && a->an_diagnosis != NULL) {
 		snprintf(r->r_cause, sizeof(r->r_cause), "%s", a->an_cause);
-		snprintf(r->r_diagnosis, sizeof(r->r_diagnosis), "%s",
-		    a->an_diagnosis);
+		/* Through the exchange's redaction, as every sink. */
+		redact_text(a->an_redact, a->an_diagnosis,
+		    strlen(a->an_diagnosis), r->r_diagnosis,
+		    sizeof(r->r_diagnosis));
 	}
 	if (a->an_client_id != NULL)
 		redact_text(a->an_redact, a->an_client_id,
