@@ -102,6 +102,43 @@ pick_lang(const struct http1_head *h)
 	return lang;
 }
 
+static int
+hex_digit(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	c |= 0x20;
+	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/*
+ * RFC 6749 section 2.3.1: Basic credentials are form-encoded before
+ * base64 (Auth.js's oauth4webapi does so; many clients send them raw).
+ * A value with a %XX escape is decoded in place ('+' is a space there);
+ * one without is left as it came, so a raw '+' stays a '+'.
+ */
+static void
+basic_form_decode(char *s)
+{
+	size_t	i, o;
+	int	hi, lo, escaped = 0;
+
+	for (i = 0; s[i] != '\0' && !escaped; i++)
+		escaped = s[i] == '%' && hex_digit(s[i + 1]) >= 0 &&
+		    hex_digit(s[i + 2]) >= 0;
+	if (!escaped)
+		return;
+	for (i = o = 0; s[i] != '\0'; i++, o++) {
+		if (s[i] == '%' && (hi = hex_digit(s[i + 1])) >= 0 &&
+		    (lo = hex_digit(s[i + 2])) >= 0) {
+			s[o] = (char)(hi * 16 + lo);
+			i += 2;
+		} else
+			s[o] = s[i] == '+' ? ' ' : s[i];
+	}
+	s[o] = '\0';
+}
+
 /* The client_id and secret of "Authorization: Basic base64(id:secret)".
  * The secret is kept only for the diagnosis, wiped with the exchange. */
 static void
@@ -130,6 +167,8 @@ basic_credentials(const struct http1_head *h, struct oauth_x *o)
 			    (int)(colon - (char *)dec), dec);
 			snprintf(o->o_basic_secret, sizeof(o->o_basic_secret),
 			    "%s", colon + 1);
+			basic_form_decode(o->o_basic_id);
+			basic_form_decode(o->o_basic_secret);
 		}
 	}
 	OPENSSL_cleanse(dec, sizeof(dec));

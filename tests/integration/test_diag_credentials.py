@@ -68,6 +68,21 @@ class CredentialDiagnoses(dh.DiagTestCase):
                               {"field": "client_secret (Basic auth)"},
                               mark=m)
 
+    def test_whitespace_basic_auth_form_encoded(self):
+        # RFC 6749 2.3.1: Basic credentials form-encoded first, as Auth.js
+        # (oauth4webapi) sends them: the .env line break arrives as "%0A"
+        # and is still a stray line break, not a 43-character secret.
+        import urllib.parse
+        enc = urllib.parse.quote(self.app.client_secret + "\n", safe="")
+        m, r, rec = self.token_exchange(
+            [("code", self.fresh_code()), ("redirect_uri", oh.CALLBACK)],
+            auth=(self.app.client_id, enc))
+        self.assertEqual(rec.auth, "basic", rec.summary())
+        self.assert_diagnosed(r.headers, r.body, rec,
+                              "incorrect_client_credentials", "whitespace",
+                              {"field": "client_secret (Basic auth)"},
+                              mark=m)
+
     # -- secret_shape -------------------------------------------------------------
     def test_secret_shape_twelve_characters(self):
         secret = "s3cr3tValue9"

@@ -35,10 +35,8 @@ and oauthlens logs cause=redirect_differs naming both hosts.
 The control: the same browser without the CA in its NSS database is
 refused at github.com and the proxy logs tls-untrusted.
 A secret that ends in a line break (a .env value with its newline) is
-refused and diagnosed, but should be diagnosed as cause=whitespace, which
-it is not yet when it comes as Basic auth form-encoded (Auth.js's way):
-test_env_secret_with_line_break_cause is an expected failure that pins
-that bug.
+refused and diagnosed as cause=whitespace, though Auth.js sends it as
+Basic auth, form-encoded (the proxy decodes it, RFC 6749 2.3.1).
 
 The app is built once (next build, about a minute on two loaded cores;
 `next dev` would compile the routes again at every start, about 27 s
@@ -495,14 +493,12 @@ class NextAuthSignIn(rh.RuntimeTestCase):
                                 cause=None, detail="client_secret")
         type(self).line_break_record = rec
 
-    @unittest.expectedFailure
     def test_env_secret_with_line_break_cause(self):
-        # Known bug (runs after the test above, which records the line).
-        # Auth.js sends the credentials as Basic auth, form-encoded first
-        # as RFC 6749 2.3.1 says (the line break as "%0A"); the proxy
-        # diagnoses the Basic secret without decoding it, so it reports
-        # secret_shape (43 characters) instead of whitespace. Remove
-        # expectedFailure once the proxy decodes it.
+        # Runs after the test above, which records the line. Auth.js
+        # sends the credentials as Basic auth, form-encoded first as RFC
+        # 6749 2.3.1 says (the line break as "%0A"): the proxy decodes
+        # them before the diagnosis, so the cause is whitespace, not
+        # secret_shape (43 characters).
         rec = getattr(type(self), "line_break_record", None)
         if rec is None:
             self.skipTest("test_env_secret_with_line_break did not run "
