@@ -159,41 +159,6 @@ config_proxy_auth_ok(const struct config *cf, const char *v, size_t len)
 }
 
 int
-config_token_host(const struct config *cf, const char *host)
-{
-	size_t	i, n, hl = strlen(host);
-
-	for (i = 0; i < cf->cf_token_endpoints.sl_n; i++) {
-		n = strcspn(cf->cf_token_endpoints.sl_v[i], "/");
-		if (n == hl && strncasecmp(cf->cf_token_endpoints.sl_v[i],
-		    host, n) == 0)
-			return 1;
-	}
-	return 0;
-}
-
-int
-config_token_endpoint(const struct config *cf, const char *host,
-    const char *path, size_t plen)
-{
-	static const char	 github[] = "/login/oauth/access_token";
-	size_t			 i, n, hl = strlen(host);
-
-	for (i = 0; i < cf->cf_token_endpoints.sl_n; i++) {
-		const char	*e = cf->cf_token_endpoints.sl_v[i];
-		const char	*p;
-
-		n = strcspn(e, "/");
-		if (n != hl || strncasecmp(e, host, n) != 0)
-			continue;
-		p = e[n] == '/' ? e + n : github;
-		if (strlen(p) == plen && memcmp(p, path, plen) == 0)
-			return 1;
-	}
-	return 0;
-}
-
-int
 config_connect_port_ok(const struct config *cf, uint16_t port)
 {
 	size_t	i;

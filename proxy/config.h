@@ -128,15 +128,6 @@ int		 config_allowed(const struct config *cf,
 int		 config_proxy_auth_ok(const struct config *cf, const char *v,
 		    size_t len);
 
-/* Whether host is a token-endpoint host ("host" or "host/path" entries of
- * token_endpoints). */
-int		 config_token_host(const struct config *cf, const char *host);
-
-/* Whether host and path (without query) name a token endpoint: the entry's
- * path, or GitHub's /login/oauth/access_token for a bare host. */
-int		 config_token_endpoint(const struct config *cf,
-		    const char *host, const char *path, size_t plen);
-
 /* Whether CONNECT to this port is allowed. */
 int		 config_connect_port_ok(const struct config *cf, uint16_t port);
 

@@ -102,6 +102,45 @@ pick_lang(const struct http1_head *h)
 	return lang;
 }
 
+/* Whether host is a token-endpoint host ("host" or "host/path" entries of
+ * token_endpoints). */
+static int
+token_host(const struct config *cf, const char *host)
+{
+	size_t	i, n, hl = strlen(host);
+
+	for (i = 0; i < cf->cf_token_endpoints.sl_n; i++) {
+		n = strcspn(cf->cf_token_endpoints.sl_v[i], "/");
+		if (n == hl && strncasecmp(cf->cf_token_endpoints.sl_v[i],
+		    host, n) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+/* Whether host and path (without query) name a token endpoint: the entry's
+ * path, or GitHub's /login/oauth/access_token for a bare host. */
+static int
+token_endpoint(const struct config *cf, const char *host,
+    const char *path, size_t plen)
+{
+	static const char	 github[] = "/login/oauth/access_token";
+	size_t			 i, n, hl = strlen(host);
+
+	for (i = 0; i < cf->cf_token_endpoints.sl_n; i++) {
+		const char	*e = cf->cf_token_endpoints.sl_v[i];
+		const char	*p;
+
+		n = strcspn(e, "/");
+		if (n != hl || strncasecmp(e, host, n) != 0)
+			continue;
+		p = e[n] == '/' ? e + n : github;
+		if (strlen(p) == plen && memcmp(p, path, plen) == 0)
+			return 1;
+	}
+	return 0;
+}
+
 static int
 hex_digit(int c)
 {
@@ -276,7 +315,7 @@ flow_request(const struct config *cf, const struct oauth_ctx *ctx,
 	if (fm == NULL)
 		return NULL;
 	q++;
-	if (config_token_host(cf, t->t_host) && plen == 22 &&
+	if (token_host(cf, t->t_host) && plen == 22 &&
 	    memcmp(t->t_path.s_ptr, "/login/oauth/authorize", 22) == 0) {
 		char	ru[1024];
 
@@ -320,7 +359,7 @@ static int
 device_code_endpoint(const struct config *cf, const struct http1_target *t,
     size_t plen)
 {
-	return config_token_host(cf, t->t_host) && plen == 18 &&
+	return token_host(cf, t->t_host) && plen == 18 &&
 	    memcmp(t->t_path.s_ptr, "/login/device/code", 18) == 0;
 }
 
@@ -334,14 +373,14 @@ missed_cause(const struct config *cf, const struct http1_head *h,
 {
 	static const char	 api[] = "/api/v3/login/oauth/";
 
-	if (config_token_endpoint(cf, t->t_host, t->t_path.s_ptr, plen)) {
+	if (token_endpoint(cf, t->t_host, t->t_path.s_ptr, plen)) {
 		if (strcmp(h->h_method, "GET") == 0)
 			return DC_TOKEN_METHOD;
 		if (strcmp(h->h_method, "OPTIONS") == 0 && browser_request(h))
 			return DC_BROWSER_EXCHANGE;
 		return DC_NONE;
 	}
-	if (config_token_host(cf, t->t_host) && plen > sizeof(api) - 1 &&
+	if (token_host(cf, t->t_host) && plen > sizeof(api) - 1 &&
 	    memcmp(t->t_path.s_ptr, api, sizeof(api) - 1) == 0)
 		return DC_TOKEN_API_PATH;
 	return DC_NONE;
@@ -384,7 +423,7 @@ oauth_request(const struct config *cf, const struct oauth_ctx *ctx,
 	if (q != NULL)
 		plen = (size_t)(q - t->t_path.s_ptr);
 	if (strcmp(h->h_method, "POST") == 0 &&
-	    (config_token_endpoint(cf, t->t_host, t->t_path.s_ptr, plen) ||
+	    (token_endpoint(cf, t->t_host, t->t_path.s_ptr, plen) ||
 	    device_code_endpoint(cf, t, plen))) {
 		if ((o = token_request(cf, ctx, h, t, q, plen)) != NULL)
 			*wflags |= HTTP1_W_DECODABLE;
