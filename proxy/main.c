@@ -568,6 +568,9 @@ setup(struct proxy *px, struct config_cli *cli, int check, char **run,
 	px->px_up = upstream_new(px->px_base, px->px_dns);
 	px->px_flow = flowmem_new(px->px_cfg->cf_flow_max_entries,
 	    px->px_cfg->cf_flow_max_age_s, px->px_cfg->cf_code_lifetime_s);
+	px->px_oauth.oe_flow = px->px_flow;
+	px->px_oauth.oe_recent = &px->px_recent;
+	px->px_oauth.oe_stats = &px->px_stats;
 	if (listen_all(px, err, sizeof(err)) == -1) {
 		log_errorx("%s", err);
 		return 1;

@@ -307,7 +307,7 @@ flow_request(const struct config *cf, const struct oauth_ctx *ctx,
     const struct http1_head *h, const struct http1_target *t,
     const char *q, size_t plen)
 {
-	struct flowmem	*fm = ctx->oc_px ? ctx->oc_px->px_flow : NULL;
+	struct flowmem	*fm = ctx->oc_env ? ctx->oc_env->oe_flow : NULL;
 	struct oauth_x	*o;
 	size_t		 qlen = t->t_path.s_len - plen - 1;
 	char		*reg;
@@ -429,10 +429,10 @@ oauth_request(const struct config *cf, const struct oauth_ctx *ctx,
 			*wflags |= HTTP1_W_DECODABLE;
 		/* A code in the token request's own query is remembered
 		 * as any other that passes (as it always was). */
-		if (q != NULL && ctx->oc_px != NULL &&
-		    ctx->oc_px->px_flow != NULL &&
+		if (q != NULL && ctx->oc_env != NULL &&
+		    ctx->oc_env->oe_flow != NULL &&
 		    memmem(q + 1, t->t_path.s_len - plen - 1, "code=", 5))
-			diag_code_issued(ctx->oc_px->px_flow, q + 1,
+			diag_code_issued(ctx->oc_env->oe_flow, q + 1,
 			    t->t_path.s_len - plen - 1, util_now_ms());
 		return o;
 	}
@@ -472,7 +472,7 @@ oauth_request_body(struct oauth_x *o, const char *p, size_t len)
 	evbuffer_add(o->o_req, p, len);
 }
 
-static void	 clock_check(struct proxy *, const struct http1_head *);
+static void	 clock_check(struct oauth_env *, const struct http1_head *);
 static void	 render_cause(const char *, const struct diag_result *,
 		    const struct diag_request *, const struct redact *, char *,
 		    size_t);
@@ -511,7 +511,7 @@ authorize_refused(struct oauth_x *o, int status)
 static void
 authorize_response(struct oauth_x *o, const struct http1_head *h)
 {
-	struct flowmem		*fm = o->o_ctx.oc_px->px_flow;
+	struct flowmem		*fm = o->o_ctx.oc_env->oe_flow;
 	const struct slice	*loc;
 	const char		*q;
 	size_t			 qlen;
@@ -574,8 +574,9 @@ missed_response(struct oauth_x *o)
 	annotate_log(&a);
 	if (a.an_hint == NULL)
 		return NULL;
-	if (ctx->oc_px != NULL)
-		status_record(ctx->oc_px, &a);
+	if (ctx->oc_env != NULL)
+		status_record(ctx->oc_env->oe_recent, ctx->oc_env->oe_stats,
+		    &a);
 	return annotate_header(o->o_cf->cf_header_name, &a);
 }
 
@@ -592,8 +593,8 @@ oauth_response_head(struct oauth_x *o, const struct http1_head *h)
 		o->o_head_line = missed_response(o);
 	if (o->o_kind != OK_TOKEN)
 		return 0;
-	if (o->o_ctx.oc_px != NULL)
-		clock_check(o->o_ctx.oc_px, h);
+	if (o->o_ctx.oc_env != NULL)
+		clock_check(o->o_ctx.oc_env, h);
 	if (h->h_body == HTTP1_BODY_NONE)
 		return 0;
 	ct = http1_header(h, "content-type");
@@ -983,7 +984,7 @@ exchange_begin(struct oauth_x *o, struct flowmem *fm,
 static void
 exchange_done(struct oauth_x *o, int ok, const char *error)
 {
-	struct flowmem	*fm = o->o_ctx.oc_px ? o->o_ctx.oc_px->px_flow : NULL;
+	struct flowmem	*fm = o->o_ctx.oc_env ? o->o_ctx.oc_env->oe_flow : NULL;
 
 	if (!o->o_begun || o->o_done || fm == NULL)
 		return;
@@ -998,11 +999,11 @@ oauth_request_done(struct oauth_x *o)
 	struct params		*p;
 
 	if (o == NULL || o->o_kind != OK_TOKEN || o->o_begun ||
-	    o->o_ctx.oc_px == NULL || o->o_ctx.oc_px->px_flow == NULL ||
+	    o->o_ctx.oc_env == NULL || o->o_ctx.oc_env->oe_flow == NULL ||
 	    (p = calloc(1, sizeof(*p))) == NULL)
 		return;
 	fill_request(o, p, &r, &o->o_ctx);
-	exchange_begin(o, o->o_ctx.oc_px->px_flow, &r);
+	exchange_begin(o, o->o_ctx.oc_env->oe_flow, &r);
 	OPENSSL_cleanse(p, sizeof(*p));
 	free(p);
 }
@@ -1056,7 +1057,7 @@ token_end(struct oauth_x *o)
 	struct diag_request	 r;
 	struct diag_result	 d;
 	struct params		*p;
-	struct flowmem		*fm = ctx->oc_px ? ctx->oc_px->px_flow : NULL;
+	struct flowmem		*fm = ctx->oc_env ? ctx->oc_env->oe_flow : NULL;
 	struct redact		 rd;
 	const char		*tmpl;
 	char			 sentence[1024];
@@ -1150,8 +1151,9 @@ token_end(struct oauth_x *o)
 		    o->o_lang);
 	annotate_log(&a);
 	if (a.an_hint != NULL) {
-		if (ctx->oc_px != NULL)
-			status_record(ctx->oc_px, &a);
+		if (ctx->oc_env != NULL)
+			status_record(ctx->oc_env->oe_recent, ctx->oc_env->oe_stats,
+		    &a);
 		o->o_line = annotate_header(o->o_cf->cf_header_name, &a);
 	}
 out:
@@ -1225,9 +1227,9 @@ redirect_error(const struct config *cf, enum lang lang,
 	if (inspect_form_get(query, len, "error", code, sizeof(code)) <= 0)
 		return NULL;
 	/* Remembered: a callback that ignores ?error= exchanges no code. */
-	if (strcmp(code, "access_denied") == 0 && ctx->oc_px != NULL &&
-	    ctx->oc_px->px_flow != NULL)
-		diag_denied(ctx->oc_px->px_flow, query, len, util_now_ms());
+	if (strcmp(code, "access_denied") == 0 && ctx->oc_env != NULL &&
+	    ctx->oc_env->oe_flow != NULL)
+		diag_denied(ctx->oc_env->oe_flow, query, len, util_now_ms());
 	memset(&a, 0, sizeof(a));
 	a.an_req = ctx->oc_req;
 	a.an_client = ctx->oc_client;
@@ -1237,8 +1239,8 @@ redirect_error(const struct config *cf, enum lang lang,
 	a.an_context = "authorize";
 	/* The redirect names neither: the authorize request of its state
 	 * did. */
-	if (ctx->oc_px != NULL && ctx->oc_px->px_flow != NULL &&
-	    diag_authorize_of(ctx->oc_px->px_flow, query, len, util_now_ms(),
+	if (ctx->oc_env != NULL && ctx->oc_env->oe_flow != NULL &&
+	    diag_authorize_of(ctx->oc_env->oe_flow, query, len, util_now_ms(),
 	    client_id, sizeof(client_id), redirect_uri,
 	    sizeof(redirect_uri)) == 0) {
 		if (client_id[0] != '\0')
@@ -1271,15 +1273,16 @@ redirect_error(const struct config *cf, enum lang lang,
 	annotate_log(&a);
 	if (a.an_hint == NULL)
 		return NULL;
-	if (ctx->oc_px != NULL)
-		status_record(ctx->oc_px, &a);
+	if (ctx->oc_env != NULL)
+		status_record(ctx->oc_env->oe_recent, ctx->oc_env->oe_stats,
+		    &a);
 	return annotate_header(cf->cf_header_name, &a);
 }
 
 /* Warn once when a token endpoint's Date is more than a minute from our
  * clock (expiry reasoning would be off). */
 static void
-clock_check(struct proxy *px, const struct http1_head *h)
+clock_check(struct oauth_env *env, const struct http1_head *h)
 {
 	const struct slice	*d = http1_header(h, "date");
 	struct tm		 tm;
@@ -1287,7 +1290,7 @@ clock_check(struct proxy *px, const struct http1_head *h)
 	time_t			 theirs, ours = time(NULL);
 	long long		 skew;
 
-	if (px->px_clock_warned || d == NULL || d->s_len >= sizeof(buf))
+	if (env->oe_clock_warned || d == NULL || d->s_len >= sizeof(buf))
 		return;
 	memcpy(buf, d->s_ptr, d->s_len);
 	buf[d->s_len] = '\0';
@@ -1298,7 +1301,7 @@ clock_check(struct proxy *px, const struct http1_head *h)
 	skew = (long long)ours - (long long)theirs;
 	if (skew >= -60 && skew <= 60)
 		return;
-	px->px_clock_warned = 1;
+	env->oe_clock_warned = 1;
 	log_warnx("this machine's clock is %lld seconds %s the token "
 	    "endpoint's (Date: %s): reasoning about code expiry is off; fix the "
 	    "clock (timedatectl, NTP)", skew < 0 ? -skew : skew,

@@ -20,12 +20,23 @@ struct config;
 struct http1_head;
 struct http1_target;
 struct oauth_x;
-struct proxy;
+struct flowmem;
+struct stats;
+struct status_recent;
+
+/* What the OAuth layer may reach of the proxy, and nothing else of it:
+ * one per process, filled by main.c. */
+struct oauth_env {
+	struct flowmem		 *oe_flow;	/* borrowed; NULL: none */
+	struct status_recent	**oe_recent;	/* the "/" page's ring */
+	struct stats		 *oe_stats;	/* borrowed: the counters */
+	int			  oe_clock_warned; /* warned once */
+};
 
 /* Where the exchange came from, for the log records; the strings are
  * borrowed for the tracker's life. */
 struct oauth_ctx {
-	struct proxy	*oc_px;		/* flow memory, status page, clock */
+	struct oauth_env *oc_env;	/* borrowed; NULL: no memory, page */
 	uint64_t	 oc_req;
 	const char	*oc_client;
 	const char	*oc_host;

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "oauth.h"
 #include "stats.h"
 
 struct event_base;
@@ -47,7 +48,6 @@ struct proxy {
 	uint64_t		 px_next_req;
 	uint64_t		 px_next_conn;
 	int			 px_draining;
-	int			 px_clock_warned;
 	struct event		*px_drain_timer;	/* owned */
 	struct event		*px_accept_timer;	/* owned: back-off */
 	struct event		*px_watchdog;		/* owned */
@@ -56,6 +56,7 @@ struct proxy {
 	struct stats		 px_stats;
 	struct status_recent	*px_recent;	/* owned: ring of errors */
 	struct flowmem		*px_flow;	/* owned: diagnosis memory */
+	struct oauth_env	 px_oauth;	/* what oauth may reach */
 	uint64_t		 px_start_ms;
 };
 

@@ -40,15 +40,16 @@ struct status_recent {
 };
 
 void
-status_record(struct proxy *px, const struct annotation *a)
+status_record(struct status_recent **ring, struct stats *st,
+    const struct annotation *a)
 {
 	struct status_recent	*sr;
 	struct recent		*r;
 
-	stats_annotated(&px->px_stats, a->an_code);
-	if (px->px_recent == NULL)
-		px->px_recent = xcalloc(1, sizeof(*px->px_recent));
-	sr = px->px_recent;
+	stats_annotated(st, a->an_code);
+	if (*ring == NULL)
+		*ring = xcalloc(1, sizeof(**ring));
+	sr = *ring;
 	r = &sr->sr_ring[sr->sr_next];
 	sr->sr_next = (sr->sr_next + 1) % RECENT_MAX;
 	if (sr->sr_n < RECENT_MAX)

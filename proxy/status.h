@@ -18,8 +18,13 @@ struct annotation;
 int	 status_page(struct proxy *px, const struct http1_head *h,
 	    struct evbuffer *out, int keep);
 
-/* Remember an annotated error for "/" and count it by code. */
-void	 status_record(struct proxy *px, const struct annotation *a);
+struct stats;
+struct status_recent;
+
+/* Remember an annotated error for "/" in *ring (made on first use, freed
+ * by status_free) and count it by code in st. */
+void	 status_record(struct status_recent **ring, struct stats *st,
+	    const struct annotation *a);
 
 /* Free what status_record kept. */
 void	 status_free(struct proxy *px);

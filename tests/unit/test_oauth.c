@@ -15,12 +15,13 @@
 #include "diag.h"
 #include "http1.h"
 #include "oauth.h"
-#include "oauthlens.h"
 #include "status.h"
 #include "t.h"
 
 static struct config	*cf;
-static struct proxy	 px;
+static struct oauth_env	 env;
+static struct status_recent *recent;
+static struct stats	 stats;
 static uint64_t		 next_req;
 
 static const char	 form_error[] = "error=bad_verification_code&"
@@ -52,7 +53,7 @@ parse_head(struct http1_parser *hp, const char *msg, struct http1_head *h)
 static void
 ex_start(struct ex *e, const char *code)
 {
-	struct oauth_ctx	ctx = { &px, ++next_req, "127.0.0.1:1",
+	struct oauth_ctx	ctx = { &env, ++next_req, "127.0.0.1:1",
 				    "github.com" };
 	struct http1_error	err;
 	char			head[512];
@@ -211,13 +212,14 @@ main(void)
 		fprintf(stderr, "%s\n", err);
 		return t_done();
 	}
-	px.px_cfg = cf;
-	px.px_flow = flowmem_new(64, 3600, 600);
+	env.oe_flow = flowmem_new(64, 3600, 600);
+	env.oe_recent = &recent;
+	env.oe_stats = &stats;
 	test_overlap();
 	test_failed_before();
 	test_answer_lost();
-	flowmem_free(px.px_flow);
-	status_free(&px);
+	flowmem_free(env.oe_flow);
+	free(recent);
 	config_unref(cf);
 	return t_done();
 }
