@@ -15,6 +15,7 @@
 #include "diag.h"
 #include "http1.h"
 #include "oauth.h"
+#include "stats.h"
 #include "status.h"
 #include "t.h"
 
