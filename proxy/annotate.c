@@ -45,7 +45,8 @@ annotate_header(const char *name, const struct annotation *a)
 	    (text == NULL || sfv_annotation(b, a->an_code,
 	    annotate_lang_name(a->an_lang), a->an_hint->hi_text,
 	    a->an_hint->hi_doc, NULL, 0) == -1))
-		goto out;	/* the diagnosis could not be encoded: generic */
+		/* the diagnosis could not be encoded: generic */
+		goto out;
 	n = evbuffer_get_length(b);
 	if ((line = malloc(n + 1)) == NULL)
 		goto out;

@@ -24,10 +24,10 @@ struct annotation {
 	const struct hint *an_hint;
 	const char	*an_client_id;		/* NULL when not sent */
 	const char	*an_redirect_uri;	/* NULL when not sent */
-	const char	*an_cause;		/* diagnosed cause token, or NULL */
+	const char	*an_cause;		/* diagnosed cause, or NULL */
 	const char	*an_diagnosis;		/* its sentence, in an_lang */
 	uint64_t	 an_retry_of;		/* earlier request of a retry */
-	const char	*an_interval;		/* slow_down: the new interval */
+	const char	*an_interval;		/* slow_down's new interval */
 	const char	*an_context;		/* "authorize" for redirects */
 	const struct redact *an_redact;		/* the exchange's secrets */
 	const char	*an_note;		/* a sentence after the hint */

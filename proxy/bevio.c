@@ -58,7 +58,8 @@ bevio_read_more(struct bufferevent *bev, size_t high)
 		n -= (ssize_t)v[i].iov_len;
 	}
 	if (nv > 0)
-		evbuffer_commit_space(in, v, i);	/* none when it failed */
+		/* none when it failed */
+		evbuffer_commit_space(in, v, i);
 	evbuffer_freeze(in, 0);
 }
 

@@ -548,7 +548,8 @@ lru_push(struct ca *ca, struct leaf *lf)
 {
 	lf->lf_next = ca->ca_lru;
 	if (ca->ca_lru != NULL)
-		ca->ca_lru->lf_prev = lf;	/* NOLINT: never the freed tail */
+		/* NOLINTNEXTLINE: never the freed tail */
+		ca->ca_lru->lf_prev = lf;
 	ca->ca_lru = lf;
 }
 

@@ -417,7 +417,8 @@ static void
 conn_read_head(struct conn *c)
 {
 	struct evbuffer		*in = bufferevent_get_input(c->c_cbev);
-	struct http1_head	 head, *h = &head;	/* 4 KiB, this call only */
+	/* 4 KiB, this call only */
+	struct http1_head	 head, *h = &head;
 	struct http1_error	 err;
 	size_t			 len, headlen;
 	const char		*buf;
@@ -805,7 +806,9 @@ conn_flush(struct conn *c)
 		} else if (bufferevent_openssl_get_ssl(b) != NULL) {
 			/* Also drops the write event the TLS bufferevent
 			 * armed when bytes were added, before epoll sees it. */
-			if (SSL_is_init_finished(bufferevent_openssl_get_ssl(b)))
+			SSL *ssl = bufferevent_openssl_get_ssl(b);
+
+			if (SSL_is_init_finished(ssl))
 				bufferevent_disable(b, EV_WRITE);
 		} else if (bufferevent_get_enabled(b) & EV_WRITE)
 			bufferevent_disable(b, EV_WRITE);

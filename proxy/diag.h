@@ -93,7 +93,7 @@ struct diag_result {
 	char		 dg_registered[512];	/* redirect_mismatch */
 	char		 dg_was[256];		/* callback_*: the part sent */
 	char		 dg_want[256];		/* callback_*: registered */
-	uint64_t	 dg_retry_of;		/* same code failed just before */
+	uint64_t	 dg_retry_of;		/* same code just failed */
 };
 
 /* A flow memory of at most max entries, each kept up to max_age_s;
@@ -158,11 +158,13 @@ int		 diag_authorize_of(struct flowmem *fm, const char *query,
  * previous poll than the interval (5 s, or the last slow_down's), with
  * the time since it and the interval; 0 otherwise. Remembers this poll. */
 int		 diag_device_poll(struct flowmem *fm, const char *device_code,
-		    uint64_t now_ms, uint64_t *elapsed_ms, unsigned *interval_s);
+		    uint64_t now_ms, uint64_t *elapsed_ms,
+		    unsigned *interval_s);
 
 /* A slow_down answer raised the interval for device_code. */
 void		 diag_device_interval(struct flowmem *fm,
-		    const char *device_code, unsigned interval_s, uint64_t now_ms);
+		    const char *device_code, unsigned interval_s,
+		    uint64_t now_ms);
 
 /* Compare a sent redirect_uri with the registered (or authorize-time) one
  * under GitHub's rules: host and port equal (port free for loopback), path

@@ -536,7 +536,8 @@ exchange_read_response_head(struct conn *c)
 	struct exchange		*x = c->c_x;
 	struct evbuffer		*in = bufferevent_get_input(c->c_ubev);
 	struct evbuffer		*out = bufferevent_get_output(c->c_cbev);
-	struct http1_head	 head, *h = &head;	/* 4 KiB, this call only */
+	/* 4 KiB, this call only */
+	struct http1_head	 head, *h = &head;
 	struct http1_error	 err;
 	size_t			 len, headlen, before;
 	const char		*buf;

@@ -1184,7 +1184,8 @@ write_host(struct hb *out, const struct http1_target *t)
 static void
 write_decodable(struct hb *out, const struct http1_hdr *hd)
 {
-	const char	*cur = hd->hd_value.s_ptr, *end = cur + hd->hd_value.s_len;
+	const char	*cur = hd->hd_value.s_ptr;
+	const char	*end = cur + hd->hd_value.s_len;
 	const char	*tok;
 	size_t		 toklen, n, kept = 0;
 
@@ -1409,8 +1410,8 @@ http1_write_error(struct evbuffer *out, int status, const char *body,
 	    strlen(body) + strlen(text) + 7,
 	    close ? "Connection: close\r\n" : "",
 	    status == 503 ? "Retry-After: 1\r\n" : "",
-	    status == 407 ? "Proxy-Authenticate: Basic realm=\"oauthlens\"\r\n" :
-	    "",
+	    status == 407 ?
+	    "Proxy-Authenticate: Basic realm=\"oauthlens\"\r\n" : "",
 	    status, text, body);
 }
 

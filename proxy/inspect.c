@@ -86,7 +86,7 @@ struct inspect {
 
 	z_stream		 i_z;		/* valid if i_zinit */
 	int			 i_zinit;
-	int			 i_zend;	/* stream ended, nothing since */
+	int			 i_zend;	/* stream ended */
 	unsigned char		 i_zhead[2];	/* deflate: sniffed header */
 	size_t			 i_zheadlen;
 

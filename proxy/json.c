@@ -14,7 +14,7 @@
 struct builder {
 	const char	*b_buf;
 	size_t		 b_len;
-	size_t		 b_prev;	/* offset just past the previous token */
+	size_t		 b_prev;		/* just past the last token */
 	yajl_handle	 b_yajl;
 	struct json	*b_root;
 	struct json	*b_cur;		/* open container */

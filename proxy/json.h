@@ -15,12 +15,12 @@ enum json_type { JSON_NULL, JSON_BOOL, JSON_NUMBER, JSON_STRING,
 struct json {
 	enum json_type	 j_type;
 	unsigned	 j_line, j_col;		/* where the value starts */
-	char		*j_key;			/* owned: member name in an object */
+	char		*j_key;			/* owned: member name */
 	unsigned	 j_kline, j_kcol;	/* where that name starts */
 	int		 j_bool;
-	char		*j_str;			/* owned: string, or number text */
+	char		*j_str;			/* owned: string, number */
 	size_t		 j_len;
-	struct json	*j_child;		/* owned: first member/element */
+	struct json	*j_child;		/* owned: first child */
 	struct json	*j_next;		/* owned: next sibling */
 	struct json	*j_parent;		/* borrowed */
 };

@@ -118,7 +118,8 @@ add_field(struct logrec *lr, const char *key, const char *val, size_t len,
 	if (!lr->lr_on || lr->lr_nfields == LOGREC_FIELDS)
 		return;
 	if (len > LOGREC_VALUES - lr->lr_vlen)
-		len = LOGREC_VALUES - lr->lr_vlen;	/* truncate, never overflow */
+		/* truncate, never overflow */
+		len = LOGREC_VALUES - lr->lr_vlen;
 	f = &lr->lr_fields[lr->lr_nfields++];
 	f->lf_key = key;
 	f->lf_off = (unsigned)lr->lr_vlen;
@@ -461,7 +462,8 @@ logrec_end(struct logrec *lr)
 	while (off < l->l_len) {
 		n = write(STDERR_FILENO, l->l_buf + off, l->l_len - off);
 		if (n <= 0)
-			break;		/* a log sink failure must not stop us */
+			/* a log sink failure must not stop us */
+			break;
 		off += (size_t)n;
 	}
 	free(l);

@@ -425,7 +425,8 @@ proxy_free(struct proxy *px)
 	listener_close_all(px);
 	conn_close_all(px);
 	if (px->px_base != NULL)
-		event_base_loop(px->px_base, EVLOOP_NONBLOCK); /* deferred frees */
+		/* deferred frees */
+		event_base_loop(px->px_base, EVLOOP_NONBLOCK);
 	notify_stop(px);
 	status_free(px);
 	flowmem_free(px->px_flow);

@@ -68,7 +68,8 @@ mitm_intercepts(const struct strlist *list, const char *host)
 const char *
 mitm_client_host(SSL *ssl)
 {
-	const char	*sni = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+	const char	*sni = SSL_get_servername(ssl,
+			    TLSEXT_NAMETYPE_host_name);
 	const char	*host = SSL_get_ex_data(ssl, idx_host);
 	const struct strlist *list = SSL_get_ex_data(ssl, idx_list);
 
@@ -285,8 +286,9 @@ mitm_upstream_error(SSL *ssl, unsigned long e, char *buf, size_t len)
 		    v == X509_V_ERR_HOSTNAME_MISMATCH ? "wrong name (the "
 		    "certificate does not name this host)" :
 		    v == X509_V_ERR_CERT_HAS_EXPIRED ? "certificate has "
-		    "expired" : v == X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY
-		    || v == X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN ||
+		    "expired" :
+		    v == X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY ||
+		    v == X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN ||
 		    v == X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT ?
 		    "unknown issuer (not trusted by the system store or "
 		    "--upstream-ca)" : X509_verify_cert_error_string(v));

@@ -35,16 +35,16 @@ struct oauth_x {
 	struct oauth_ctx	 o_ctx;		/* strings borrowed */
 	const struct config	*o_cf;		/* borrowed */
 	enum lang		 o_lang;
-	struct evbuffer		*o_req;		/* owned: request body, bounded */
+	struct evbuffer		*o_req;		/* owned: request body */
 	char			*o_query;	/* owned: target query */
-	char			 o_basic_id[128]; /* client_id from Basic auth */
+	char			 o_basic_id[128];	/* id from Basic auth */
 	char			 o_basic_secret[256]; /* for diagnosis only */
 	struct inspect		*o_insp;	/* owned */
 	int			 o_failed;	/* inspection gave up */
 	int			 o_req_json;	/* request body is JSON */
 	int			 o_browser;	/* sent by a web page */
 	int			 o_accept_fmt;	/* Accept names JSON or XML */
-	int			 o_fetch;	/* fetch(): Sec-Fetch-Mode: cors */
+	int			 o_fetch;	/* Sec-Fetch-Mode: cors */
 	int			 o_form;	/* the answer is form-encoded */
 	int			 o_begun;	/* in the flow memory */
 	int			 o_done;	/* its exchange ended there */
@@ -1152,8 +1152,8 @@ token_end(struct oauth_x *o)
 	annotate_log(&a);
 	if (a.an_hint != NULL) {
 		if (ctx->oc_env != NULL)
-			status_record(ctx->oc_env->oe_recent, ctx->oc_env->oe_stats,
-		    &a);
+			status_record(ctx->oc_env->oe_recent,
+			    ctx->oc_env->oe_stats, &a);
 		o->o_line = annotate_header(o->o_cf->cf_header_name, &a);
 	}
 out:
@@ -1303,8 +1303,8 @@ clock_check(struct oauth_env *env, const struct http1_head *h)
 		return;
 	env->oe_clock_warned = 1;
 	log_warnx("this machine's clock is %lld seconds %s the token "
-	    "endpoint's (Date: %s): reasoning about code expiry is off; fix the "
-	    "clock (timedatectl, NTP)", skew < 0 ? -skew : skew,
+	    "endpoint's (Date: %s): reasoning about code expiry is off; fix "
+	    "the clock (timedatectl, NTP)", skew < 0 ? -skew : skew,
 	    skew < 0 ? "behind" : "ahead of", buf);
 }
 

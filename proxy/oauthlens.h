@@ -39,7 +39,7 @@ struct proxy {
 	struct upstream		*px_up;		/* owned */
 	struct ca		*px_ca;		/* owned */
 	struct mitm		*px_mitm;	/* owned: TLS contexts */
-	struct config		*px_cfg;	/* referenced: current snapshot */
+	struct config		*px_cfg;	/* referenced: in force */
 	const struct config_cli	*px_cli;	/* borrowed: for reloads */
 	TAILQ_HEAD(, listener)	 px_listeners;
 	TAILQ_HEAD(, conn)	 px_conns;
@@ -51,7 +51,7 @@ struct proxy {
 	struct event		*px_drain_timer;	/* owned */
 	struct event		*px_accept_timer;	/* owned: back-off */
 	struct event		*px_watchdog;		/* owned */
-	struct event		*px_sig[3];		/* owned: INT TERM HUP */
+	struct event		*px_sig[3];	/* owned: INT TERM HUP */
 	unsigned		 px_drain_ms;		/* draining so far */
 	struct stats		 px_stats;
 	struct status_recent	*px_recent;	/* owned: ring of errors */

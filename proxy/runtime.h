@@ -22,10 +22,10 @@ struct runtime_hello {
 
 /* The runtime that most likely sent the CONNECT head h: one of "python",
  * "node", "go", "curl", "java", "php", "ruby", "git", "wget", "deno",
- * "bun", "browser" or "unknown" (a static string). Heads that two runtimes write
- * byte for byte alike go to the more common one: a bare HTTP/1.0 CONNECT
- * (Python's http.client and PHP's streams) is "python", a Host alone
- * (Java's HttpClient and Ruby 3.1's Net::HTTP) is "java". */
+ * "bun", "browser" or "unknown" (a static string). Heads that two
+ * runtimes write byte for byte alike go to the more common one: a bare
+ * HTTP/1.0 CONNECT (Python's http.client and PHP's streams) is "python",
+ * a Host alone (Java's HttpClient and Ruby 3.1's Net::HTTP) is "java". */
 const char	*runtime_guess(const struct http1_head *h);
 
 /* Read a ClientHello handshake message (p: its 4-byte header and body,

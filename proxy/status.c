@@ -253,7 +253,8 @@ page_metrics(struct proxy *px, struct evbuffer *b)
 	for (m = 0; m < SM_COUNT; m++)
 		for (k = 0; k < 6; k++)
 			if (st->st_by_method[m][k] > 0)
-				evbuffer_add_printf(b, "oauthlens_requests_total"
+				evbuffer_add_printf(b,
+				    "oauthlens_requests_total"
 				    "{method=\"%s\",status=\"%s\"} %llu\n",
 				    stats_method_name(m), k == 0 ? "other" :
 				    (const char *[]){ "", "1xx", "2xx", "3xx",

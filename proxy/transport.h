@@ -88,7 +88,7 @@ struct exchange {
 	int			 x_status;
 	enum xphase		 x_phase;
 	uint64_t		 x_in, x_out;
-	struct evbuffer		*x_head;	/* owned: request head to send */
+	struct evbuffer		*x_head;	/* owned: head to send */
 	struct upstream_req	*x_ureq;	/* pending connect */
 	struct oauth_x		*x_obs;		/* owned: OAuth observer */
 	struct evbuffer		*x_hold;	/* owned: held response */
@@ -121,9 +121,9 @@ struct conn {
 	size_t			 c_uscan;
 	uint64_t		 c_id;
 	uint64_t		 c_last_ms;	/* tunnel activity */
-	char			*c_mitm_host;	/* owned: intercepted authority */
+	char			*c_mitm_host;	/* owned: intercepted host */
 	uint16_t		 c_mitm_port;
-	char			 c_ua[24];	/* client runtime, from CONNECT */
+	char			 c_ua[24];	/* runtime, from CONNECT */
 	uint64_t		 c_tls_done_ms;	/* client handshake ended */
 	unsigned		 c_in_loop:1, c_head_timer:1, c_client_eof:1,
 				 c_counted:1, c_flushing:1,

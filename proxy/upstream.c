@@ -69,7 +69,7 @@ struct upstream_req {
 	void			*ur_arg;
 	struct evdns_getaddrinfo_request *ur_dns; /* pending lookup */
 	struct bufferevent	*ur_bev;	/* owned: attempt in flight */
-	struct event		*ur_defer;	/* owned: report from the loop */
+	struct event		*ur_defer;	/* owned: report later */
 	struct timeval		 ur_timeout;
 	struct sockaddr_storage	 ur_addrs[MAX_ADDRS];
 	socklen_t		 ur_addrlens[MAX_ADDRS];
@@ -390,8 +390,8 @@ connect_event_cb(struct bufferevent *bev, short what, void *arg)
 	int			 err = EVUTIL_SOCKET_ERROR();
 	unsigned long		 sslerr = 0;
 
-	util_sockaddr_str((struct sockaddr *)&ur->ur_addrs[ur->ur_next - 1], addr,
-	    sizeof(addr));
+	util_sockaddr_str((struct sockaddr *)&ur->ur_addrs[ur->ur_next - 1],
+	    addr, sizeof(addr));
 	if (what & BEV_EVENT_CONNECTED) {
 		int one = 1;
 

@@ -39,7 +39,7 @@ struct upstream_req;
 struct upstream	*upstream_new(struct event_base *base, struct evdns_base *dns);
 void		 upstream_free(struct upstream *up);
 
-#define UPSTREAM_O_TUNNEL	0x01	/* bytes relayed as they are (CONNECT) */
+#define UPSTREAM_O_TUNNEL	0x01		/* relay bytes as they are */
 
 /* Start connecting to host:port under cf (its --resolve entries, connect
  * timeout and upstream proxy); with tls set, over verified TLS from tls's
