@@ -141,6 +141,20 @@ token_endpoint(const struct config *cf, const char *host,
 	return 0;
 }
 
+/* The one way an annotation leaves: its log record, and for a catalogued
+ * code the "/" page's entry and the header line (malloc'd; else NULL). */
+static char *
+annotation_emit(const struct config *cf, const struct oauth_ctx *ctx,
+    const struct annotation *a)
+{
+	annotate_log(a);
+	if (a->an_hint == NULL)
+		return NULL;
+	if (ctx->oc_env != NULL)
+		status_record(ctx->oc_env->oe_recent, ctx->oc_env->oe_stats, a);
+	return annotate_header(cf->cf_header_name, a);
+}
+
 static int
 hex_digit(int c)
 {
@@ -571,13 +585,7 @@ missed_response(struct oauth_x *o)
 		a.an_cause = diag_cause_name(d.dg_cause);
 		a.an_diagnosis = sentence;
 	}
-	annotate_log(&a);
-	if (a.an_hint == NULL)
-		return NULL;
-	if (ctx->oc_env != NULL)
-		status_record(ctx->oc_env->oe_recent, ctx->oc_env->oe_stats,
-		    &a);
-	return annotate_header(o->o_cf->cf_header_name, &a);
+	return annotation_emit(o->o_cf, ctx, &a);
 }
 
 int
@@ -1149,13 +1157,7 @@ token_end(struct oauth_x *o)
 	if (o->o_form && !o->o_accept_fmt && (o->o_req_json || o->o_fetch))
 		a.an_note = catalog_cause(o->o_cf->cf_catalog, DC_FORM_ANSWER,
 		    o->o_lang);
-	annotate_log(&a);
-	if (a.an_hint != NULL) {
-		if (ctx->oc_env != NULL)
-			status_record(ctx->oc_env->oe_recent,
-			    ctx->oc_env->oe_stats, &a);
-		o->o_line = annotate_header(o->o_cf->cf_header_name, &a);
-	}
+	o->o_line = annotation_emit(o->o_cf, ctx, &a);
 out:
 	OPENSSL_cleanse(p, sizeof(*p));
 	free(p);
@@ -1270,13 +1272,7 @@ redirect_error(const struct config *cf, enum lang lang,
 			a.an_diagnosis = sentence;
 		}
 	}
-	annotate_log(&a);
-	if (a.an_hint == NULL)
-		return NULL;
-	if (ctx->oc_env != NULL)
-		status_record(ctx->oc_env->oe_recent, ctx->oc_env->oe_stats,
-		    &a);
-	return annotate_header(cf->cf_header_name, &a);
+	return annotation_emit(cf, ctx, &a);
 }
 
 /* Warn once when a token endpoint's Date is more than a minute from our
