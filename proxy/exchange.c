@@ -778,7 +778,7 @@ exchange_up_lost(struct conn *c, short what)
 		bufferevent_free(c->c_ubev);
 		c->c_ubev = NULL;
 		x->x_retried = 1;
-		transport_want(c, CN_RECONNECT, NULL);
+		transport_want(c, CN_CONNECT, NULL);
 		return;
 	}
 	if (x->x_reused && x->x_head != NULL && !x->x_retried) {

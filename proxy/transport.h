@@ -1,8 +1,9 @@
 /*
  * The transport's private types, shared by conn.c (a client connection's
- * life), exchange.c (one request/response relay), tunnel.c (CONNECT and
- * Upgrade byte relay) and intercept.c (client-side TLS). Nothing outside
- * those four files includes this header.
+ * life), request.c (a request head read and routed), exchange.c (one
+ * request/response relay), tunnel.c (CONNECT and Upgrade byte relay) and
+ * intercept.c (client-side TLS). Nothing outside those five files
+ * includes this header.
  *
  * The files call downwards only: conn.c drives the others from libevent's
  * callbacks, and they tell it what they need next through c_next
@@ -14,6 +15,8 @@
 #include <sys/queue.h>
 #include <stdint.h>
 #include <stdio.h>
+
+#include <event2/event.h>
 
 #include "http1.h"
 #include "proxyerr.h"
@@ -73,7 +76,7 @@ enum conn_next {
 	CN_PROCESS,		/* read the next request head */
 	CN_FINISH,		/* flush what the client is owed, then close */
 	CN_CLOSE,		/* close now (c_why says why) */
-	CN_RECONNECT		/* connect the exchange's upstream again */
+	CN_CONNECT		/* connect the exchange's upstream (again) */
 };
 
 /* One request/response exchange. */
@@ -142,6 +145,20 @@ transport_want(struct conn *c, enum conn_next next, const char *why)
 	if (why != NULL)
 		snprintf(c->c_why, sizeof(c->c_why), "%s", why);
 }
+
+/* (Re)arm the connection's one timer: ms from now. */
+static inline void
+transport_timer(struct conn *c, unsigned ms)
+{
+	struct timeval	tv = { ms / 1000, (ms % 1000) * 1000 };
+
+	evtimer_add(c->c_timer, &tv);
+}
+
+/* request.c: the connection is idle: read one request head and act on
+ * it (refuse it, answer it, tunnel it, intercept it or start an exchange
+ * for it). Returns with the head consumed, or none complete yet. */
+void	 request_read(struct conn *c);
 
 /* exchange.c: a new exchange for a parsed request head (NULL: memory). */
 struct exchange	*exchange_new(struct conn *c, const struct http1_head *h);
