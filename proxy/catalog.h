@@ -9,7 +9,7 @@
 
 #include <stddef.h>
 
-#include "config.h"
+#include "conftypes.h"
 #include "diag.h"
 
 struct hint {

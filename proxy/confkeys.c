@@ -64,7 +64,7 @@ ok_hostport(const char *s, char *why, size_t whylen)
 	char		h[256];
 	uint16_t	p;
 
-	return config_split_hostport(s, h, sizeof(h), &p) == 0;
+	return util_split_hostport(s, h, sizeof(h), &p) == 0;
 }
 
 static int
@@ -115,7 +115,7 @@ parse_resolve(const char *s, struct resolve *rv)
 	if (c2 == NULL || util_parse_u64(c1 + 1, (size_t)(c2 - c1 - 1), 1,
 	    65535, &port) == -1)
 		return -1;
-	if (config_split_hostport(c2 + 1, addr, sizeof(addr), &aport) == -1)
+	if (util_split_hostport(c2 + 1, addr, sizeof(addr), &aport) == -1)
 		return -1;
 	memset(rv, 0, sizeof(*rv));
 	if (strchr(addr, ':') != NULL) {

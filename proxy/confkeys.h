@@ -13,7 +13,7 @@
 #include <stddef.h>
 #include <stdio.h>
 
-#include "config.h"
+#include "conftypes.h"
 #include "json.h"
 
 enum confkind {

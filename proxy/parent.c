@@ -12,7 +12,7 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
-#include "config.h"
+#include "conftypes.h"
 #include "parent.h"
 #include "util.h"
 
@@ -411,7 +411,7 @@ parent_names_listener(const char *host, uint16_t port,
 	fam = ip_literal(host, hl, a);
 	lo = loopback(host, fam, a);
 	for (i = 0; i < listen->sl_n; i++) {
-		if (config_split_hostport(listen->sl_v[i], lh, sizeof(lh),
+		if (util_split_hostport(listen->sl_v[i], lh, sizeof(lh),
 		    &lp) == -1 || lp != port)
 			continue;
 		lfam = ip_literal(lh, strlen(lh), l);
@@ -460,7 +460,7 @@ env_get(const char *upper, const char *lower)
 
 /* Parse one parent; "what" says where it came from, for errors. */
 static int
-config_one(struct config *cf, const char *url, const char *what,
+parent_one(struct config *cf, const char *url, const char *what,
     struct parent **out, char *err, size_t errlen)
 {
 	char	why[200];
@@ -513,18 +513,18 @@ parent_config(struct config *cf, const char *const *env, char *err,
 	if (v == NULL || *v == '\0')
 		return 0;
 	if (strcmp(v, "env") != 0) {
-		if (config_one(cf, v, "upstream_proxy", &cf->cf_parent_tunnel,
+		if (parent_one(cf, v, "upstream_proxy", &cf->cf_parent_tunnel,
 		    err, errlen) == -1)
 			return -1;
 		cf->cf_parent_http = parent_parse(v, err, errlen);
 		return cf->cf_parent_http == NULL ? -1 : 0;
 	}
 	v = env ? env[0] : env_get("HTTPS_PROXY", "https_proxy");
-	if (v != NULL && config_one(cf, v, "upstream_proxy env: HTTPS_PROXY",
+	if (v != NULL && parent_one(cf, v, "upstream_proxy env: HTTPS_PROXY",
 	    &cf->cf_parent_tunnel, err, errlen) == -1)
 		return -1;
 	v = env ? env[1] : env_get("HTTP_PROXY", "http_proxy");
-	if (v != NULL && config_one(cf, v, "upstream_proxy env: HTTP_PROXY",
+	if (v != NULL && parent_one(cf, v, "upstream_proxy env: HTTP_PROXY",
 	    &cf->cf_parent_http, err, errlen) == -1)
 		return -1;
 	v = env ? env[2] : env_get("NO_PROXY", "no_proxy");

@@ -69,7 +69,7 @@ runcmd_listening(const char *listen)
 	uint16_t	 p;
 	int		 fd, up = 0;
 
-	if (config_split_hostport(listen, host, sizeof(host), &p) == -1)
+	if (util_split_hostport(listen, host, sizeof(host), &p) == -1)
 		return 0;
 	if (strcmp(host, "0.0.0.0") == 0 || host[0] == '\0')
 		snprintf(host, sizeof(host), "127.0.0.1");

@@ -124,7 +124,7 @@ runenv_init(struct runenv *re, const char *listen, const char *ca_path)
 	int	v6;
 
 	memset(re, 0, sizeof(*re));
-	if (listen == NULL || config_split_hostport(listen, re->re_host,
+	if (listen == NULL || util_split_hostport(listen, re->re_host,
 	    sizeof(re->re_host), &re->re_port) == -1) {
 		snprintf(re->re_host, sizeof(re->re_host), "127.0.0.1");
 		re->re_port = 8080;

@@ -193,3 +193,59 @@ util_ip_equal(const char *a, const char *b)
 		return inet_pton(AF_INET6, b, y) == 1 && memcmp(x, y, 16) == 0;
 	return 0;
 }
+
+void
+strlist_add(struct strlist *sl, const char *s)
+{
+	char	**v;
+
+	v = realloc(sl->sl_v, (sl->sl_n + 1) * sizeof(*v));
+	if (v == NULL)
+		abort();
+	sl->sl_v = v;
+	sl->sl_v[sl->sl_n++] = xstrdup(s);
+}
+
+void
+strlist_clear(struct strlist *sl)
+{
+	size_t	i;
+
+	for (i = 0; i < sl->sl_n; i++)
+		free(sl->sl_v[i]);
+	free(sl->sl_v);
+	sl->sl_v = NULL;
+	sl->sl_n = 0;
+}
+
+int
+util_split_hostport(const char *s, char *host, size_t hostlen,
+    uint16_t *port)
+{
+	const char	*colon, *h = s;
+	size_t		 hl;
+	uint64_t	 p;
+
+	if (*s == '[') {
+		const char *rb = strchr(s, ']');
+
+		if (rb == NULL || rb[1] != ':')
+			return -1;
+		h = s + 1;
+		hl = (size_t)(rb - h);
+		colon = rb + 1;
+	} else {
+		colon = strrchr(s, ':');
+		if (colon == NULL || memchr(s, ':', (size_t)(colon - s)))
+			return -1;
+		hl = (size_t)(colon - s);
+	}
+	if (hl == 0 || hl >= hostlen)
+		return -1;
+	if (util_parse_u64(colon + 1, strlen(colon + 1), 1, 65535, &p) == -1)
+		return -1;
+	memcpy(host, h, hl);
+	host[hl] = '\0';
+	*port = (uint16_t)p;
+	return 0;
+}

@@ -53,6 +53,21 @@ int	 util_ip_equal(const char *a, const char *b);
 
 /* malloc/calloc/strdup that abort on exhaustion (start-up and tiny
  * fixed-size objects only; per-request buffers use evbuffers). */
+/* A list of strings, each owned. */
+struct strlist {
+	char		**sl_v;		/* owned strings */
+	size_t		  sl_n;
+};
+
+/* Append a copy of s to a string list. */
+void	 strlist_add(struct strlist *sl, const char *s);
+void	 strlist_clear(struct strlist *sl);
+
+/* Parse "addr:port", "[v6]:port" or "host:port" into its parts; host is
+ * written without brackets. 0 or -1. */
+int	 util_split_hostport(const char *s, char *host, size_t hostlen,
+	    uint16_t *port);
+
 void	*xcalloc(size_t n, size_t size);
 char	*xstrdup(const char *s);
 char	*xstrndup(const char *s, size_t len);
