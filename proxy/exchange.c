@@ -301,7 +301,7 @@ exchange_forward(struct conn *c, const struct http1_head *h,
 
 	if ((x->x_head = evbuffer_new()) == NULL)
 		return -1;
-	ctx.oc_env = &c->c_px->px_oauth;
+	ctx.oc_env = c->c_px->px_oauth;
 	ctx.oc_req = x->x_id;
 	ctx.oc_client = c->c_peer;
 	ctx.oc_host = x->x_host;

@@ -22,6 +22,7 @@
 #include "log.h"
 #include "mitm.h"
 #include "notify.h"
+#include "oauth.h"
 #include "status.h"
 #include "trustfiles.h"
 #include "oauthlens.h"
@@ -430,6 +431,7 @@ proxy_free(struct proxy *px)
 	notify_stop(px);
 	status_free(px);
 	flowmem_free(px->px_flow);
+	free(px->px_oauth);
 	upstream_free(px->px_up);
 	mitm_free(px->px_mitm);
 	ca_free(px->px_ca);
@@ -569,9 +571,10 @@ setup(struct proxy *px, struct config_cli *cli, int check, char **run,
 	px->px_up = upstream_new(px->px_base, px->px_dns);
 	px->px_flow = flowmem_new(px->px_cfg->cf_flow_max_entries,
 	    px->px_cfg->cf_flow_max_age_s, px->px_cfg->cf_code_lifetime_s);
-	px->px_oauth.oe_flow = px->px_flow;
-	px->px_oauth.oe_recent = &px->px_recent;
-	px->px_oauth.oe_stats = &px->px_stats;
+	px->px_oauth = xcalloc(1, sizeof(*px->px_oauth));
+	px->px_oauth->oe_flow = px->px_flow;
+	px->px_oauth->oe_recent = &px->px_recent;
+	px->px_oauth->oe_stats = &px->px_stats;
 	if (listen_all(px, err, sizeof(err)) == -1) {
 		log_errorx("%s", err);
 		return 1;

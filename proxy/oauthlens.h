@@ -11,7 +11,6 @@
 #include <stdint.h>
 
 #include "config.h"
-#include "oauth.h"
 #include "stats.h"
 
 struct event_base;
@@ -24,6 +23,7 @@ struct ca;
 struct mitm;
 struct status_recent;
 struct flowmem;
+struct oauth_env;
 
 struct listener {
 	TAILQ_ENTRY(listener)	 l_entry;
@@ -56,7 +56,7 @@ struct proxy {
 	struct stats		 px_stats;
 	struct status_recent	*px_recent;	/* owned: ring of errors */
 	struct flowmem		*px_flow;	/* owned: diagnosis memory */
-	struct oauth_env	 px_oauth;	/* what oauth may reach */
+	struct oauth_env	*px_oauth;	/* owned: what oauth may reach */
 	uint64_t		 px_start_ms;
 };
 
