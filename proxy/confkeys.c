@@ -481,6 +481,9 @@ const struct confkey confkeys[] = {
 	  "The password is sent as Proxy-Authorization: Basic and shown "
 	  "as *** everywhere; on the command line it is visible to every "
 	  "local user, so prefer the file or env. "
+	  "Basic is the only scheme oauthlens speaks to a parent: one that "
+	  "asks for NTLM or Negotiate only gets a 502 saying so, and needs "
+	  "a local bridge (cntlm, px) as the upstream_proxy. "
 	  "A change on reload applies to new exchanges and closes idle "
 	  "pooled connections." },
 	{ .ck_key = "no_upstream_proxy", .ck_flag = "no-upstream-proxy",

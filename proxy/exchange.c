@@ -514,18 +514,16 @@ exchange_response_head(struct conn *c, const struct http1_head *h)
 
 /* The client's 502 for a parent proxy that refused a plain request. */
 static void
-exchange_parent_refused(struct conn *c, int status)
+exchange_parent_refused(struct conn *c, const struct http1_head *h)
 {
 	struct exchange		*x = c->c_x;
 	const struct parent	*pa = parent_for(c->c_cfg, 0, x->x_host);
-	char			 buf[480];
+	char			 buf[480], hint[300];
 
 	snprintf(buf, sizeof(buf), "upstream proxy %s refused the request "
-	    "for %s:%u: %d %s", pa ? pa->pa_shown : "?", x->x_host,
-	    x->x_port, status, pa != NULL && pa->pa_auth != NULL ?
-	    "(it refused the user and password in upstream_proxy)" :
-	    "(it wants credentials: upstream_proxy http://user:password@"
-	    "host:port)");
+	    "for %s:%u: %d%s", pa ? pa->pa_shown : "?", x->x_host,
+	    x->x_port, h->h_status, parent_refusal_hint(pa, h, hint,
+	    sizeof(hint)));
 	exchange_fail(c, PE_UPSTREAM_PARENT, buf);
 }
 
@@ -575,7 +573,7 @@ exchange_read_response_head(struct conn *c)
 		if (x->x_via_parent && h->h_status == 407) {
 			/* The parent's 407 is not the client's to answer:
 			 * oauthlens holds the parent's credentials. */
-			exchange_parent_refused(c, h->h_status);
+			exchange_parent_refused(c, h);
 			return 0;
 		}
 		if (x->x_head != NULL) {

@@ -13,6 +13,7 @@
 #include <openssl/evp.h>
 
 #include "conftypes.h"
+#include "http1.h"
 #include "parent.h"
 #include "util.h"
 
@@ -569,6 +570,106 @@ parent_same(const struct config *a, const struct config *b)
 		    b->cf_no_upstream_proxy.sl_v[i]) != 0)
 			return 0;
 	return 1;
+}
+
+/* RFC 9110 5.6.2: a token character. */
+static int
+is_tchar(int ch)
+{
+	return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+	    (ch >= '0' && ch <= '9') || (ch != '\0' &&
+	    strchr("!#$%&'*+-.^_`|~", ch) != NULL);
+}
+
+/*
+ * Note the schemes of one Proxy-Authenticate value (RFC 9110 11.6.1):
+ * challenges are separated by commas, but so are a challenge's own
+ * auth-params, in quoted strings too. A scheme is the token that opens
+ * the value or follows a comma and is not itself followed by "=".
+ */
+static void
+challenge_schemes(const char *p, size_t n, int *basic, char *names,
+    size_t len)
+{
+	size_t	i = 0, j, k;
+	int	first = 1;
+
+	while (i < n) {
+		if (p[i] == ',') {
+			first = 1;
+			i++;
+		} else if (p[i] == ' ' || p[i] == '\t')
+			i++;
+		else if (p[i] == '"') {
+			for (i++; i < n && p[i] != '"'; i++)
+				if (p[i] == '\\')
+					i++;
+			i++;
+			first = 0;
+		} else if (!is_tchar((unsigned char)p[i])) {
+			i++;
+			first = 0;
+		} else {
+			for (j = i; j < n && is_tchar((unsigned char)p[j]); j++)
+				;
+			for (k = j; k < n && (p[k] == ' ' || p[k] == '\t'); k++)
+				;
+			if (first && (k == n || p[k] != '=')) {
+				if (j - i == 5 && strncasecmp(p + i, "basic", 5) == 0)
+					*basic = 1;
+				else if (j - i <= 24 && strlen(names) + (j - i) + 3 <
+				    len)
+					snprintf(names + strlen(names),
+					    len - strlen(names), "%s%.*s",
+					    names[0] != '\0' ? ", " : "",
+					    (int)(j - i), p + i);
+			}
+			first = 0;
+			i = j;
+		}
+	}
+}
+
+const char *
+parent_refusal_hint(const struct parent *pa, const struct http1_head *h,
+    char *buf, size_t len)
+{
+	char	names[80] = "";
+	int	basic = 0, challenged = 0;
+	size_t	i;
+
+	buf[0] = '\0';
+	if (h->h_status == 403) {
+		snprintf(buf, len, " (its policy refuses this destination)");
+		return buf;
+	}
+	if (h->h_status != 407)
+		return buf;
+	for (i = 0; i < h->h_nhdrs; i++) {
+		const struct http1_hdr *hd = &h->h_hdrs[i];
+
+		if (!util_slice_ieq(hd->hd_name.s_ptr, hd->hd_name.s_len,
+		    "proxy-authenticate"))
+			continue;
+		challenged = 1;
+		challenge_schemes(hd->hd_value.s_ptr, hd->hd_value.s_len,
+		    &basic, names, sizeof(names));
+	}
+	if (challenged && !basic && names[0] != '\0')
+		snprintf(buf, len, " (it asks for %s, which oauthlens does not "
+		    "speak: it sends upstream proxies Basic credentials only; "
+		    "put a local proxy that can answer it%s in between and "
+		    "point upstream_proxy at that)", names,
+		    strcasestr(names, "ntlm") != NULL ||
+		    strcasestr(names, "negotiate") != NULL ?
+		    ", such as cntlm or px," : "");
+	else if (pa != NULL && pa->pa_auth != NULL)
+		snprintf(buf, len, " (it refused the user and password in "
+		    "upstream_proxy)");
+	else
+		snprintf(buf, len, " (it wants credentials: upstream_proxy "
+		    "http://user:password@host:port)");
+	return buf;
 }
 
 void

@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 struct evbuffer;
+struct http1_head;
 struct strlist;
 struct config;
 struct config_cli;
@@ -75,6 +76,14 @@ const struct parent *parent_for(const struct config *cf, int tunnel,
 
 /* Whether two snapshots route alike (same parents and bypass list). */
 int		 parent_same(const struct config *a, const struct config *b);
+
+/* Why a parent's refusal (its response head h) happened, in words for
+ * the 502, written into buf with a leading space, or "": a 407 wants
+ * credentials, refused pa's, or asks for schemes oauthlens does not
+ * speak (only Basic: NTLM, Negotiate and Digest need a local bridge); a
+ * 403 is the parent's policy. Returns buf. */
+const char	*parent_refusal_hint(const struct parent *pa,
+		    const struct http1_head *h, char *buf, size_t len);
 
 /* One line for logs and --check-config: the parents (password as ***)
  * and the bypass list, or "" when there is no parent. */

@@ -267,13 +267,12 @@ parent_tls_start(struct upstream_req *ur)
 	bufferevent_enable(ur->ur_bev, EV_READ | EV_WRITE);
 }
 
-/* A refusal from the parent, named with its status and reason. */
+/* A refusal from the parent, named with its status, reason and why. */
 static void
 parent_refused(struct upstream_req *ur, const struct http1_head *h)
 {
-	char		reason[64];
+	char		reason[64], hint[300];
 	size_t		i, n = h->h_reason.s_len;
-	const char	*hint = "";
 
 	if (n >= sizeof(reason))
 		n = sizeof(reason) - 1;
@@ -283,14 +282,10 @@ parent_refused(struct upstream_req *ur, const struct http1_head *h)
 		reason[i] = c >= 0x20 && c < 0x7f ? c : '?';
 	}
 	reason[n] = '\0';
-	if (h->h_status == 407)
-		hint = ur->ur_parent->pa_auth == NULL ? " (it wants "
-		    "credentials: upstream_proxy http://user:password@host:"
-		    "port)" : " (it refused the user and password in "
-		    "upstream_proxy)";
 	snprintf(ur->ur_detail, sizeof(ur->ur_detail), "%s refused CONNECT "
 	    "%s:%u: %d %s%s", ur->ur_name, ur->ur_host, ur->ur_port,
-	    h->h_status, reason, hint);
+	    h->h_status, reason, parent_refusal_hint(ur->ur_parent, h, hint,
+	    sizeof(hint)));
 	finish(ur, UPSTREAM_PARENT);
 }
 

@@ -15,7 +15,9 @@
  * for the parsed parent parses back as CONNECT with the same authority
  * and credentials. Loopback names and addresses always bypass; "*" and an
  * entry equal to the host bypass; parent_bypass_ok accepts every entry the
- * routing code treats as a CIDR.
+ * routing code treats as a CIDR. The whole input, as the value of a 407's
+ * Proxy-Authenticate, gives a printable hint whose schemes are the
+ * input's own tokens, never Basic.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -190,6 +192,46 @@ fp_check_bypass(const char *value, const char *host)
 	strlist_clear(&l);
 }
 
+/*
+ * The whole input as a parent's Proxy-Authenticate value: the hint is
+ * printable, fits, and names as schemes only tokens of the input, never
+ * Basic (whose presence means credentials are the answer).
+ */
+static void
+fp_check_hint(const uint8_t *data, size_t size)
+{
+	struct http1_head	 h;
+	char			 buf[300], name[32];
+	const char		*p, *end;
+	size_t			 i, n;
+
+	memset(&h, 0, sizeof(h));
+	h.h_status = 407;
+	h.h_host = -1;
+	h.h_nhdrs = 1;
+	h.h_hdrs[0].hd_name = SLICE_LIT("Proxy-Authenticate");
+	h.h_hdrs[0].hd_value.s_ptr = (const char *)data;
+	h.h_hdrs[0].hd_value.s_len = size;
+	parent_refusal_hint(NULL, &h, buf, sizeof(buf));
+	FZ_ASSERT(strlen(buf) < sizeof(buf));
+	for (i = 0; buf[i] != '\0'; i++)
+		FZ_ASSERT(buf[i] >= 0x20 && buf[i] < 0x7f);
+	if (strncmp(buf, " (it asks for ", 14) != 0) {
+		FZ_ASSERT(strstr(buf, "credentials") != NULL);
+		return;
+	}
+	end = strstr(buf, ", which oauthlens");
+	FZ_ASSERT(end != NULL);
+	for (p = buf + 14; p < end; p += n + 2) {
+		n = strcspn(p, ",");
+		FZ_ASSERT(n > 0 && n < sizeof(name) && p + n <= end);
+		memcpy(name, p, n);
+		name[n] = '\0';
+		FZ_ASSERT(strcasecmp(name, "basic") != 0);
+		FZ_ASSERT(memmem(data, size, name, n) != NULL);
+	}
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -222,6 +264,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	if (strlen(host) < 256)
 		fp_check_bypass(value, host);
+	fp_check_hint(data, size);
 	free(s);
 	free(in);
 	return 0;

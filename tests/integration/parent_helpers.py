@@ -239,16 +239,21 @@ class ScriptedParent:
             m = self.mode
             if m == "close":
                 return
-            if m in ("407", "403", "503"):
+            if m in ("407", "407-ntlm", "403", "503"):
+                status = m[:3]
                 text = {"407": "Proxy Authentication Required",
                         "403": "Forbidden",
-                        "503": "Service Unavailable"}[m]
+                        "503": "Service Unavailable"}[status]
                 body = b"refused by the scripted parent\n"
-                extra = "Proxy-Authenticate: Basic realm=\"corp\"\r\n" \
-                    if m == "407" else ""
+                extra = {"407": "Proxy-Authenticate: Basic realm=\"corp\""
+                                "\r\n",
+                         # What a proxy in a Windows domain offers.
+                         "407-ntlm": "Proxy-Authenticate: NTLM\r\n"
+                                     "Proxy-Authenticate: Negotiate\r\n"
+                         }.get(m, "")
                 c.sendall(("HTTP/1.1 %s %s\r\n%sContent-Length: %d\r\n"
                            "Connection: close\r\n\r\n" %
-                           (m, text, extra, len(body))).encode() + body)
+                           (status, text, extra, len(body))).encode() + body)
                 return
             if m == "answer":
                 body = b"scripted parent\n"

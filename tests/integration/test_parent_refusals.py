@@ -70,11 +70,27 @@ class Refusals(ProxyTestCase):
         self.assert_502(p, r, "dev:***@127.0.0.1:%d" % parent.port, "407",
                         "refused the user and password")
 
+    def test_407_ntlm_names_the_schemes_and_a_bridge(self):
+        # A Windows-domain proxy: NTLM and Negotiate only, no Basic. The
+        # 502 says that credentials cannot help and what can, for a
+        # tunnel and for a plain request alike.
+        parent = self.scripted("407-ntlm")
+        p = self.through("http://dev:%s@127.0.0.1:%d" %
+                         (PASSWORD_URL, parent.port))
+        c, r = self.connect(p)
+        self.assert_502(p, r, "407", "asks for NTLM, Negotiate",
+                        "Basic credentials only", "cntlm")
+        self.assertNotIn("refused the user and password",
+                         r.body.decode())
+        r = self.curl("http://origin.test:%d/echo" % self.origin.port,
+                      proxy=p)
+        self.assert_502(p, r, "407", "asks for NTLM, Negotiate", "cntlm")
+
     def test_403(self):
         parent = self.scripted("403")
         p = self.through(parent.url)
         c, r = self.connect(p)
-        self.assert_502(p, r, "403 Forbidden")
+        self.assert_502(p, r, "403 Forbidden", "policy")
 
     def test_503(self):
         parent = self.scripted("503")

@@ -7,6 +7,7 @@
 
 #include "config.h"
 #include "confkeys.h"
+#include "http1.h"
 #include "parent.h"
 #include "t.h"
 
@@ -233,6 +234,59 @@ test_env_kept(void)
 	unsetenv("NO_PROXY");
 }
 
+/* The 502's words for a parent's refusal, from its real response head. */
+static const char *
+hint(const char *status_and_headers, const struct parent *pa)
+{
+	static char		 buf[300];
+	char			 head[1024];
+	struct http1_parser	*hp = http1_parser_new(HTTP1_RESPONSE);
+	struct http1_head	 h;
+	struct http1_error	 herr;
+	int			 n;
+
+	n = snprintf(head, sizeof(head), "HTTP/1.1 %s\r\nContent-Length: 0"
+	    "\r\n\r\n", status_and_headers);
+	CHECK(http1_parse_head(hp, head, (size_t)n, 0, &h, &herr) == 0);
+	http1_parser_free(hp);
+	return parent_refusal_hint(pa, &h, buf, sizeof(buf));
+}
+
+static void
+test_refusal_hint(void)
+{
+	struct parent	*pa = parse("http://u:p@proxy.corp:3128");
+	const char	*s;
+
+	/* NTLM and Negotiate, each its own header: a bridge is the way. */
+	s = hint("407 Proxy Authentication Required\r\n"
+	    "Proxy-Authenticate: NTLM\r\n"
+	    "Proxy-Authenticate: Negotiate", NULL);
+	CHECK(strstr(s, "asks for NTLM, Negotiate,") != NULL);
+	CHECK(strstr(s, "cntlm") != NULL);
+	/* Digest's params hold commas and a quoted "Basic": one scheme. */
+	s = hint("407 x\r\nProxy-Authenticate: Digest realm=\"a, Basic b\", "
+	    "nonce=\"n\\\"q\", algorithm=MD5, qop=\"auth\"", NULL);
+	CHECK(strstr(s, "asks for Digest,") != NULL);
+	CHECK(strstr(s, "cntlm") == NULL);
+	/* A token68 after the scheme, then another challenge. */
+	s = hint("407 x\r\nProxy-Authenticate: Negotiate YIIG==, Kerberos",
+	    NULL);
+	CHECK(strstr(s, "asks for Negotiate, Kerberos,") != NULL);
+	/* Basic among them: credentials are the answer. */
+	s = hint("407 x\r\nProxy-Authenticate: Negotiate, basic "
+	    "realm=\"corp\"", NULL);
+	CHECK(strstr(s, "it wants credentials") != NULL);
+	CHECK_STR(hint("407 x\r\nProxy-Authenticate: Basic realm=\"c\"", pa),
+	    " (it refused the user and password in upstream_proxy)");
+	/* No challenge at all: still ask for credentials. */
+	CHECK(strstr(hint("407 x", NULL), "it wants credentials") != NULL);
+	CHECK_STR(hint("403 Forbidden", pa),
+	    " (its policy refuses this destination)");
+	CHECK_STR(hint("503 Service Unavailable", pa), "");
+	parent_free(pa);
+}
+
 int
 main(void)
 {
@@ -242,5 +296,6 @@ main(void)
 	test_bypass();
 	test_listener();
 	test_connect();
+	test_refusal_hint();
 	return t_done();
 }
