@@ -46,13 +46,24 @@ runtime_field_spelt(const struct http1_head *h, const char *name)
 	return 0;
 }
 
+/* The fields the runtime's HTTP stack writes on its own: all but a
+ * Proxy-Authorization, which any of them adds when the proxy URL carries
+ * credentials. */
+static size_t
+runtime_own_fields(const struct http1_head *h)
+{
+	return h->h_nhdrs - (http1_header(h, "proxy-authorization") != NULL);
+}
+
 /* No User-Agent: the shape of the head. */
 static const char *
 runtime_by_shape(const struct http1_head *h)
 {
+	size_t	own = runtime_own_fields(h);
+
 	/* Python's http.client (requests, urllib3, urllib, pip) and PHP's
 	 * stream wrapper (file_get_contents): a bare HTTP/1.0 line. */
-	if (h->h_major == 1 && h->h_minor == 0 && h->h_nhdrs == 0)
+	if (h->h_major == 1 && h->h_minor == 0 && own == 0)
 		return "python";
 	/* undici (Node's fetch, ProxyAgent) writes lowercase names. */
 	if (runtime_field_spelt(h, "host"))
@@ -64,7 +75,7 @@ runtime_by_shape(const struct http1_head *h)
 	/* java.net.http.HttpClient: Host alone (so does Ruby 3.1's
 	 * Net::HTTP, which trusts SSL_CERT_FILE; Java is the one that needs
 	 * telling). */
-	if (h->h_major == 1 && h->h_minor == 1 && h->h_nhdrs == 1 &&
+	if (h->h_major == 1 && h->h_minor == 1 && own == 1 &&
 	    h->h_host == 0)
 		return "java";
 	return "unknown";

@@ -85,6 +85,13 @@ test_captured(void)
 	    "Host: github.com:443\r\n\r\n"), "java");
 	/* PHP 8.2 streams: Python's bare line. */
 	CHECK_STR(guess("CONNECT github.com:443 HTTP/1.0\r\n\r\n"), "python");
+	/* The same with credentials in the proxy URL: Python 3.11 and Ruby
+	 * 3.1 add only Proxy-Authorization, which says nothing of them. */
+	CHECK_STR(guess("CONNECT github.com:443 HTTP/1.0\r\n"
+	    "Proxy-Authorization: Basic ZGV2OnB3\r\n\r\n"), "python");
+	CHECK_STR(guess("CONNECT github.com:443 HTTP/1.1\r\n"
+	    "Host: github.com:443\r\nProxy-Authorization: Basic ZGV2OnB3\r\n"
+	    "\r\n"), "java");
 	/* Node 20 undici ProxyAgent (fetch) */
 	CHECK_STR(guess("CONNECT github.com:443 HTTP/1.1\r\n"
 	    "host: github.com\r\nconnection: close\r\n\r\n"), "node");
@@ -128,6 +135,11 @@ test_shapes(void)
 	/* HTTP/1.0 with a field is not Python's bare tunnel line. */
 	CHECK_STR(guess("CONNECT github.com:443 HTTP/1.0\r\n"
 	    "Host: github.com:443\r\n\r\n"), "unknown");
+	/* Proxy-Authorization is not a shape: with one other field, it
+	 * is that field's shape. */
+	CHECK_STR(guess("CONNECT github.com:443 HTTP/1.0\r\n"
+	    "Proxy-Authorization: Basic eDp5\r\nX-Other: 1\r\n\r\n"),
+	    "unknown");
 	/* Host and something else, no agent: not Java's HttpClient. */
 	CHECK_STR(guess("CONNECT github.com:443 HTTP/1.1\r\n"
 	    "Host: github.com:443\r\nX-Other: 1\r\n\r\n"), "unknown");
