@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
 
 #include "catalog.h"
 #include "config.h"
@@ -86,6 +87,44 @@ config_allowed(const struct config *cf, const struct sockaddr *sa)
 	return 0;
 }
 
+/*
+ * Whether a Basic value (without "Basic ") is the credentials of want in
+ * the Latin-1 that Python's requests and aiohttp encode them in: want's
+ * UTF-8 decoded and compared with the value's bytes read as Latin-1.
+ */
+static int
+proxy_auth_latin1(const char *want_b64, const char *v, size_t len)
+{
+	unsigned char	 w[800], g[800], u[1600];
+	size_t		 wl = strlen(want_b64), i, n = 0;
+	int		 gn, wn, ok;
+
+	if (len >= sizeof(g) / 3 * 4 || wl >= sizeof(w) / 3 * 4)
+		return 0;
+	wn = EVP_DecodeBlock(w, (const unsigned char *)want_b64, (int)wl);
+	gn = EVP_DecodeBlock(g, (const unsigned char *)v, (int)len);
+	if (wn < 0 || gn < 0)
+		return 0;
+	while (wn > 0 && wl > 0 && want_b64[--wl] == '=')
+		wn--;
+	while (gn > 0 && len > 0 && v[--len] == '=')
+		gn--;
+	for (i = 0; i < (size_t)gn; i++) {
+		if (g[i] < 0x80)
+			u[n++] = g[i];
+		else {
+			u[n++] = (unsigned char)(0xc0 | g[i] >> 6);
+			u[n++] = (unsigned char)(0x80 | (g[i] & 0x3f));
+		}
+	}
+	ok = n != (size_t)gn && n == (size_t)wn &&
+	    CRYPTO_memcmp(u, w, n) == 0;
+	OPENSSL_cleanse(w, sizeof(w));
+	OPENSSL_cleanse(g, sizeof(g));
+	OPENSSL_cleanse(u, sizeof(u));
+	return ok;
+}
+
 int
 config_proxy_auth_ok(const struct config *cf, const char *v, size_t len)
 {
@@ -97,9 +136,35 @@ config_proxy_auth_ok(const struct config *cf, const char *v, size_t len)
 	wl = strlen(want);
 	/* The scheme is case-insensitive; the credentials compare in
 	 * constant time. */
-	if (v == NULL || len != wl || strncasecmp(v, "basic ", 6) != 0)
+	if (v == NULL || len < 6 || strncasecmp(v, "basic ", 6) != 0)
 		return 0;
-	return CRYPTO_memcmp(v + 6, want + 6, wl - 6) == 0;
+	if (len == wl && CRYPTO_memcmp(v + 6, want + 6, wl - 6) == 0)
+		return 1;
+	return proxy_auth_latin1(want + 6, v + 6, len - 6);
+}
+
+int
+config_proxy_userpass(const struct config *cf, char *buf, size_t len)
+{
+	const char	*b64;
+	size_t		 bl;
+	int		 n;
+
+	if (cf->cf_proxy_auth == NULL)
+		return -1;
+	b64 = cf->cf_proxy_auth + 6;
+	bl = strlen(b64);
+	/* Decoding writes 3 bytes per 4 characters, padding included. */
+	if (len < bl / 4 * 3 + 1)
+		return -1;
+	n = EVP_DecodeBlock((unsigned char *)buf, (const unsigned char *)b64,
+	    (int)bl);
+	if (n < 0)
+		return -1;
+	while (n > 0 && bl > 0 && b64[--bl] == '=')
+		n--;
+	buf[n] = '\0';
+	return 0;
 }
 
 int

@@ -40,8 +40,16 @@ int		 config_allowed(const struct config *cf,
 		    const struct sockaddr *sa);
 
 /* Whether a Proxy-Authorization value grants access (constant time);
- * always true when no proxy_auth is configured. */
+ * always true when no proxy_auth is configured. A non-ASCII user or
+ * password is accepted in UTF-8 and in the Latin-1 that some clients
+ * (Python's requests, aiohttp) encode it in. */
 int		 config_proxy_auth_ok(const struct config *cf, const char *v,
+		    size_t len);
+
+/* The proxy_auth credentials as "user:password" into buf (for the
+ * variables of --env and run; wipe buf after use): 0, or -1 when
+ * proxy_auth is not set. */
+int		 config_proxy_userpass(const struct config *cf, char *buf,
 		    size_t len);
 
 /* Whether CONNECT to this port is allowed. */

@@ -614,6 +614,11 @@ const struct confkey confkeys[] = {
 	  .ck_example = "dev:secret",
 	  .ck_doc = "Clients must send a matching Basic Proxy-Authorization, "
 	  "compared in constant time; it is never logged. "
+	  "A non-ASCII user or password is accepted in UTF-8 and in "
+	  "Latin-1 (what Python's requests and aiohttp send). "
+	  "--env and run put the credentials, percent-encoded, into the "
+	  "proxy variables, which curl, wget, git, Python, Go, Ruby and "
+	  "Node read; Java does not, and --env says so. "
 	  "File only: a command line is visible to every local user." },
 	{ .ck_key = NULL }
 };

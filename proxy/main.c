@@ -12,6 +12,7 @@
 
 #include <event2/dns.h>
 #include <event2/event.h>
+#include <openssl/crypto.h>
 
 #include "ca.h"
 #include "config.h"
@@ -493,6 +494,22 @@ tls_setup(struct proxy *px, const struct config_cli *cli, char *bundle,
 	return px->px_mitm == NULL ? -1 : 0;
 }
 
+/* The variables of --env, --print-ca and run: the first listener, the
+ * CA, and proxy_auth's credentials in the proxy URL when it is set. */
+static void
+proxy_runenv(struct proxy *px, struct runenv *re)
+{
+	char	userpass[1024];
+
+	runenv_init(re, px->px_cfg->cf_listen.sl_v[0],
+	    ca_cert_path(px->px_ca));
+	if (config_proxy_userpass(px->px_cfg, userpass,
+	    sizeof(userpass)) == 0) {
+		runenv_set_auth(re, userpass);
+		OPENSSL_cleanse(userpass, sizeof(userpass));
+	}
+}
+
 /* run, before serving: set the variables; when an oauthlens already
  * listens, exec the command (returns only if that fails). */
 static int
@@ -500,8 +517,7 @@ run_prepare(struct proxy *px, char **run)
 {
 	struct runenv	re;
 
-	runenv_init(&re, px->px_cfg->cf_listen.sl_v[0],
-	    ca_cert_path(px->px_ca));
+	proxy_runenv(px, &re);
 	if (runenv_apply(&re) == -1) {
 		log_errorx("cannot set the environment for %s", run[0]);
 		return 1;
@@ -551,8 +567,7 @@ setup(struct proxy *px, struct config_cli *cli, int check, char **run,
 		return 1;
 	}
 	if (cli->cc_print_ca || cli->cc_env) {
-		runenv_init(&re, px->px_cfg->cf_listen.sl_v[0],
-		    ca_cert_path(px->px_ca));
+		proxy_runenv(px, &re);
 		if (cli->cc_env)
 			runenv_print_env(&re, stdout);
 		else

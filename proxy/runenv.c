@@ -10,6 +10,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
+
 #include "config.h"
 #include "runenv.h"
 #include "util.h"
@@ -136,12 +138,57 @@ runenv_init(struct runenv *re, const char *listen, const char *ca_path)
 	v6 = strchr(re->re_host, ':') != NULL;
 	snprintf(re->re_url, sizeof(re->re_url), "http://%s%s%s:%u",
 	    v6 ? "[" : "", re->re_host, v6 ? "]" : "", re->re_port);
+	snprintf(re->re_shown, sizeof(re->re_shown), "%s", re->re_url);
 	abs_path(ca_path, re->re_ca, sizeof(re->re_ca));
 	snprintf(dir, sizeof(dir), "%s", re->re_ca);
 	snprintf(re->re_certs, sizeof(re->re_certs), "%s", dirname(dir));
 	snprintf(re->re_bundle, sizeof(re->re_bundle), "%s/ca-bundle.pem",
 	    re->re_certs);
 	find_preload(re->re_preload, sizeof(re->re_preload));
+}
+
+/* Append s[0..n) to out percent-encoded: all but RFC 3986's unreserved
+ * characters, so that every URL parser gives back the same bytes. */
+static void
+pct_cat(char *out, size_t len, const char *s, size_t n)
+{
+	static const char	hex[] = "0123456789ABCDEF";
+	size_t			i, o = strlen(out);
+
+	for (i = 0; i < n && o + 4 < len; i++) {
+		unsigned char ch = (unsigned char)s[i];
+
+		if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+		    (ch >= '0' && ch <= '9') || strchr("-._~", ch) != NULL)
+			out[o++] = (char)ch;
+		else {
+			out[o++] = '%';
+			out[o++] = hex[ch >> 4];
+			out[o++] = hex[ch & 15];
+		}
+	}
+	out[o] = '\0';
+}
+
+void
+runenv_set_auth(struct runenv *re, const char *userpass)
+{
+	const char	*colon = strchr(userpass, ':');
+	char		 hostport[300], user[200] = "", pass[2200] = "";
+
+	if (colon == NULL)
+		return;
+	/* re_shown is still the bare http://HOST:PORT. */
+	snprintf(hostport, sizeof(hostport), "%s",
+	    re->re_shown + strlen("http://"));
+	pct_cat(user, sizeof(user), userpass, (size_t)(colon - userpass));
+	pct_cat(pass, sizeof(pass), colon + 1, strlen(colon + 1));
+	snprintf(re->re_url, sizeof(re->re_url), "http://%s:%s@%s", user,
+	    pass, hostport);
+	snprintf(re->re_shown, sizeof(re->re_shown), "http://%s:***@%s",
+	    user, hostport);
+	OPENSSL_cleanse(pass, sizeof(pass));
+	re->re_auth = 1;
 }
 
 /* A path as one word of a whitespace-split option list (NODE_OPTIONS,
@@ -270,6 +317,13 @@ runenv_print_env(const struct runenv *re, FILE *f)
 			    runenv_vars[i].name);
 		fputc('\n', f);
 	}
+	if (re->re_auth)
+		fprintf(f, "# proxy_auth: the proxy variables carry its user "
+		    "and password. Java takes none\n# from JAVA_TOOL_OPTIONS: "
+		    "its app must answer the 407 (java.net.Authenticator,\n# "
+		    "with -Djdk.http.auth.tunneling.disabledSchemes= for "
+		    "HTTPS).\n");
+	OPENSSL_cleanse(v, 2 * RUNENV_VALUE_MAX);
 	free(v);
 }
 
@@ -298,6 +352,7 @@ runenv_apply(const struct runenv *re)
 		    old == NULL || strstr(old, re->re_preload) == NULL)
 			rc = setenv(runenv_vars[i].name, v, 1);
 	}
+	OPENSSL_cleanse(v, RUNENV_VALUE_MAX);
 	free(v);
 	return rc;
 }
@@ -386,7 +441,7 @@ runenv_print_trust(const struct runenv *re, FILE *f)
 	    "run -- npm run dev),\nor eval \"$(oauthlens --env)\" in the shell "
 	    "that starts it: either sets the proxy\n(%s, NO_PROXY=%s) and "
 	    "what each runtime below needs.\n\n", re->re_ca, re->re_bundle,
-	    re->re_url, NO_PROXY_LIST);
+	    re->re_shown, NO_PROXY_LIST);
 	for (i = 0; i < NFIXES; i++) {
 		if (runenv_fixes[i].label == NULL)
 			continue;

@@ -16,7 +16,9 @@
 struct runenv {
 	char		re_host[256];	/* proxy host, no brackets */
 	uint16_t	re_port;
-	char		re_url[300];	/* http://HOST:PORT */
+	char		re_url[2400];	/* http://[USER:PASS@]HOST:PORT */
+	char		re_shown[400];	/* the same, password as *** */
+	int		re_auth;	/* re_url carries credentials */
 	char		re_certs[PATH_MAX];	/* CA directory */
 	char		re_ca[PATH_MAX];	/* certs/ca.pem */
 	char		re_bundle[PATH_MAX];	/* ca-bundle.pem */
@@ -31,6 +33,10 @@ struct runenv {
  * and the other trust files live beside it). */
 void	 runenv_init(struct runenv *re, const char *listen,
 	    const char *ca_path);
+
+/* Put the proxy_auth credentials ("user:password") into the proxy URL
+ * of the variables, percent-encoded; re_shown keeps the password out. */
+void	 runenv_set_auth(struct runenv *re, const char *userpass);
 
 /* Write the --env lines to f: one shell-quoted export per variable. */
 void	 runenv_print_env(const struct runenv *re, FILE *f);

@@ -98,12 +98,13 @@ def contract_vars(port, certs):
     }
 
 
-def env_lines(proxy, certs, home):
+def env_lines(proxy, certs, home, args=()):
     """The environment of a fresh shell (PATH, HOME) after
-    eval "$(oauthlens --env)" for this proxy and CA directory, completed
-    from the contract where --env does not print a variable yet."""
-    r = harness.run_proxy_cli(["--certs", certs, "--env", "-l",
-                               "127.0.0.1:%d" % proxy.port])
+    eval "$(oauthlens [args] --env)" for this proxy and CA directory,
+    completed from the contract where --env does not print a variable
+    yet."""
+    r = harness.run_proxy_cli(list(args) + ["--certs", certs, "--env", "-l",
+                                            "127.0.0.1:%d" % proxy.port])
     if r.returncode != 0:
         raise AssertionError("oauthlens --env failed: %s" % r.stderr)
     e = subprocess.run(["/bin/bash", "-c", 'eval "$1" && env -0', "bash",
@@ -125,10 +126,13 @@ def env_lines(proxy, certs, home):
 class RuntimeCase(oh.OAuthTestCase):
     """OAuthTestCase plus a client runner in a clean environment."""
 
+    # Options --env is given before its own (a subclass's config file).
+    env_args = ()
+
     def client_env(self, drop=(), extra=None):
         home = os.path.join(self.tmp, "home")
         os.makedirs(home, exist_ok=True)
-        env = env_lines(self.proxy, self.certs, home)
+        env = env_lines(self.proxy, self.certs, home, self.env_args)
         for k in drop:
             env.pop(k, None)
         env.update(extra or {})

@@ -361,6 +361,31 @@ main(void)
 	CHECK(!allowed(cf, "::2"));
 	config_unref(cf);
 
+	/* proxy_auth with a non-ASCII password: UTF-8 as given, Latin-1 as
+	 * Python's requests sends it, nothing else; userpass gives it back. */
+	cf = load("{ \"proxy_auth\": \"dev:p\u00e9\" }");
+	CHECK(cf != NULL);
+	if (cf != NULL) {
+		char	up[64];
+
+		CHECK(config_proxy_auth_ok(cf, "Basic ZGV2OnDDqQ==", 18));
+		CHECK(config_proxy_auth_ok(cf, "basic ZGV2OnDp", 14));
+		CHECK(!config_proxy_auth_ok(cf, "Basic ZGV2OnDq", 14));
+		CHECK(!config_proxy_auth_ok(cf, "Basic ZGV2OnA=", 14));
+		CHECK(!config_proxy_auth_ok(cf, "Basic ZGV2OnDDqQ", 16));
+		CHECK(!config_proxy_auth_ok(cf, NULL, 0));
+		CHECK(config_proxy_userpass(cf, up, sizeof(up)) == 0 &&
+		    strcmp(up, "dev:p\xc3\xa9") == 0);
+		CHECK(config_proxy_userpass(cf, up, 4) == -1);
+	}
+	config_unref(cf);
+	cf = load("{ \"proxy_auth\": \"dev:plain\" }");
+	/* An ASCII password has no second form. */
+	CHECK(cf != NULL && config_proxy_auth_ok(cf, "Basic ZGV2OnBsYWlu", 18));
+	CHECK(cf != NULL && !config_proxy_auth_ok(cf, "Basic ZGV2OnBsYWlv",
+	    18));
+	config_unref(cf);
+
 	/* Comments, timeouts in seconds, CIDRs. */
 	cf = load("// c\n{ /* x */ \"timeouts\": {\"idle\": 1.5},\n"
 	    "\"allow\": [\"10.1.0.0/16\"], \"connect_ports\": [443, 8443] }");
