@@ -52,6 +52,9 @@ struct config {
 	struct strlist	 cf_no_upstream_proxy;	/* hosts that go direct */
 	struct parent	*cf_parent_http;	/* owned: plain requests */
 	struct parent	*cf_parent_tunnel;	/* owned: CONNECT, TLS */
+	/* With upstream_proxy unset: the proxy oauthlens's environment
+	 * names all the same (password as ***), or "". */
+	char		 cf_env_proxy[400];
 	char		*cf_header_name;
 	char		*cf_proxy_auth;		/* "Basic <base64>" or NULL */
 	char		*cf_messages;		/* hint catalog path */

@@ -613,6 +613,10 @@ setup(struct proxy *px, struct config_cli *cli, int check, char **run,
 	    strcmp(px->px_cfg->cf_upstream_proxy, "env") == 0)
 		log_warnx("upstream_proxy is env, but neither HTTPS_PROXY nor "
 		    "HTTP_PROXY is set: requests go direct");
+	else if (px->px_cfg->cf_env_proxy[0] != '\0')
+		log_info("upstream_proxy is not set: requests go direct, "
+		    "though the environment names %s (upstream_proxy env "
+		    "would go through it)", px->px_cfg->cf_env_proxy);
 	px->px_start_ms = util_now_ms();
 	notify_start(px);
 	notify_ready(px);

@@ -483,6 +483,27 @@ parent_one(struct config *cf, const char *url, const char *what,
 	return 0;
 }
 
+/* upstream_proxy is unset: note the proxy that oauthlens's environment
+ * names anyway (not oauthlens itself), for the words of a failed direct
+ * connection. */
+static void
+parent_env_unused(struct config *cf, const char *const *env)
+{
+	const char	*v;
+	struct parent	*pa;
+	char		 why[200];
+
+	v = env ? env[0] : env_get("HTTPS_PROXY", "https_proxy");
+	if (v == NULL)
+		v = env ? env[1] : env_get("HTTP_PROXY", "http_proxy");
+	if (v == NULL || (pa = parent_parse(v, why, sizeof(why))) == NULL)
+		return;
+	if (!parent_names_listener(pa->pa_host, pa->pa_port, &cf->cf_listen))
+		snprintf(cf->cf_env_proxy, sizeof(cf->cf_env_proxy), "%s",
+		    pa->pa_shown);
+	parent_free(pa);
+}
+
 void
 parent_env_keep(struct config_cli *cli)
 {
@@ -511,8 +532,11 @@ parent_config(struct config *cf, const char *const *env, char *err,
 	parent_free(cf->cf_parent_http);
 	parent_free(cf->cf_parent_tunnel);
 	cf->cf_parent_http = cf->cf_parent_tunnel = NULL;
-	if (v == NULL || *v == '\0')
+	cf->cf_env_proxy[0] = '\0';
+	if (v == NULL || *v == '\0') {
+		parent_env_unused(cf, env);
 		return 0;
+	}
 	if (strcmp(v, "env") != 0) {
 		if (parent_one(cf, v, "upstream_proxy", &cf->cf_parent_tunnel,
 		    err, errlen) == -1)

@@ -90,6 +90,9 @@ struct upstream_req {
 	char			 ur_chost[256];
 	uint16_t		 ur_cport;
 	char			 ur_name[340];	/* "host:port" or the parent */
+	/* Direct, while oauthlens's environment names a proxy: that
+	 * proxy (password as ***), for the words of a failure; or "". */
+	char			 ur_env_proxy[400];
 };
 
 struct upstream *
@@ -216,6 +219,14 @@ defer_cb(evutil_socket_t fd, short what, void *arg)
 
 	if (bev != NULL)
 		ur->ur_bev = NULL;
+	if (ur->ur_env_proxy[0] != '\0' && (ur->ur_why == UPSTREAM_DNS ||
+	    ur->ur_why == UPSTREAM_REFUSED || ur->ur_why == UPSTREAM_TIMEOUT ||
+	    ur->ur_why == UPSTREAM_UNREACHABLE))
+		snprintf(ur->ur_detail + strlen(ur->ur_detail),
+		    sizeof(ur->ur_detail) - strlen(ur->ur_detail), " (oauthlens "
+		    "went direct: upstream_proxy is not set, though its "
+		    "environment names %s; upstream_proxy env goes through it)",
+		    ur->ur_env_proxy);
 	if (ur->ur_cb != NULL)
 		ur->ur_cb(bev, ur->ur_why, ur->ur_detail, ur->ur_arg);
 	else if (bev != NULL)
@@ -655,8 +666,16 @@ upstream_open(struct upstream *up, const struct config *cf,
 		upstream_authority(cf, host, port, ur->ur_thost,
 		    sizeof(ur->ur_thost), &ur->ur_tport);
 	} else {
+		struct strlist	none = { NULL, 0 };
+
 		snprintf(ur->ur_chost, sizeof(ur->ur_chost), "%s", host);
 		ur->ur_cport = port;
+		/* Not for loopback, a --resolve mapping or .invalid. */
+		if (!parent_bypass(&none, host) &&
+		    config_resolve(cf, host, port) == NULL &&
+		    !reserved_invalid(host))
+			snprintf(ur->ur_env_proxy, sizeof(ur->ur_env_proxy),
+			    "%s", cf->cf_env_proxy);
 		snprintf(ur->ur_name, sizeof(ur->ur_name), "%s%s%s:%u",
 		    strchr(host, ':') ? "[" : "", host,
 		    strchr(host, ':') ? "]" : "", port);

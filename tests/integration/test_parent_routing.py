@@ -92,6 +92,39 @@ class Routing(ProxyTestCase):
                       "plain HTTP" % (tunnels.url, plain.url),
                       p.stderr_text())
 
+    def test_env_proxy_unused_is_named_when_direct_fails(self):
+        # A developer behind a company proxy starts oauthlens without
+        # upstream_proxy: its own environment names the proxy. A direct
+        # connection that fails (192.0.2.1 is TEST-NET-1: refused,
+        # unreachable or silent, whichever this network makes of it) says
+        # so and names the setting; the start-up line does too.
+        env_url = "http://dev:s3cret@127.0.0.1:%d" % harness.closed_port()
+        shown = env_url.replace("s3cret", "***")
+        p = self.new_proxy(None, ["--timeouts.connect", "2"],
+                           env={"HTTPS_PROXY": env_url})
+        r = self.curl("http://192.0.2.1/", proxy=p, timeout=30)
+        self.assertIn(r.status, (502, 504), "%r\n%s" % (r, p.tail()))
+        self.assert_reason(r.body, "192.0.2.1", "went direct",
+                           "environment names " + shown,
+                           "upstream_proxy env")
+        self.assertIn("though the environment names " + shown,
+                      p.stderr_text())
+        self.assertNotIn("s3cret", p.stderr_text())
+        self.assertNotIn(b"s3cret", r.body)
+        # Loopback and --resolve targets are never the company proxy's
+        # business: no such words there.
+        r = self.curl("http://127.0.0.1:%d/" % harness.closed_port(),
+                      proxy=p, timeout=30)
+        self.assertEqual(r.status, 502, r)
+        self.assertNotIn(b"went direct", r.body)
+
+    def test_no_env_proxy_no_words(self):
+        p = self.new_proxy(None, ["--timeouts.connect", "2"])
+        r = self.curl("http://192.0.2.1/", proxy=p, timeout=30)
+        self.assertIn(r.status, (502, 504), r)
+        self.assertNotIn(b"went direct", r.body)
+        self.assertNotIn("environment names", p.stderr_text())
+
     def test_env_pointing_at_ourselves_refused(self):
         port = harness.free_port()
         env = dict(harness.clean_env(),
