@@ -64,22 +64,55 @@ def clean_env():
     return env
 
 
-def free_port():
-    """A TCP port on 127.0.0.1 that was free a moment ago."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+class PortHold:
+    """A TCP port that no other socket on this machine can be given while
+    the hold lasts, yet a server told to use it can still listen there.
+
+    A port picked by binding to port 0 and closing is free only "a moment
+    ago": until the server binds it, the kernel may hand it to any other
+    bind(0) (another test's server) or use it as the source port of an
+    outgoing connection, and the server then fails with "address already
+    in use". Here a socket stays bound to the port (SO_REUSEADDR, never
+    listening): the kernel's port choice for bind(0) and connect() skips
+    a bound port, while an explicit bind with SO_REUSEADDR, which every
+    server the tests start sets (oauthlens, Python's servers, Node,
+    Squid, systemd-socket-activate), still succeeds, and only one socket
+    may listen. A connect() to a held port nobody listens on is refused."""
+
+    def __init__(self, host="127.0.0.1"):
+        fam = socket.AF_INET6 if ":" in host else socket.AF_INET
+        self.sock = socket.socket(fam, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind((host, 0))
+        self.port = self.sock.getsockname()[1]
+
+    def release(self):
+        self.sock.close()
+
+
+# Holds given out by free_port() and closed_port(): kept for the life of
+# the test process (a port number may be written into a config or an
+# environment long after it was picked).
+_held_ports = []
+
+
+def free_port(host="127.0.0.1"):
+    """A TCP port on host that stays reserved for this process (see
+    PortHold): a server started later with it can listen there."""
+    h = PortHold(host)
+    _held_ports.append(h)
+    return h.port
 
 
 def closed_port():
-    """A port with nothing listening on it (connect gets RST)."""
-    for _ in range(20):
-        p = free_port()
-        with socket.socket() as s:
-            s.settimeout(1)
-            if s.connect_ex(("127.0.0.1", p)) != 0:
-                return p
-    raise RuntimeError("no closed port found")
+    """A port nothing listens on (connect gets RST), and nothing will:
+    it is held for this process and never listened on."""
+    p = free_port()
+    with socket.socket() as s:
+        s.settimeout(1)
+        if s.connect_ex(("127.0.0.1", p)) == 0:
+            raise RuntimeError("held port %d accepts connections" % p)
+    return p
 
 
 def wait_until(pred, timeout, interval=0.05):
@@ -220,6 +253,7 @@ class Proxy:
         self.stdout_path = os.path.join(tmpdir, name + ".stdout")
         self.proc = None
         self.port = None
+        self._hold = None       # PortHold of self.port until stop()
 
     @property
     def url(self):
@@ -243,7 +277,10 @@ class Proxy:
             raise ProxyError("no proxy binary at %s (build it, or set "
                              "OAUTHLENS_BIN)" % BIN)
         for attempt in range(3):
-            self.port = free_port()
+            if self._hold is not None:
+                self._hold.release()
+            self._hold = PortHold()
+            self.port = self._hold.port
             cfg = dict(self.config)
             if not self.cli_listen:
                 cfg["listen"] = ["127.0.0.1:%d" % self.port]
@@ -309,6 +346,9 @@ class Proxy:
                 problems.append("sanitizer report in proxy stderr (%s)" % m)
         rc = self.proc.returncode
         self.proc = None
+        if self._hold is not None:
+            self._hold.release()
+            self._hold = None
         if check and problems:
             raise ProxyError("; ".join(problems) + "\n" +
                              self.tail(text=text, n=60))

@@ -408,7 +408,7 @@ class IPv6(ProxyTestCase):
     @classmethod
     def proxy_setup(cls):
         cls.origin6 = harness.Origin(host="::1").start()
-        cls.port6 = harness.free_port()
+        cls.port6 = harness.free_port("::1")
         return {}, ["-l", "[::1]:%d" % cls.port6]
 
     @classmethod
