@@ -115,6 +115,48 @@ def closed_port():
     return p
 
 
+def tcp_queues():
+    """{(local port, remote port): (send queue, receive queue)} for every
+    TCP connection from 127.0.0.1 to 127.0.0.1 (/proc/net/tcp): the bytes
+    the kernel holds for that socket, not yet taken by the peer's kernel
+    (send) or not yet read by the socket's owner (receive)."""
+    out = {}
+    with open("/proc/net/tcp") as f:
+        next(f)
+        for line in f:
+            fields = line.split()
+            laddr, lport = fields[1].split(":")
+            raddr, rport = fields[2].split(":")
+            if laddr != "0100007F" or raddr != "0100007F" or \
+                    fields[3] == "0A":          # listening
+                continue
+            tx, rx = fields[4].split(":")
+            out[(int(lport, 16), int(rport, 16))] = (int(tx, 16),
+                                                     int(rx, 16))
+    return out
+
+
+def kernel_bytes(queues, a, b):
+    """Bytes on their way from the socket on 127.0.0.1:a to its peer on
+    127.0.0.1:b, held by the kernel (a's send queue, b's receive queue)."""
+    return queues.get((a, b), (0, 0))[0] + queues.get((b, a), (0, 0))[1]
+
+
+def wait_settled(measure, timeout, quiet=0.5):
+    """Call measure() until it returns the same value twice `quiet`
+    seconds apart (everything stalled), or timeout seconds pass; return
+    (settled, last value)."""
+    deadline = time.monotonic() + timeout
+    last = measure()
+    while time.monotonic() < deadline:
+        time.sleep(quiet)
+        v = measure()
+        if v == last:
+            return True, v
+        last = v
+    return False, last
+
+
 def wait_until(pred, timeout, interval=0.05):
     """Poll pred() until it is true or timeout seconds pass; return the
     last value."""

@@ -4,7 +4,8 @@ proxy memory (backpressure).
 
 Client: curl (-o file) and raw sockets reading or writing slowly. Proxy:
 default flags. Origin: /bytes/N (length, chunked, close-delimited) and
-/echo (sha256 of what arrived; ?readdelay= makes it a slow reader)."""
+/echo (sha256 of what arrived; ?__hold= keeps it from reading the body until
+the test releases it)."""
 
 import hashlib
 import os
@@ -19,6 +20,9 @@ BIG = (20 if harness.SANITIZE else 100) * MiB
 # Memory checks: without backpressure the proxy would hold ~all of SLOWN.
 SLOWN = 96 * MiB
 RSS_BOUND_KIB = 32 * 1024
+# Body bytes the proxy may hold while one side reads nothing: its design
+# bound (transport.h) is about 416 KiB a direction.
+HELD_BOUND = 4 * MiB
 
 
 def file_sha(path):
@@ -90,30 +94,58 @@ class LargeBodies(ProxyTestCase):
         self.assert_ok_curl(r)
         self.assertEqual(r.json()["body_sha256"], pattern_sha256(n))
 
+    # -- backpressure ----------------------------------------------------
+    # One side stops reading; the other has SLOWN bytes to send. What the
+    # proxy holds in its own memory is what it has read from the sender
+    # minus what it has written towards the receiver, each side measured
+    # as what the sending program handed its kernel minus what the kernel
+    # still holds in flight (harness.tcp_queues), once everything has
+    # stalled. With backpressure that is the proxy's buffers (its design
+    # bound is about 416 KiB a direction, transport.h); without, nearly
+    # all of SLOWN. How much the kernels hold (their buffers grow up to
+    # tcp_rmem's maximum, 32 MiB on some hosts) or how fast the sender
+    # goes does not enter into it.
+
+    def settle(self, measure):
+        ok, v = harness.wait_settled(measure, 30 * harness.SLOW)
+        self.assertTrue(ok, "the transfer did not stall within %gs while "
+                        "one side read nothing: %r" % (30 * harness.SLOW, v))
+        return v
+
+    def assert_bounded(self, held, base, what):
+        grown = self.proxy.rss_kib() - base
+        if harness.SANITIZE:
+            grown = 0  # ASan's allocator makes RSS meaningless
+        print("  %s: the proxy holds %d KiB, RSS +%d KiB"
+              % (what, held // 1024, grown))
+        self.assertLess(held, HELD_BOUND, "the proxy holds %d bytes of the "
+                        "body while %s: no backpressure" % (held, what))
+        self.assertLess(grown, RSS_BOUND_KIB, "proxy RSS grew by %d KiB "
+                        "while %s: no backpressure" % (grown, what))
+
     def test_download_backpressure(self):
         """A client that stops reading: the proxy must stop reading from
         the origin instead of buffering the body."""
         base = self.proxy.rss_kib()
         sent0 = self.origin.body_bytes_sent
+        path = "/bytes/%d?dl=%d" % (SLOWN, time.monotonic_ns())
         c = self.raw(timeout=60)
-        c.send(http_request("GET", self.origin.url("/bytes/%d" % SLOWN)))
+        c.send(http_request("GET", self.origin.url(path)))
         head = c.read_head()
         self.assertIn(" 200 ", head[0] + " ", head)
-        time.sleep(2.0)
-        grown = self.proxy.rss_kib() - base
-        sent = self.origin.body_bytes_sent - sent0
-        if harness.SANITIZE:
-            grown = 0  # ASan's allocator makes RSS meaningless
-        print("  client not reading: proxy RSS +%d KiB, origin sent %d KiB"
-              % (grown, sent // 1024))
-        # Kernel socket buffers on both sides hold some MiB; the rest must
-        # still be waiting at the origin.
-        self.assertLess(sent, SLOWN // 2, "the origin could send %d bytes "
-                        "to a client that reads nothing: no backpressure"
-                        % sent)
-        self.assertLess(grown, RSS_BOUND_KIB,
-                        "proxy RSS grew by %d KiB while the client was not "
-                        "reading: no backpressure" % grown)
+        up = self.origin.requests_for(path.split("?")[0])[-1]["peer"][1]
+        down = c.sock.getsockname()[1]
+
+        def measure():
+            q = harness.tcp_queues()
+            return (self.origin.body_bytes_sent - sent0,
+                    harness.kernel_bytes(q, self.origin.port, up),
+                    harness.kernel_bytes(q, self.proxy.port, down))
+        sent, k_up, k_down = self.settle(measure)
+        # The origin's count misses the 64 KiB block being sent, if any:
+        # it can only make held smaller by that much.
+        held = sent - k_up - k_down - len(c.buf)
+        self.assert_bounded(held, base, "the client reads nothing")
         h = hashlib.sha256()
         got = len(c.buf)
         h.update(c.buf)
@@ -128,38 +160,50 @@ class LargeBodies(ProxyTestCase):
         self.assertEqual(h.hexdigest(), pattern_sha256(SLOWN))
 
     def test_upload_backpressure(self):
-        """An origin that does not read the body yet: the proxy must stop
-        reading from the client instead of buffering the body."""
+        """An origin that does not read the body (until the test lets it):
+        the proxy must stop reading from the client instead of buffering
+        the body."""
         base = self.proxy.rss_kib()
+        hold = "up-%d" % time.monotonic_ns()
+        self.addCleanup(self.origin.release, hold)
         c = self.raw(timeout=60)
+        head = http_request("POST", self.origin.url("/echo?__hold=" + hold),
+                            headers=[("Content-Length", str(SLOWN))])
         errors = []
-        progress = [0]
+        sent = [0]      # body bytes the client's kernel has taken
 
         def sender():
             try:
-                c.send(http_request("POST",
-                                    self.origin.url("/echo?readdelay=3"),
-                                    headers=[("Content-Length",
-                                              str(SLOWN))]))
+                c.send(head)
                 for b in pattern(SLOWN):
-                    c.sock.sendall(b)
-                    progress[0] += len(b)
+                    mv = memoryview(b)
+                    while mv:
+                        n = c.sock.send(mv)
+                        sent[0] += n
+                        mv = mv[n:]
             except OSError as e:
                 errors.append(e)
         t = threading.Thread(target=sender, daemon=True)
         t.start()
-        time.sleep(2.0)
-        grown = self.proxy.rss_kib() - base
-        if harness.SANITIZE:
-            grown = 0  # ASan's allocator makes RSS meaningless
-        print("  origin not reading: proxy RSS +%d KiB, client sent %d KiB"
-              % (grown, progress[0] // 1024))
-        self.assertLess(progress[0], SLOWN // 2, "the client could send %d "
-                        "bytes to an origin that reads nothing: no "
-                        "backpressure" % progress[0])
-        self.assertLess(grown, RSS_BOUND_KIB,
-                        "proxy RSS grew by %d KiB while the origin was not "
-                        "reading: no backpressure" % grown)
+        recs = harness.wait_until(
+            lambda: [r for r in self.origin.requests_for("/echo")
+                     if hold in r["target"]], 10 * harness.SLOW)
+        self.assertTrue(recs, "the request did not reach the origin\n" +
+                        self.proxy.tail())
+        up = recs[0]["peer"][1]
+        down = c.sock.getsockname()[1]
+
+        def measure():
+            q = harness.tcp_queues()
+            return (sent[0], harness.kernel_bytes(q, down, self.proxy.port),
+                    harness.kernel_bytes(q, up, self.origin.port))
+        n, k_down, k_up = self.settle(measure)
+        # The origin has read the head (and up to 64 KiB more into its
+        # buffer): counting none of it as written makes held larger.
+        held = n - k_down - k_up
+        self.assert_bounded(held, base, "the origin reads nothing")
+        self.assertFalse(errors, errors)
+        self.origin.release(hold)
         r = c.read_response()
         t.join(30)
         self.assertFalse(errors, errors)

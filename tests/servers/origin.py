@@ -25,7 +25,9 @@ Endpoints (any method unless noted; HEAD is honoured everywhere):
                       ([name, value] in order and case), raw_head, body
                       length and sha256, whether it was chunked, chunk
                       extensions, trailers, conn_id, request_no, sent_100.
-                      ?readdelay=S sleeps before reading the request body.
+                      ?readdelay=S sleeps before reading the request body;
+                      ?__hold=NAME does not read it until the test calls
+                      release(NAME) (60 s at most).
   /conninfo           JSON: conn_id (one per accepted TCP connection) and
                       request_no (1, 2, ... on that connection).
   /status/N           status N; 204/304 and 1xx-free no-body rules.
@@ -60,9 +62,9 @@ Endpoints (any method unless noted; HEAD is honoured everywhere):
                       the connection S seconds later, as servers do with
                       idle connections.
   /stats              JSON: request_count, connection_count.
-Every request is recorded (method, target, path, headers, conn_id) when its
-head has been read, before the body: tests use that to prove that a
-request did not reach the origin.
+Every request is recorded (method, target, path, headers, conn_id, peer)
+when its head has been read, before the body: tests use that to prove that
+a request did not reach the origin.
 """
 
 import argparse
@@ -75,6 +77,7 @@ import socket
 import ssl
 import struct
 import sys
+import threading
 import time
 
 from httpcommon import (BLOCK, BadRequest, ThreadedServer, encode_chunked,
@@ -136,6 +139,15 @@ class Origin(ThreadedServer):
         self.body_bytes_sent = 0
         # Request body bytes read so far (all connections).
         self.body_bytes_read = 0
+        self._holds = {}        # ?__hold= name -> threading.Event
+
+    def _hold_event(self, name):
+        with self._lock:
+            return self._holds.setdefault(name, threading.Event())
+
+    def release(self, name):
+        """Let the requests held with ?__hold=name read their bodies."""
+        self._hold_event(name).set()
 
     # -- bookkeeping -------------------------------------------------
     @property
@@ -204,7 +216,8 @@ class Origin(ThreadedServer):
         conn.n_requests += 1
         rec = {"method": req.method, "target": req.target, "path": req.path,
                "headers": list(req.headers), "conn_id": conn.conn_id,
-               "request_no": conn.n_requests, "time": time.time()}
+               "request_no": conn.n_requests, "time": time.time(),
+               "peer": list(conn.peer)[:2]}
         with self._lock:
             self.requests.append(rec)
         keep = keep_alive(req)
@@ -288,6 +301,8 @@ class Origin(ThreadedServer):
         d = float(req.query.get("readdelay", "0"))
         if d:
             time.sleep(min(d, 30))
+        if req.query.get("__hold"):
+            self._hold_event(req.query["__hold"]).wait(60)
         self._consume(conn, req)
         obj = {
             "method": req.method,
