@@ -858,6 +858,32 @@ class ProxyTestCase(unittest.TestCase):
                           "error body %r does not mention %r" % (text, w))
 
 
+def stale_binary():
+    """Why BIN is not a build of this source tree, or None: it is older
+    than a file of proxy/ (the tree changed since the build, or
+    OAUTHLENS_BIN names another tree's binary). Tests run against such a
+    binary test other code, and fail in puzzling ways: one built before
+    `run` existed answers "unexpected argument run"."""
+    try:
+        built = os.stat(BIN).st_mtime
+    except OSError:
+        return None             # Proxy.start and the tests say so
+    d = os.path.join(SRC, "proxy")
+    newer = [n for n in sorted(os.listdir(d)) if n.endswith((".c", ".h"))
+             and os.stat(os.path.join(d, n)).st_mtime > built]
+    if not newer:
+        return None
+    return ("%s is older than %s in %s: rebuild it (cmake --build), or "
+            "point OAUTHLENS_BIN at this tree's build" %
+            (BIN, ", ".join(newer[:3]) + (" ..." if len(newer) > 3 else ""),
+             d))
+
+
 def main():
-    """unittest.main with verbose output; exit status 1 on any failure."""
+    """unittest.main with verbose output; exit status 1 on any failure
+    (at once, without running anything, if the binary is stale)."""
+    why = stale_binary()
+    if why is not None:
+        sys.stderr.write("harness: %s\n" % why)
+        sys.exit(1)
     unittest.main(verbosity=2)
