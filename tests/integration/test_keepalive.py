@@ -125,14 +125,21 @@ class KeepAlive(ProxyTestCase):
 
     def test_parallel_clients_use_separate_upstreams(self):
         c1, c2 = self.raw(), self.raw()
-        # Hold c1's upstream busy with a slow request; c2 must not be
-        # queued behind it on the same upstream connection.
-        c1.send(http_request("GET", self.origin.url("/slow?delay=1")))
-        time.sleep(0.2)
-        t0 = time.monotonic()
-        b = self.conninfo(c2, "parallel")
-        self.assertLess(time.monotonic() - t0, 0.8 * harness.SLOW,
-                        "second client waited for the first")
+        # Hold c1's upstream busy with a request the origin answers only
+        # when the test says so; c2 must not be queued behind it on the
+        # same upstream connection: it gets its answer meanwhile.
+        hold = "parallel-%d" % time.monotonic_ns()
+        self.addCleanup(self.origin.release, hold)
+        c1.send(http_request("GET", self.origin.url("/slow?__hold=" + hold)))
+        self.assertTrue(harness.wait_until(
+            lambda: [r for r in self.origin.requests_for("/slow")
+                     if hold in r["target"]], 10 * harness.SLOW),
+            "the held request did not reach the origin")
+        try:
+            b = self.conninfo(c2, "parallel")
+        except OSError as e:
+            self.fail("second client waited for the first: %r" % e)
+        self.origin.release(hold)
         r = c1.read_response()
         self.assertEqual(r.status, 200, r)
         a = self.conninfo(c1, "parallel-a")

@@ -33,6 +33,8 @@ Endpoints (any method unless noted; HEAD is honoured everywhere):
   /status/N           status N; 204/304 and 1xx-free no-body rules.
   /slow?delay=S       sleeps S seconds, then answers; &stall=1 sends the
                       head and half the body first, then sleeps.
+                      /slow?__hold=NAME answers when the test calls
+                      release(NAME) (60 s at most).
   /trailers           chunked response with Trailer: X-Checksum and a
                       trailer field.
   /hop                response carrying hop-by-hop headers (Connection:
@@ -385,7 +387,10 @@ class Origin(ThreadedServer):
             time.sleep(d)
             conn.sock.sendall(body[len(body) // 2:])
             return keep
-        time.sleep(d)
+        if req.query.get("__hold"):
+            self._hold_event(req.query["__hold"]).wait(60)
+        else:
+            time.sleep(d)
         self._send(conn, req, 200, [("Content-Type", "text/plain")],
                    body, keep)
         return keep
