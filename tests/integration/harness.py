@@ -183,6 +183,37 @@ def wait_listening(proc, port, timeout, interval=0.05):
     return False
 
 
+def listener_owned_by(pid, port):
+    """True if process pid holds a socket listening on TCP port `port`
+    (any address; /proc/net/tcp{,6} and /proc/<pid>/fd)."""
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(table) as f:
+                next(f)
+                for line in f:
+                    fields = line.split()
+                    if fields[3] == "0A" and \
+                            int(fields[1].rsplit(":", 1)[1], 16) == port:
+                        inodes.add("socket:[%s]" % fields[9])
+        except OSError:
+            pass
+    if not inodes:
+        return False
+    d = "/proc/%d/fd" % pid
+    try:
+        names = os.listdir(d)
+    except OSError:
+        return False
+    for name in names:
+        try:
+            if os.readlink(os.path.join(d, name)) in inodes:
+                return True
+        except OSError:
+            pass
+    return False
+
+
 class RawServer:
     """A loopback TCP server for origins that must misbehave exactly:
     each accepted connection is handed to self.serve(conn) in a thread of
@@ -349,7 +380,19 @@ class Proxy:
         return self
 
     def _wait_listening(self, timeout):
-        return wait_listening(self.proc, self.port, timeout)
+        """Until the proxy itself listens on self.port: that a connect()
+        succeeds is not enough, another process's socket could answer
+        (the proxy then exits with "address already in use" while the
+        test talks to a stranger)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not wait_listening(self.proc, self.port,
+                                  deadline - time.monotonic()):
+                return False
+            if listener_owned_by(self.proc.pid, self.port):
+                return True
+            time.sleep(0.05)
+        return False
 
     def alive(self):
         return self.proc is not None and self.proc.poll() is None
