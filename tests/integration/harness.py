@@ -136,6 +136,21 @@ def tcp_queues():
     return out
 
 
+def server_conns(port):
+    """How many connections to 127.0.0.1:port its server still holds open
+    (ESTABLISHED or CLOSE_WAIT on its side, accepted or still queued;
+    /proc/net/tcp)."""
+    n = 0
+    with open("/proc/net/tcp") as f:
+        next(f)
+        for line in f:
+            fields = line.split()
+            if fields[3] in ("01", "08") and \
+                    int(fields[1].split(":")[1], 16) == port:
+                n += 1
+    return n
+
+
 def kernel_bytes(queues, a, b):
     """Bytes on their way from the socket on 127.0.0.1:a to its peer on
     127.0.0.1:b, held by the kernel (a's send queue, b's receive queue)."""

@@ -51,13 +51,18 @@ class MaxConnections(ProxyTestCase):
     proxy_config = {"max_connections": 2}
 
     def setUp(self):
-        # Start each test with both slots free (the readiness probe and
-        # the previous test's connections may still count for a moment).
+        # Start each test with both slots free: the readiness probe's and
+        # the previous test's connections count until the proxy has
+        # closed its side of them (server_conns: ESTABLISHED or
+        # CLOSE_WAIT on the proxy's port), however long that takes here.
         def free():
             return self.curl("/echo?free=1").status == 200
         self.assertTrue(harness.wait_until(free, 5 * harness.SLOW, 0.2),
                         "proxy never had a free slot")
-        time.sleep(0.2)
+        self.assertTrue(harness.wait_until(
+            lambda: harness.server_conns(self.proxy.port) == 0,
+            5 * harness.SLOW), "the proxy still holds %d client "
+            "connections" % harness.server_conns(self.proxy.port))
 
     def hold(self):
         c = self.raw()
