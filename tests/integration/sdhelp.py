@@ -28,6 +28,7 @@ import os
 import re
 import shutil
 import socket
+import struct
 import subprocess
 import tempfile
 import threading
@@ -80,8 +81,11 @@ def short_dir(d):
 
 
 class NotifyMessage:
-    def __init__(self, t, raw):
+    def __init__(self, t, raw, sent=None):
         self.t = t                      # time.monotonic() at receipt
+        # When the daemon sent it (the kernel's SO_TIMESTAMP, wall clock
+        # seconds), or None: unlike t, not delayed by this process.
+        self.sent = sent
         self.raw = raw
         self.fields = {}
         for line in raw.split("\n"):
@@ -99,6 +103,11 @@ class NotifyMessage:
         return "<notify +%.3f %r>" % (self.t, self.raw)
 
 
+# Linux's SO_TIMESTAMP (= SCM_TIMESTAMP; Python 3.11 lacks the name): the
+# kernel stamps a datagram for an AF_UNIX socket with it when it is sent.
+SO_TIMESTAMP = getattr(socket, "SO_TIMESTAMP", 29)
+
+
 class NotifySocket:
     """Bind an AF_UNIX SOCK_DGRAM socket at DIR/notify and record every
     datagram. .env() gives NOTIFY_SOCKET for the daemon."""
@@ -108,6 +117,10 @@ class NotifySocket:
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         self.sock.bind(self.path)
         self.sock.settimeout(0.1)
+        try:
+            self.sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMP, 1)
+        except OSError:
+            pass
         self.messages = []
         self.lock = threading.Lock()
         self.cond = threading.Condition(self.lock)
@@ -121,13 +134,20 @@ class NotifySocket:
     def _run(self):
         while not self._stop:
             try:
-                data = self.sock.recv(65536)
+                data, anc, _, _ = self.sock.recvmsg(
+                    65536, socket.CMSG_SPACE(16))
             except socket.timeout:
                 continue
             except OSError:
                 return
+            sent = None
+            for level, kind, v in anc:
+                if level == socket.SOL_SOCKET and kind == SO_TIMESTAMP \
+                        and len(v) >= 16:
+                    sec, usec = struct.unpack("qq", v[:16])
+                    sent = sec + usec / 1e6
             m = NotifyMessage(time.monotonic(),
-                              data.decode("utf-8", errors="replace"))
+                              data.decode("utf-8", errors="replace"), sent)
             with self.cond:
                 self.messages.append(m)
                 self.cond.notify_all()
