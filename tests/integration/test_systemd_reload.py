@@ -208,12 +208,19 @@ class RefusedReload(ReloadBase):
 
 class InFlight(ReloadBase):
 
-    def slow_request(self, d, delay):
-        path = "/slow?delay=%g&id=%d" % (delay, time.monotonic_ns())
+    def slow_request(self, d, delay=None, hold=None):
+        """A request through d that the origin answers after delay
+        seconds, or (hold) when the test calls origin.release(hold)."""
+        if hold is not None:
+            path = "/slow?__hold=%s&id=%d" % (hold, time.monotonic_ns())
+        else:
+            path = "/slow?delay=%g&id=%d" % (delay, time.monotonic_ns())
         call = BackgroundCall(lambda: harness.curl(
             self.origin.url(path), d, timeout=30, tmpdir=self.tmp))
         call.start()
         self.addCleanup(call.join, 30 * SLOW)
+        if hold is not None:            # cleanups run last first
+            self.addCleanup(self.origin.release, hold)
         seen = harness.wait_until(
             lambda: [r for r in self.origin.requests_for("/slow")
                      if r.get("target") == path], 5 * SLOW)
@@ -223,12 +230,16 @@ class InFlight(ReloadBase):
 
     def test_slow_request_survives_reload(self):
         d = self.start({"lang": "ja"})
-        call = self.slow_request(d, 2)
+        # The origin answers when the test says: the reload happens with
+        # the request in flight however long it takes.
+        hold = "reload-%d" % time.monotonic_ns()
+        call = self.slow_request(d, hold=hold)
         self.write(d, {"lang": "en"})
         self.reload(d)
         self.assertTrue(call.is_alive(), "slow request ended early")
         # New work meanwhile, under the new config.
         self.assertEqual(self.annotate(d).get("lang"), "en")
+        self.origin.release(hold)
         call.join(30 * SLOW)
         self.assertIsNone(call.error, call.error)
         r = call.result
@@ -260,7 +271,10 @@ class InFlight(ReloadBase):
 
     def test_slow_request_completes_on_sigterm(self):
         d = self.start({})
-        call = self.slow_request(d, 2)
+        # In flight until the test releases it, however slow the steps
+        # below are.
+        hold = "sigterm-%d" % time.monotonic_ns()
+        call = self.slow_request(d, hold=hold)
         start = self.notify.count()
         d.signal(signal.SIGTERM)
         _, m = self.notify.wait_key("STOPPING", 5, start=start, value="1")
@@ -271,6 +285,7 @@ class InFlight(ReloadBase):
                         "SIGTERM")
         self.assertTrue(call.is_alive(), "the slow request was cut short")
         self.assertIsNone(d.proc.poll(), "exited with a request in flight")
+        self.origin.release(hold)
         call.join(30 * SLOW)
         done = time.monotonic()
         self.assertIsNone(call.error, call.error)
