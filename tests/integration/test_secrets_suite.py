@@ -264,7 +264,7 @@ class SecretsSuite(oh.OAuthTestCase):
                 "GET", o.url("/badstatus?code=" + self.sec("code")),
                 auth())),
             ("stall", 504, http_request(
-                "GET", o.url("/slow?delay=6&code=" + self.sec("code")),
+                "GET", o.url("/slow?delay=20&code=" + self.sec("code")),
                 auth())),
             ("bare LF", 400, http_request(
                 "GET", o.url("/echo?" + self.secret_query()), auth())
