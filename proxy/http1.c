@@ -124,6 +124,7 @@ on_header_field(http_parser *p, const char *at, size_t len)
 	h->h_hdrs[h->h_nhdrs].hd_value.s_ptr = at + len;
 	h->h_hdrs[h->h_nhdrs].hd_value.s_len = 0;
 	h->h_hdrs[h->h_nhdrs].hd_hop = 0;
+	h->h_hdrs[h->h_nhdrs].hd_field = HF_UNKNOWN;
 	h->h_nhdrs++;
 	hp->hp_in_value = 0;
 	return 0;
@@ -253,43 +254,91 @@ http1_head_end(const char *buf, size_t len, size_t *scan, size_t *headlen,
 	return 0;
 }
 
-enum hname { HN_OTHER, HN_HOP, HN_CONNECTION, HN_HOST, HN_EXPECT };
-
-/* Classify a field name with one comparison at most: by length first. */
-static enum hname
-hname_class(const char *p, size_t n)
+/* ASCII lower case of any byte (exact: only 'A'..'Z' change). */
+static inline unsigned char
+lc(unsigned char ch)
 {
+	return (unsigned char)(ch - 'A') < 26 ? ch | 0x20 : ch;
+}
+
+/* Whether [p, p+n) is lit (lower case, n bytes long) in any case. */
+static inline int
+ieq_lower(const char *p, const char *lit, size_t n)
+{
+	size_t	i;
+
+	for (i = 0; i < n; i++)
+		if (lc((unsigned char)p[i]) != (unsigned char)lit[i])
+			return 0;
+	return 1;
+}
+
+#define FIELD_IS(p, n, lit, f)						\
+	(ieq_lower((p), (lit), (n)) ? (f) : HF_OTHER)
+
+/* By length, then by first letter: one full comparison at most. */
+enum http1_field
+http1_field_of(const char *p, size_t n)
+{
+	if (n < 2)
+		return HF_OTHER;
 	switch (n) {
 	case 2:
-		return util_slice_ieq(p, n, "te") ? HN_HOP : HN_OTHER;
+		return FIELD_IS(p, n, "te", HF_TE);
+	case 3:
+		return FIELD_IS(p, n, "via", HF_VIA);
 	case 4:
-		return util_slice_ieq(p, n, "host") ? HN_HOST : HN_OTHER;
+		return FIELD_IS(p, n, "host", HF_HOST);
 	case 6:
-		return util_slice_ieq(p, n, "expect") ? HN_EXPECT : HN_OTHER;
+		return FIELD_IS(p, n, "expect", HF_EXPECT);
 	case 7:
-		return util_slice_ieq(p, n, "upgrade") ||
-		    util_slice_ieq(p, n, "trailer") ? HN_HOP : HN_OTHER;
+		if (lc((unsigned char)p[0]) == 'u')
+			return FIELD_IS(p, n, "upgrade", HF_UPGRADE);
+		return FIELD_IS(p, n, "trailer", HF_TRAILER);
 	case 10:
-		if ((p[0] | 0x20) == 'c')
-			return util_slice_ieq(p, n, "connection") ?
-			    HN_CONNECTION : HN_OTHER;
-		return util_slice_ieq(p, n, "keep-alive") ? HN_HOP : HN_OTHER;
+		if (lc((unsigned char)p[0]) == 'c')
+			return FIELD_IS(p, n, "connection", HF_CONNECTION);
+		return FIELD_IS(p, n, "keep-alive", HF_KEEP_ALIVE);
+	case 14:
+		return FIELD_IS(p, n, "content-length", HF_CONTENT_LENGTH);
+	case 15:
+		return FIELD_IS(p, n, "accept-encoding", HF_ACCEPT_ENCODING);
 	case 16:
-		return util_slice_ieq(p, n, "proxy-connection") ?
-		    HN_CONNECTION : HN_OTHER;
+		return FIELD_IS(p, n, "proxy-connection", HF_PROXY_CONNECTION);
+	case 17:
+		return FIELD_IS(p, n, "transfer-encoding",
+		    HF_TRANSFER_ENCODING);
 	case 18:
-		return util_slice_ieq(p, n, "proxy-authenticate") ? HN_HOP :
-		    HN_OTHER;
+		return FIELD_IS(p, n, "proxy-authenticate",
+		    HF_PROXY_AUTHENTICATE);
 	case 19:
-		return util_slice_ieq(p, n, "proxy-authorization") ? HN_HOP :
-		    HN_OTHER;
+		return FIELD_IS(p, n, "proxy-authorization",
+		    HF_PROXY_AUTHORIZATION);
 	default:
-		return HN_OTHER;
+		return HF_OTHER;
 	}
 }
 
-/* One pass over the fields: Host, Expect, the fixed hop-by-hop set; then,
- * only when there is a Connection field, the fields it names. */
+/* hd's field: classified by http1_parse_head, else now. */
+static enum http1_field
+field(const struct http1_hdr *hd)
+{
+	return hd->hd_field != HF_UNKNOWN ? hd->hd_field :
+	    http1_field_of(hd->hd_name.s_ptr, hd->hd_name.s_len);
+}
+
+/* The fields Connection may name without effect: framing and Host go
+ * through whatever it says (dropping them would desynchronise hops). */
+static int
+conn_keeps(enum http1_field f)
+{
+	return f == HF_CONTENT_LENGTH || f == HF_TRANSFER_ENCODING ||
+	    f == HF_HOST;
+}
+
+/* Host, Expect, Transfer-Encoding and the fixed hop-by-hop set from the
+ * fields' classes (check_names set them); then, only when there is a
+ * Connection field, the fields it names. */
 static void
 classify_fields(struct http1_head *h)
 {
@@ -300,22 +349,31 @@ classify_fields(struct http1_head *h)
 	for (i = 0; i < h->h_nhdrs; i++) {
 		struct http1_hdr *hd = &h->h_hdrs[i];
 
-		switch (hname_class(hd->hd_name.s_ptr, hd->hd_name.s_len)) {
-		case HN_HOP:
+		switch (hd->hd_field) {
+		case HF_TE:
+		case HF_UPGRADE:
+		case HF_TRAILER:
+		case HF_KEEP_ALIVE:
+		case HF_PROXY_AUTHENTICATE:
+		case HF_PROXY_AUTHORIZATION:
 			hd->hd_hop = 1;
 			break;
-		case HN_CONNECTION:
+		case HF_CONNECTION:
+		case HF_PROXY_CONNECTION:
 			hd->hd_hop = 1;
 			conn = 1;
 			break;
-		case HN_HOST:
+		case HF_HOST:
 			if (h->h_host == -1)
 				h->h_host = (int)i;
 			break;
-		case HN_EXPECT:
+		case HF_EXPECT:
 			if (util_slice_ieq(hd->hd_value.s_ptr,
 			    hd->hd_value.s_len, "100-continue"))
 				h->h_expect = 1;
+			break;
+		case HF_TRANSFER_ENCODING:
+			h->h_te = 1;
 			break;
 		default:
 			break;
@@ -324,23 +382,23 @@ classify_fields(struct http1_head *h)
 	if (!conn)
 		return;
 	for (i = 0; i < h->h_nhdrs; i++) {
-		const char	*cur, *end, *tok;
-		size_t		 toklen;
+		const char		*cur, *end, *tok;
+		size_t			 toklen;
+		enum http1_field	 f;
 
-		if (hname_class(h->h_hdrs[i].hd_name.s_ptr,
-		    h->h_hdrs[i].hd_name.s_len) != HN_CONNECTION)
+		if (h->h_hdrs[i].hd_field != HF_CONNECTION &&
+		    h->h_hdrs[i].hd_field != HF_PROXY_CONNECTION)
 			continue;
 		cur = h->h_hdrs[i].hd_value.s_ptr;
 		end = cur + h->h_hdrs[i].hd_value.s_len;
 		while (util_list_next(&cur, end, &tok, &toklen)) {
-			/* Framing and Host go through whatever Connection
-			 * says: dropping them would desynchronise hops. */
-			if (util_slice_ieq(tok, toklen, "content-length") ||
-			    util_slice_ieq(tok, toklen, "transfer-encoding") ||
-			    util_slice_ieq(tok, toklen, "host"))
+			if (conn_keeps(f = http1_field_of(tok, toklen)))
 				continue;
+			/* A known name: its fields carry its class. */
 			for (j = 0; j < h->h_nhdrs; j++)
-				if (h->h_hdrs[j].hd_name.s_len == toklen &&
+				if (f != HF_OTHER ?
+				    h->h_hdrs[j].hd_field == f :
+				    h->h_hdrs[j].hd_name.s_len == toklen &&
 				    strncasecmp(h->h_hdrs[j].hd_name.s_ptr,
 				    tok, toklen) == 0)
 					h->h_hdrs[j].hd_hop = 1;
@@ -386,19 +444,22 @@ static const unsigned char tchar[256] = {
 	['y'] = 1, ['z'] = 1,
 };
 
+/* Whether every field name is a token; classifies each one. */
 static int
-valid_names(const struct http1_head *h)
+check_names(struct http1_head *h)
 {
 	size_t	i, j;
 
 	for (i = 0; i < h->h_nhdrs; i++) {
-		const struct slice *n = &h->h_hdrs[i].hd_name;
+		struct http1_hdr	*hd = &h->h_hdrs[i];
+		const struct slice	*n = &hd->hd_name;
 
 		if (n->s_len == 0)
 			return 0;
 		for (j = 0; j < n->s_len; j++)
 			if (!tchar[(unsigned char)n->s_ptr[j]])
 				return 0;
+		hd->hd_field = http1_field_of(n->s_ptr, n->s_len);
 	}
 	return 1;
 }
@@ -808,8 +869,7 @@ te_disagrees(const struct http1_head *h)
 	int		 seen = 0;
 
 	for (i = 0; i < h->h_nhdrs; i++) {
-		if (!util_slice_ieq(h->h_hdrs[i].hd_name.s_ptr,
-		    h->h_hdrs[i].hd_name.s_len, "transfer-encoding"))
+		if (h->h_hdrs[i].hd_field != HF_TRANSFER_ENCODING)
 			continue;
 		seen = 1;
 		cur = h->h_hdrs[i].hd_value.s_ptr;
@@ -840,8 +900,7 @@ te_faulty(const struct http1_head *h)
 	int		 chunked = 0;
 
 	for (i = 0; i < h->h_nhdrs; i++) {
-		if (!util_slice_ieq(h->h_hdrs[i].hd_name.s_ptr,
-		    h->h_hdrs[i].hd_name.s_len, "transfer-encoding"))
+		if (h->h_hdrs[i].hd_field != HF_TRANSFER_ENCODING)
 			continue;
 		if (h->h_kind == HTTP1_REQUEST && h->h_major == 1 &&
 		    h->h_minor == 0)
@@ -924,7 +983,7 @@ http1_parse_head(struct http1_parser *hp, const char *buf, size_t len,
 		    "incomplete head");
 		return -1;
 	}
-	if (!valid_names(h)) {
+	if (!check_names(h)) {
 		set_error(err, 400, "malformed message head: %s",
 		    "a header name is not a token");
 		return -1;
@@ -942,12 +1001,12 @@ http1_parse_head(struct http1_parser *hp, const char *buf, size_t len,
 		    "the status code is not three digits");
 		return -1;
 	}
-	if (te_disagrees(h)) {
+	if (h->h_te && te_disagrees(h)) {
 		set_error(err, 400, "malformed message head: %s",
 		    "Transfer-Encoding that does not end in chunked as read");
 		return -1;
 	}
-	if ((why = te_faulty(h)) != NULL) {
+	if (h->h_te && (why = te_faulty(h)) != NULL) {
 		set_error(err, 400, "malformed message head: %s", why);
 		return -1;
 	}
@@ -1250,18 +1309,17 @@ write_request_head(struct evbuffer *evout, const struct http1_head *h,
 	for (i = 0; i < h->h_nhdrs; i++) {
 		const struct http1_hdr *hd = &h->h_hdrs[i];
 
+		enum http1_field	 f = field(hd);
+
 		if ((int)i == h->h_host) {
 			write_host(out, t);
 			continue;
 		}
-		if (util_slice_ieq(hd->hd_name.s_ptr, hd->hd_name.s_len,
-		    "host"))
+		if (f == HF_HOST)
 			continue;
-		if (hd->hd_hop && !(upgrade && util_slice_ieq(
-		    hd->hd_name.s_ptr, hd->hd_name.s_len, "upgrade")))
+		if (hd->hd_hop && !(upgrade && f == HF_UPGRADE))
 			continue;
-		if ((flags & HTTP1_W_DECODABLE) && util_slice_ieq(
-		    hd->hd_name.s_ptr, hd->hd_name.s_len, "accept-encoding")) {
+		if ((flags & HTTP1_W_DECODABLE) && f == HF_ACCEPT_ENCODING) {
 			write_decodable(out, hd);
 			continue;
 		}
@@ -1306,8 +1364,7 @@ http1_via_loop(const struct http1_head *h)
 	for (i = 0; i < h->h_nhdrs; i++) {
 		const struct http1_hdr *hd = &h->h_hdrs[i];
 
-		if (!util_slice_ieq(hd->hd_name.s_ptr, hd->hd_name.s_len,
-		    "via"))
+		if (field(hd) != HF_VIA)
 			continue;
 		cur = hd->hd_value.s_ptr;
 		end = cur + hd->hd_value.s_len;
@@ -1345,11 +1402,10 @@ http1_write_response_head(struct evbuffer *evout, const struct http1_head *h,
 		const struct http1_hdr *hd = &h->h_hdrs[i];
 
 		if (hd->hd_hop && !((flags & HTTP1_W_UPGRADE) &&
-		    util_slice_ieq(hd->hd_name.s_ptr, hd->hd_name.s_len,
-		    "upgrade")))
+		    field(hd) == HF_UPGRADE))
 			continue;
-		if ((flags & HTTP1_W_DECHUNK) && util_slice_ieq(
-		    hd->hd_name.s_ptr, hd->hd_name.s_len, "transfer-encoding"))
+		if ((flags & HTTP1_W_DECHUNK) &&
+		    field(hd) == HF_TRANSFER_ENCODING)
 			continue;
 		add_slice(out, &hd->hd_name);
 		hb_add(out, ": ", 2);

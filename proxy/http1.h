@@ -28,10 +28,35 @@ enum http1_body {
 	HTTP1_BODY_EOF		/* response delimited by close */
 };
 
+/*
+ * The fields the transport acts on, each name recognised once per head
+ * (HF_UNKNOWN: not classified yet, for a head not made by
+ * http1_parse_head).
+ */
+enum http1_field {
+	HF_UNKNOWN,
+	HF_OTHER,
+	HF_ACCEPT_ENCODING,
+	HF_CONNECTION,
+	HF_CONTENT_LENGTH,
+	HF_EXPECT,
+	HF_HOST,
+	HF_KEEP_ALIVE,
+	HF_PROXY_AUTHENTICATE,
+	HF_PROXY_AUTHORIZATION,
+	HF_PROXY_CONNECTION,
+	HF_TE,
+	HF_TRAILER,
+	HF_TRANSFER_ENCODING,
+	HF_UPGRADE,
+	HF_VIA
+};
+
 struct http1_hdr {
 	struct slice	 hd_name;
 	struct slice	 hd_value;	/* optional whitespace trimmed */
 	unsigned	 hd_hop;	/* hop-by-hop: never forwarded */
+	enum http1_field hd_field;	/* what hd_name names */
 };
 
 /*
@@ -52,6 +77,7 @@ struct http1_head {
 	unsigned	 h_connect:1;	/* CONNECT request */
 	unsigned	 h_is_head:1;	/* HEAD request */
 	unsigned	 h_expect:1;	/* Expect: 100-continue */
+	unsigned	 h_te:1;	/* a Transfer-Encoding field */
 	int		 h_host;	/* index of Host, or -1 */
 	size_t		 h_nhdrs;
 	struct http1_hdr h_hdrs[HTTP1_MAX_HEADERS];
@@ -175,6 +201,9 @@ void		 http1_write_error(struct evbuffer *out, int status,
 
 /* The standard reason phrase of a status code. */
 const char	*http1_status_text(int status);
+
+/* What the field name [p, p+len) is (ASCII case-insensitive). */
+enum http1_field http1_field_of(const char *p, size_t len);
 
 /* Value of the first header with this name (case-insensitive), or NULL. */
 const struct slice *http1_header(const struct http1_head *h,
