@@ -1222,6 +1222,28 @@ add_slice(struct hb *out, const struct slice *s)
 	hb_add(out, s->s_ptr, s->s_len);
 }
 
+/*
+ * "name: value CRLF". A field that came as exactly that (one space after
+ * the colon, no whitespace after the value) is copied as one piece: the
+ * head it was parsed from is contiguous and its lines end in CRLF.
+ */
+static void
+add_field(struct hb *out, const struct http1_hdr *hd)
+{
+	const char	*n = hd->hd_name.s_ptr, *v = hd->hd_value.s_ptr;
+	size_t		 nl = hd->hd_name.s_len, vl = hd->hd_value.s_len;
+
+	if (v == n + nl + 2 && n[nl] == ':' && n[nl + 1] == ' ' &&
+	    v[vl] == '\r' && v[vl + 1] == '\n') {
+		hb_add(out, n, nl + 2 + vl + 2);
+		return;
+	}
+	add_slice(out, &hd->hd_name);
+	hb_add(out, ": ", 2);
+	add_slice(out, &hd->hd_value);
+	hb_add(out, "\r\n", 2);
+}
+
 static void
 write_host(struct hb *out, const struct http1_target *t)
 {
@@ -1323,10 +1345,7 @@ write_request_head(struct evbuffer *evout, const struct http1_head *h,
 			write_decodable(out, hd);
 			continue;
 		}
-		add_slice(out, &hd->hd_name);
-		hb_add(out, ": ", 2);
-		add_slice(out, &hd->hd_value);
-		hb_add(out, "\r\n", 2);
+		add_field(out, hd);
 	}
 	if (upgrade)
 		hb_add(out, "Connection: Upgrade\r\n", 21);
@@ -1407,10 +1426,7 @@ http1_write_response_head(struct evbuffer *evout, const struct http1_head *h,
 		if ((flags & HTTP1_W_DECHUNK) &&
 		    field(hd) == HF_TRANSFER_ENCODING)
 			continue;
-		add_slice(out, &hd->hd_name);
-		hb_add(out, ": ", 2);
-		add_slice(out, &hd->hd_value);
-		hb_add(out, "\r\n", 2);
+		add_field(out, hd);
 	}
 	if (flags & HTTP1_W_UPGRADE)
 		hb_add(out, "Connection: Upgrade\r\n", 21);
