@@ -210,6 +210,69 @@ test_rewrite(void)
 	http1_parser_free(hp);
 }
 
+/* Field names are recognised in any case and only when spelled in full;
+ * the rewritten head keeps every other field byte for byte, however its
+ * line was spaced. */
+static void
+test_field_classes(void)
+{
+	struct http1_parser	*hp = http1_parser_new(HTTP1_REQUEST);
+	const char		*out;
+	static const struct {
+		const char		*name;
+		enum http1_field	 f;
+	} names[] = {
+		{ "te", HF_TE }, { "TE", HF_TE }, { "tf", HF_OTHER },
+		{ "via", HF_VIA }, { "VIA", HF_VIA }, { "vie", HF_OTHER },
+		{ "hOsT", HF_HOST }, { "hosts", HF_OTHER },
+		{ "hos", HF_OTHER }, { "xost", HF_OTHER },
+		{ "Expect", HF_EXPECT }, { "Upgrade", HF_UPGRADE },
+		{ "upgradf", HF_OTHER }, { "TRAILER", HF_TRAILER },
+		{ "trailes", HF_OTHER }, { "Connection", HF_CONNECTION },
+		{ "connectiom", HF_OTHER }, { "Keep-Alive", HF_KEEP_ALIVE },
+		{ "keep_alive", HF_OTHER },
+		{ "Content-Length", HF_CONTENT_LENGTH },
+		{ "Content-Lengtx", HF_OTHER },
+		{ "Accept-Encoding", HF_ACCEPT_ENCODING },
+		{ "Proxy-Connection", HF_PROXY_CONNECTION },
+		{ "Transfer-Encoding", HF_TRANSFER_ENCODING },
+		{ "Proxy-Authenticate", HF_PROXY_AUTHENTICATE },
+		{ "Proxy-Authorization", HF_PROXY_AUTHORIZATION },
+		{ "Proxy-Authorizatioo", HF_OTHER }, { "", HF_OTHER },
+		{ "h", HF_OTHER }, { "content\x0d" "length", HF_OTHER },
+	};
+	size_t			 i;
+
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		CHECK_INT(http1_field_of(names[i].name,
+		    strlen(names[i].name)), names[i].f);
+	out = rewrite_request(hp, "GET http://a/ HTTP/1.1\r\nA:b\r\n"
+	    "B:  c\r\nC: d \r\nD:\t e\t\r\nE: \r\nF:\r\nG: g h\r\n"
+	    "CONNECTION: X-Gone, HOST, content-LENGTH\r\nx-gone: 1\r\n"
+	    "PROXY-connection: via\r\nVIA: 1.0 other\r\nhOsT: a\r\n"
+	    "Content-Length: 0\r\n\r\n", 0);
+	CHECK_STR(out, "GET / HTTP/1.1\r\nA: b\r\nB: c\r\nC: d\r\nD: e\r\n"
+	    "E: \r\nF: \r\nG: g h\r\nHost: a\r\nContent-Length: 0\r\n"
+	    "Via: 1.1 oauthlens\r\n\r\n");
+	CHECK(parse(hp, "GET http://a/ HTTP/1.1\r\nvIa: 1.1 OAuthLens\r\n"
+	    "\r\n", 0) == 0);
+	CHECK(http1_via_loop(&head));
+	/* Transfer-Encoding in any case is framing. */
+	CHECK(parse(hp, "POST http://a/ HTTP/1.0\r\ntransfer-ENCODING: "
+	    "chunked\r\n\r\n", 0) == -1);
+	CHECK(parse(hp, "POST http://a/ HTTP/1.1\r\nTRANSFER-ENCODING: "
+	    "chunked, chunked\r\n\r\n", 0) == -1);
+	CHECK(parse(hp, "POST http://a/ HTTP/1.1\r\nTransfer-Encoding: "
+	    "identity\r\n\r\n", 0) == -1);
+	CHECK(parse(hp, "POST http://a/ HTTP/1.1\r\nTransfer-encoding: "
+	    "chunked\r\n\r\n", 0) == 0);
+	CHECK_INT(head.h_body, HTTP1_BODY_CHUNKED);
+	CHECK(parse(hp, "POST http://a/ HTTP/1.1\r\nExpect: 100-CONTINUE\r\n"
+	    "Content-Length: 1\r\n\r\n", 0) == 0);
+	CHECK(head.h_expect);
+	http1_parser_free(hp);
+}
+
 static void
 test_response_rewrite(void)
 {
@@ -497,6 +560,7 @@ main(void)
 	test_smuggling();
 	test_limits();
 	test_rewrite();
+	test_field_classes();
 	test_response_rewrite();
 	test_body_split();
 	test_body_errors();
