@@ -123,7 +123,9 @@ one_run() {
 	done >"$WORK/curl.$n"
 	timeout 600 curl -s -m 600 -x "127.0.0.1:$PPORT" -K "$WORK/curl.$n" \
 	    -w '%{http_code} %{size_download} %{num_connects}\n' \
-	    >"$WORK/transfers.$n" || die "curl failed (N=$n)"
+	    >"$WORK/transfers.$n" || die "curl failed (N=$n, exit $?," \
+	    "$(wc -l <"$WORK/transfers.$n") transfers; oauthlens said:" \
+	    "$(grep -v '^==' "$WORK/ol.$n.log" | tail -n 5))"
 	sum=$(awk '$1 == 200 && $2 == 100 { ok++ } { c += $3 }
 	    END { printf "%d %d", ok, c }' "$WORK/transfers.$n")
 	[ "$sum" = "$n 1" ] || die "N=$n: expected $n answers of 200 with" \
