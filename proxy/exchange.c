@@ -37,7 +37,7 @@ exchange_new(struct conn *c, const struct http1_head *h)
 		return NULL;
 	x->x_id = ++c->c_px->px_next_req;
 	x->x_start_ms = util_now_ms();
-	snprintf(x->x_method, sizeof(x->x_method), "%s", h->h_method);
+	util_strlcpy(x->x_method, h->h_method, sizeof(x->x_method));
 	x->x_connect = h->h_connect;
 	x->x_is_head = h->h_is_head;
 	x->x_upgrade = h->h_upgrade;

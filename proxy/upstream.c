@@ -616,7 +616,7 @@ upstream_authority(const struct config *cf, const char *host,
 	const struct resolve	*rv = config_resolve(cf, host, port);
 	const struct sockaddr	*sa;
 
-	snprintf(buf, len, "%s", host);
+	util_strlcpy(buf, host, len);
 	*outport = port;
 	if (rv == NULL)
 		return;

@@ -89,6 +89,16 @@ util_list_next(const char **cur, const char *end, const char **tok,
 	return 0;
 }
 
+char *
+util_strlcpy(char *dst, const char *src, size_t size)
+{
+	size_t	n = strnlen(src, size - 1);
+
+	memcpy(dst, src, n);
+	dst[n] = '\0';
+	return dst;
+}
+
 uint64_t
 util_now_ms(void)
 {

@@ -51,6 +51,11 @@ int	 util_ip_literal(const char *s);
  * an address). */
 int	 util_ip_equal(const char *a, const char *b);
 
+/* Copy the C string src into dst of size bytes (size > 0), truncated
+ * and always NUL-terminated, as snprintf(dst, size, "%s", src) does
+ * without the formatting cost. Returns dst. */
+char	*util_strlcpy(char *dst, const char *src, size_t size);
+
 /* malloc/calloc/strdup that abort on exhaustion (start-up and tiny
  * fixed-size objects only; per-request buffers use evbuffers). */
 /* A list of strings, each owned. */
