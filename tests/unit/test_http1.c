@@ -273,6 +273,43 @@ test_field_classes(void)
 	http1_parser_free(hp);
 }
 
+/* Obsolete folding and a bare CR are found wherever they are in the head
+ * (the search goes by blocks of 16 bytes: every offset across two). */
+static void
+test_fold_positions(void)
+{
+	struct http1_parser	*hp = http1_parser_new(HTTP1_REQUEST);
+	char			 msg[256], pad[48];
+	size_t			 i;
+
+	for (i = 0; i < 40; i++) {
+		memset(pad, 'a', i);
+		pad[i] = '\0';
+		snprintf(msg, sizeof(msg), "GET http://a/ HTTP/1.1\r\nX: %s"
+		    "\r\n\tb\r\nY: c\r\n\r\n", pad);
+		CHECK_INT(http1_parse_head(hp, msg, strlen(msg), 0, &head,
+		    &herr), -1);
+		CHECK(strstr(herr.he_reason, "folding") != NULL);
+		snprintf(msg, sizeof(msg), "GET http://a/ HTTP/1.1\r\nX: %s"
+		    "\rb\r\nY: c\r\n\r\n", pad);
+		CHECK_INT(http1_parse_head(hp, msg, strlen(msg), 0, &head,
+		    &herr), -1);
+		CHECK(strstr(herr.he_reason, "bare CR") != NULL);
+		/* Both: folding is the reason given. */
+		snprintf(msg, sizeof(msg), "GET http://a/ HTTP/1.1\r\nX: %s"
+		    "\rb\r\nY: c\r\n d\r\n\r\n", pad);
+		CHECK_INT(http1_parse_head(hp, msg, strlen(msg), 0, &head,
+		    &herr), -1);
+		CHECK(strstr(herr.he_reason, "folding") != NULL);
+		/* A space inside a line, a tab after the colon: fine. */
+		snprintf(msg, sizeof(msg), "GET http://a/ HTTP/1.1\r\nX: %s"
+		    " b\r\nY:\tc\r\n\r\n", pad);
+		CHECK_INT(http1_parse_head(hp, msg, strlen(msg), 0, &head,
+		    &herr), 0);
+	}
+	http1_parser_free(hp);
+}
+
 static void
 test_response_rewrite(void)
 {
@@ -561,6 +598,7 @@ main(void)
 	test_limits();
 	test_rewrite();
 	test_field_classes();
+	test_fold_positions();
 	test_response_rewrite();
 	test_body_split();
 	test_body_errors();
