@@ -261,12 +261,69 @@ lc(unsigned char ch)
 	return (unsigned char)(ch - 'A') < 26 ? ch | 0x20 : ch;
 }
 
-/* Whether [p, p+n) is lit (lower case, n bytes long) in any case. */
+/*
+ * Eight (four) bytes at a time: bit 5 of each byte of lit that is a
+ * letter, the others 0. lit's bytes are ASCII, so no sum carries into
+ * the next byte: (x + 0x1f) has bit 7 from 'a' up, (x + 0x05) from '{'
+ * up.
+ */
+static inline uint64_t
+letters64(uint64_t x)
+{
+	const uint64_t	ones = 0x0101010101010101ULL;
+
+	return ((x + 0x1f * ones) & ~(x + 0x05 * ones) & 0x80 * ones) >> 2;
+}
+
+static inline uint32_t
+letters32(uint32_t x)
+{
+	const uint32_t	ones = 0x01010101U;
+
+	return ((x + 0x1f * ones) & ~(x + 0x05 * ones) & 0x80 * ones) >> 2;
+}
+
+/* Whether bytes n and lit's are the same word: a byte of lit that is a
+ * letter matches itself and its upper case (c | 0x20), any other only
+ * itself. */
+static inline int
+word64_ieq(const char *p, const char *lit)
+{
+	uint64_t	a, b;
+
+	memcpy(&a, p, sizeof(a));
+	memcpy(&b, lit, sizeof(b));
+	return (a | letters64(b)) == b;
+}
+
+static inline int
+word32_ieq(const char *p, const char *lit)
+{
+	uint32_t	a, b;
+
+	memcpy(&a, p, sizeof(a));
+	memcpy(&b, lit, sizeof(b));
+	return (a | letters32(b)) == b;
+}
+
+/*
+ * Whether [p, p+n) is lit (lower-case letters and '-', n bytes long, n
+ * at least 2) in any case: by words, the last one overlapping the one
+ * before, never reading past n.
+ */
 static inline int
 ieq_lower(const char *p, const char *lit, size_t n)
 {
 	size_t	i;
 
+	if (n >= 8) {
+		for (i = 0; i + 8 < n; i += 8)
+			if (!word64_ieq(p + i, lit + i))
+				return 0;
+		return word64_ieq(p + n - 8, lit + n - 8);
+	}
+	if (n >= 4)
+		return word32_ieq(p, lit) && word32_ieq(p + n - 4, lit + n - 4);
 	for (i = 0; i < n; i++)
 		if (lc((unsigned char)p[i]) != (unsigned char)lit[i])
 			return 0;

@@ -240,6 +240,16 @@ test_field_classes(void)
 		{ "Proxy-Authorization", HF_PROXY_AUTHORIZATION },
 		{ "Proxy-Authorizatioo", HF_OTHER }, { "", HF_OTHER },
 		{ "h", HF_OTHER }, { "content\x0d" "length", HF_OTHER },
+		{ "\xc8ost", HF_OTHER }, { "\x08ost", HF_OTHER },
+		{ "Proxy-ConnectioN", HF_PROXY_CONNECTION },
+		{ "proxy-connectio\xee", HF_OTHER },
+		{ "Proxy-Xonnection", HF_OTHER },
+		{ "Transfer-Xncoding", HF_OTHER },
+		{ "transfer-encodinG", HF_TRANSFER_ENCODING },
+		{ "Xransfer-Encoding", HF_OTHER }, { "Expecu", HF_OTHER },
+		{ "Fxpect", HF_OTHER }, { "exPect", HF_EXPECT },
+		{ "Keep-AlivE", HF_KEEP_ALIVE },
+		{ "Keep=Alive", HF_OTHER }, { "keep\x0d" "alive", HF_OTHER },
 	};
 	size_t			 i;
 
