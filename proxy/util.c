@@ -55,17 +55,6 @@ util_slice_ieq(const char *p, size_t len, const char *lit)
 	return lit[len] == '\0';
 }
 
-void
-util_trim_ows(const char **p, size_t *len)
-{
-	while (*len > 0 && (**p == ' ' || **p == '\t')) {
-		(*p)++;
-		(*len)--;
-	}
-	while (*len > 0 && ((*p)[*len - 1] == ' ' || (*p)[*len - 1] == '\t'))
-		(*len)--;
-}
-
 int
 util_list_next(const char **cur, const char *end, const char **tok,
     size_t *toklen)

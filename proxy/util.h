@@ -23,8 +23,19 @@ int	 util_parse_u64(const char *p, size_t len, uint64_t min, uint64_t max,
 /* ASCII case-insensitive equality of a slice and a C string. */
 int	 util_slice_ieq(const char *p, size_t len, const char *lit);
 
-/* Trim optional whitespace (SP, HTAB) from both ends of *p, *len. */
-void	 util_trim_ows(const char **p, size_t *len);
+/* Trim optional whitespace (SP, HTAB) from both ends of *p, *len
+ * (inline: once per field value and per list token). */
+static inline void
+util_trim_ows(const char **p, size_t *len)
+{
+	while (*len > 0 && (**p == ' ' || **p == '\t')) {
+		(*p)++;
+		(*len)--;
+	}
+	while (*len > 0 && ((*p)[*len - 1] == ' ' ||
+	    (*p)[*len - 1] == '\t'))
+		(*len)--;
+}
 
 /* Walk a comma-separated token list: returns 1 and the next token
  * (trimmed, never empty) through tok/toklen, 0 when exhausted. */
