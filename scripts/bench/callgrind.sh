@@ -16,7 +16,8 @@
 # Usage: scripts/bench/callgrind.sh [-n N] [-o DIR] [-l LEVEL] [-s] BINARY
 #   -n N      requests of the smaller run (default 1000; the other is 2N)
 #   -o DIR    keep the two profiles as DIR/callgrind.N.out and
-#             DIR/callgrind.2N.out (for callgrind_annotate --inclusive=yes)
+#             DIR/callgrind.2N.out: scripts/bench/cgdiff.py DIR [DIR2]
+#             prints each function's cost per request (and compares two)
 #   -l LEVEL  oauthlens --log-level (default warn, as scripts/bench.sh)
 #   -s        the origin writes the head (Python http.server's five fields)
 #             and the body apart, as http.server does: oauthlens then
