@@ -147,9 +147,10 @@ void
 logrec_int(struct logrec *lr, const char *key, long long val)
 {
 	char	buf[24];
-	int	n = snprintf(buf, sizeof(buf), "%lld", val);
 
-	add_field(lr, key, buf, (size_t)n, 1);
+	if (!lr->lr_on)
+		return;
+	add_field(lr, key, buf, util_fmt_ll(buf, val), 1);
 }
 
 void
@@ -259,17 +260,54 @@ needs_quotes(const char *val, size_t len)
 	return 0;
 }
 
+/* v as exactly w digits, zero-padded, at p; returns p + w. */
+static char *
+digits(char *p, unsigned v, int w)
+{
+	int	i;
+
+	for (i = w - 1; i >= 0; i--) {
+		p[i] = (char)('0' + v % 10);
+		v /= 10;
+	}
+	return p + w;
+}
+
+/* "YYYY-MM-DDTHH:MM:SS.mmmZ" (UTC); written by hand, as this runs once
+ * per record, and snprintf with seven numbers cost more than the rest of
+ * an access record. */
 static void
 timestamp(char *buf, size_t len)
 {
 	struct timespec	ts;
 	struct tm	tm;
+	char		*p = buf;
+	int		 year;
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	gmtime_r(&ts.tv_sec, &tm);
-	snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
-	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-	    tm.tm_min, tm.tm_sec, (int)(ts.tv_nsec / 1000000));
+	year = tm.tm_year + 1900;
+	if (len < 25 || year < 0 || year > 9999) {
+		snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
+		    year, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+		    tm.tm_sec, (int)(ts.tv_nsec / 1000000));
+		return;
+	}
+	p = digits(p, (unsigned)year, 4);
+	*p++ = '-';
+	p = digits(p, (unsigned)tm.tm_mon + 1, 2);
+	*p++ = '-';
+	p = digits(p, (unsigned)tm.tm_mday, 2);
+	*p++ = 'T';
+	p = digits(p, (unsigned)tm.tm_hour, 2);
+	*p++ = ':';
+	p = digits(p, (unsigned)tm.tm_min, 2);
+	*p++ = ':';
+	p = digits(p, (unsigned)tm.tm_sec, 2);
+	*p++ = '.';
+	p = digits(p, (unsigned)(ts.tv_nsec / 1000000), 3);
+	*p++ = 'Z';
+	*p = '\0';
 }
 
 /* `event k=v k="v w"`, optionally coloured, without the time and level. */

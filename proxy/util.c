@@ -88,6 +88,26 @@ util_strlcpy(char *dst, const char *src, size_t size)
 	return dst;
 }
 
+size_t
+util_fmt_ll(char *buf, long long v)
+{
+	char			 tmp[20];
+	unsigned long long	 u = v < 0 ? 0ULL - (unsigned long long)v :
+				    (unsigned long long)v;
+	size_t			 i = sizeof(tmp), n = 0;
+
+	do {
+		tmp[--i] = (char)('0' + u % 10);
+		u /= 10;
+	} while (u != 0);
+	if (v < 0)
+		buf[n++] = '-';
+	memcpy(buf + n, tmp + i, sizeof(tmp) - i);
+	n += sizeof(tmp) - i;
+	buf[n] = '\0';
+	return n;
+}
+
 uint64_t
 util_now_ms(void)
 {

@@ -67,6 +67,11 @@ int	 util_ip_equal(const char *a, const char *b);
  * without the formatting cost. Returns dst. */
 char	*util_strlcpy(char *dst, const char *src, size_t size);
 
+/* The decimal text of v into buf (at least 21 bytes), NUL-terminated,
+ * as snprintf(buf, size, "%lld", v) writes it, without the formatting
+ * cost; returns its length. */
+size_t	 util_fmt_ll(char *buf, long long v);
+
 /* malloc/calloc/strdup that abort on exhaustion (start-up and tiny
  * fixed-size objects only; per-request buffers use evbuffers). */
 /* A list of strings, each owned. */

@@ -1,4 +1,6 @@
 /* Helpers of proxy/util.c that the hot path relies on. */
+#include <limits.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "util.h"
@@ -19,6 +21,36 @@ test_strlcpy(void)
 	CHECK_STR(util_strlcpy(buf, "abc", 1), "");
 }
 
+/* util_fmt_ll: what snprintf("%lld") wrote, at the edges and around
+ * every power of ten. */
+static void
+test_fmt_ll(void)
+{
+	static const long long	edges[] = { 0, 1, -1, 9, 10, -10, 99, 100,
+		LLONG_MAX, LLONG_MIN, LLONG_MIN + 1, LLONG_MAX - 1 };
+	char			 want[32], got[32];
+	long long		 p;
+	size_t			 i;
+	int			 d, ok = 1;
+
+	for (i = 0; i < sizeof(edges) / sizeof(edges[0]); i++) {
+		snprintf(want, sizeof(want), "%lld", edges[i]);
+		CHECK_INT(util_fmt_ll(got, edges[i]), strlen(want));
+		CHECK_STR(got, want);
+	}
+	for (p = 1, d = 0; d < 18; d++, p *= 10) {
+		long long v[] = { p - 1, p, p + 1, -p + 1, -p, -p - 1 };
+
+		for (i = 0; i < 6; i++) {
+			snprintf(want, sizeof(want), "%lld", v[i]);
+			if (util_fmt_ll(got, v[i]) != strlen(want) ||
+			    strcmp(got, want) != 0)
+				ok = 0;
+		}
+	}
+	CHECK(ok);
+}
+
 static void
 test_slice_ieq(void)
 {
@@ -36,6 +68,7 @@ int
 main(void)
 {
 	test_strlcpy();
+	test_fmt_ll();
 	test_slice_ieq();
 	return t_done();
 }
