@@ -72,6 +72,8 @@ exchange_log(struct conn *c, struct exchange *x)
 {
 	struct logrec	lr;
 	char		host[300];
+	size_t		n;
+	int		v6;
 
 	/* Called once per exchange: the one place that counts it. */
 	stats_exchange(c->c_stats, x->x_method, x->x_status);
@@ -83,9 +85,16 @@ exchange_log(struct conn *c, struct exchange *x)
 	logrec_int(&lr, "req", (long long)x->x_id);
 	logrec_str(&lr, "client", c->c_peer);
 	logrec_str(&lr, "method", x->x_method);
-	snprintf(host, sizeof(host), "%s%s%s:%u",
-	    strchr(x->x_host, ':') ? "[" : "", x->x_host,
-	    strchr(x->x_host, ':') ? "]" : "", x->x_port);
+	/* "host:port", "[v6]:port": x_host holds 255 bytes at most. */
+	v6 = strchr(x->x_host, ':') != NULL;
+	n = strlen(x->x_host);
+	host[0] = '[';
+	memcpy(host + v6, x->x_host, n);
+	n += v6;
+	if (v6)
+		host[n++] = ']';
+	host[n++] = ':';
+	util_fmt_ll(host + n, x->x_port);
 	logrec_str(&lr, "host", x->x_host[0] ? host : "-");
 	if (x->x_target != NULL)
 		logrec_target(&lr, "target", x->x_target, x->x_target_len);

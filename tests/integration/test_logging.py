@@ -74,10 +74,25 @@ class AccessLog(ProxyTestCase):
         port = harness.closed_port()
         r = self.curl("http://127.0.0.1:%d/x" % port)
         self.assertEqual(r.status, 502, r)
-        rec = self.proxy.wait_access(lambda a: a.get("status") == 502)
+        rec = self.proxy.wait_access(
+            lambda a: a.get("status") == 502 and
+            str(a.get("host")).endswith(":%d" % port))
         self.assertIsNotNone(rec, "no access record for a 502\n" +
                              self.proxy.tail())
         self.assertIn(str(port), str(rec.get("host")), rec)
+        self.assertEqual(rec.get("host"), "127.0.0.1:%d" % port, rec)
+
+    def test_access_record_host_ipv6(self):
+        """An IPv6 authority is logged in brackets, with its port (the
+        502 of a closed port, or of no IPv6 at all: either way a record)."""
+        port = harness.closed_port()
+        r = self.curl("http://[::1]:%d/x" % port, ["-g"])
+        self.assertEqual(r.status, 502, r)
+        rec = self.proxy.wait_access(
+            lambda a: a.get("status") == 502 and "::1" in str(a.get("host")))
+        self.assertIsNotNone(rec, "no access record for the [::1] 502\n" +
+                             self.proxy.tail())
+        self.assertEqual(rec.get("host"), "[::1]:%d" % port, rec)
 
 
 SECRETS = {
