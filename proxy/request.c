@@ -158,7 +158,7 @@ request_dispatch(struct conn *c, const struct http1_head *h, size_t headlen)
 		request_own_page(c, h, &t, headlen);
 		return;
 	}
-	snprintf(x->x_host, sizeof(x->x_host), "%s", t.t_host);
+	util_strlcpy(x->x_host, t.t_host, sizeof(x->x_host));
 	x->x_port = t.t_port;
 	if (t.t_form == 'c') {
 		if (intercept_wanted(c, &t))
