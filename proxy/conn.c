@@ -298,7 +298,7 @@ conn_settle(struct conn *c)
 			conn_finish(c);
 			break;
 		case CN_CLOSE:
-			conn_close(c, c->c_why);
+			conn_close(c, c->c_why != NULL ? c->c_why : "closed");
 			break;
 		case CN_CONNECT:
 			conn_connect(c);

@@ -182,7 +182,9 @@ exchange_fail(struct conn *c, enum proxy_error pe, const char *detail)
 		return;
 	if (x != NULL && x->x_phase != XP_WAIT) {
 		/* Too late for a status: the response already started. */
-		transport_want(c, CN_CLOSE, reason);
+		log_debug("connection %llu: %s after the response started: "
+		    "closing", (unsigned long long)c->c_id, reason);
+		transport_want(c, CN_CLOSE, pi->pi_message);
 		return;
 	}
 	stats_add(c->c_stats, STAT_ERRORS, 1);

@@ -118,7 +118,7 @@ struct conn {
 	struct exchange		*c_x;		/* owned: current exchange */
 	enum conn_state		 c_state;
 	enum conn_next		 c_next;	/* asked of conn.c */
-	char			 c_why[240];	/* CN_CLOSE's reason */
+	const char		*c_why;		/* CN_CLOSE's reason: static */
 	int			 c_reject;	/* status to refuse with */
 	size_t			 c_scan;	/* head end search offset */
 	size_t			 c_uscan;
@@ -134,8 +134,8 @@ struct conn {
 	char			 c_peer[56];
 };
 
-/* Ask conn.c for what comes next (why: CN_CLOSE's reason, or NULL). A
- * close asked for stays asked for. */
+/* Ask conn.c for what comes next (why: CN_CLOSE's reason, a string that
+ * outlives the connection, or NULL). A close asked for stays asked for. */
 static inline void
 transport_want(struct conn *c, enum conn_next next, const char *why)
 {
@@ -143,7 +143,7 @@ transport_want(struct conn *c, enum conn_next next, const char *why)
 		return;
 	c->c_next = next;
 	if (why != NULL)
-		snprintf(c->c_why, sizeof(c->c_why), "%s", why);
+		c->c_why = why;
 }
 
 /* (Re)arm the connection's one timer: ms from now. */
