@@ -8,7 +8,6 @@
 #include <unistd.h>
 
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
 
 #include "catalog.h"
 #include "config.h"
@@ -96,19 +95,13 @@ static int
 proxy_auth_latin1(const char *want_b64, const char *v, size_t len)
 {
 	unsigned char	 w[800], g[800], u[1600];
-	size_t		 wl = strlen(want_b64), i, n = 0;
+	size_t		 i, n = 0;
 	int		 gn, wn, ok;
 
-	if (len >= sizeof(g) / 3 * 4 || wl >= sizeof(w) / 3 * 4)
-		return 0;
-	wn = EVP_DecodeBlock(w, (const unsigned char *)want_b64, (int)wl);
-	gn = EVP_DecodeBlock(g, (const unsigned char *)v, (int)len);
+	wn = util_b64_decode(want_b64, strlen(want_b64), w, sizeof(w));
+	gn = util_b64_decode(v, len, g, sizeof(g));
 	if (wn < 0 || gn < 0)
 		return 0;
-	while (wn > 0 && wl > 0 && want_b64[--wl] == '=')
-		wn--;
-	while (gn > 0 && len > 0 && v[--len] == '=')
-		gn--;
 	for (i = 0; i < (size_t)gn; i++) {
 		if (g[i] < 0x80)
 			u[n++] = g[i];
@@ -147,22 +140,14 @@ int
 config_proxy_userpass(const struct config *cf, char *buf, size_t len)
 {
 	const char	*b64;
-	size_t		 bl;
 	int		 n;
 
-	if (cf->cf_proxy_auth == NULL)
+	if (cf->cf_proxy_auth == NULL || len == 0)
 		return -1;
 	b64 = cf->cf_proxy_auth + 6;
-	bl = strlen(b64);
-	/* Decoding writes 3 bytes per 4 characters, padding included. */
-	if (len < bl / 4 * 3 + 1)
-		return -1;
-	n = EVP_DecodeBlock((unsigned char *)buf, (const unsigned char *)b64,
-	    (int)bl);
+	n = util_b64_decode(b64, strlen(b64), (unsigned char *)buf, len - 1);
 	if (n < 0)
 		return -1;
-	while (n > 0 && bl > 0 && b64[--bl] == '=')
-		n--;
 	buf[n] = '\0';
 	return 0;
 }

@@ -3,8 +3,9 @@
 #include <string.h>
 #include <time.h>
 
+#include <openssl/crypto.h>
+
 #include <event2/buffer.h>
-#include <openssl/evp.h>
 #include <yajl/yajl_parse.h>
 
 #include "annotate.h"
@@ -203,15 +204,10 @@ basic_credentials(const struct http1_head *h, struct oauth_x *o)
 	int			 n;
 
 	if (a == NULL || a->s_len < 7 ||
-	    strncasecmp(a->s_ptr, "basic ", 6) != 0 ||
-	    (a->s_len - 6) / 4 * 3 >= sizeof(dec) || (a->s_len - 6) % 4 != 0)
+	    strncasecmp(a->s_ptr, "basic ", 6) != 0)
 		return;
-	n = EVP_DecodeBlock(dec, (const unsigned char *)a->s_ptr + 6,
-	    (int)(a->s_len - 6));
+	n = util_b64_decode(a->s_ptr + 6, a->s_len - 6, dec, sizeof(dec) - 1);
 	if (n > 0) {
-		/* Base64 padding decodes to trailing NULs. */
-		while (n > 0 && dec[n - 1] == '\0')
-			n--;
 		dec[n] = '\0';
 		colon = strchr((char *)dec, ':');
 		if (colon != NULL && (size_t)(colon - (char *)dec) <

@@ -10,6 +10,8 @@
 #include <limits.h>
 #include <unistd.h>
 
+#include <openssl/evp.h>
+
 #include "util.h"
 
 int
@@ -267,4 +269,21 @@ util_split_hostport(const char *s, char *host, size_t hostlen,
 	host[hl] = '\0';
 	*port = (uint16_t)p;
 	return 0;
+}
+
+int
+util_b64_decode(const char *in, size_t len, unsigned char *out,
+    size_t outlen)
+{
+	int	n;
+
+	if (len % 4 != 0 || len / 4 * 3 > outlen || len > INT_MAX)
+		return -1;
+	n = EVP_DecodeBlock(out, (const unsigned char *)in, (int)len);
+	if (n < 0)
+		return -1;
+	/* EVP_DecodeBlock counts the padding as decoded zero bytes. */
+	while (n > 0 && len > 0 && in[--len] == '=')
+		n--;
+	return n;
 }

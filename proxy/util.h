@@ -72,6 +72,12 @@ char	*util_strlcpy(char *dst, const char *src, size_t size);
  * cost; returns its length. */
 size_t	 util_fmt_ll(char *buf, long long v);
 
+/* Decode standard base64 in[0..len) (padded, a multiple of 4) into out:
+ * the number of bytes, padding not counted, or -1 when in is not base64
+ * or outlen (len / 4 * 3 needed) is too small. */
+int	 util_b64_decode(const char *in, size_t len, unsigned char *out,
+	    size_t outlen);
+
 /* malloc/calloc/strdup that abort on exhaustion (start-up and tiny
  * fixed-size objects only; per-request buffers use evbuffers). */
 /* A list of strings, each owned. */

@@ -64,11 +64,31 @@ test_slice_ieq(void)
 	CHECK(!util_slice_ieq("[", 1, "{"));
 }
 
+static void
+test_b64_decode(void)
+{
+	unsigned char	out[8];
+
+	/* Padding is not counted; a decoded NUL is. */
+	CHECK_INT(util_b64_decode("ZGV2OnB3", 8, out, sizeof(out)), 6);
+	CHECK(memcmp(out, "dev:pw", 6) == 0);
+	CHECK_INT(util_b64_decode("YQ==", 4, out, sizeof(out)), 1);
+	CHECK_INT(util_b64_decode("YWI=", 4, out, sizeof(out)), 2);
+	CHECK_INT(util_b64_decode("AAA=", 4, out, sizeof(out)), 2);
+	CHECK_INT(util_b64_decode("", 0, out, sizeof(out)), 0);
+	/* Not base64, not padded, or too long for out. */
+	CHECK_INT(util_b64_decode("YQ", 2, out, sizeof(out)), -1);
+	CHECK_INT(util_b64_decode("Y*==", 4, out, sizeof(out)), -1);
+	CHECK_INT(util_b64_decode("ZGV2OnB3ZGV2", 12, out, sizeof(out)), -1);
+	CHECK_INT(util_b64_decode("ZGV2OnB3", 8, out, 5), -1);
+}
+
 int
 main(void)
 {
 	test_strlcpy();
 	test_fmt_ll();
 	test_slice_ieq();
+	test_b64_decode();
 	return t_done();
 }
