@@ -41,8 +41,8 @@ void		 parent_free(struct parent *pa);
  * ".suffix" or "*.suffix", an IP address or an address/bits CIDR. */
 int		 parent_bypass_ok(const char *s);
 
-/* Whether host (no brackets) goes direct under the entries of list:
- * loopback (localhost, 127.0.0.0/8, ::1) always does. */
+/* Whether host (no brackets) goes direct under the entries of list
+ * (NULL: none): loopback (localhost, 127.0.0.0/8, ::1) always does. */
 int		 parent_bypass(const struct strlist *list, const char *host);
 
 /* Append the entries of a NO_PROXY-style value (comma or space separated)

@@ -174,19 +174,18 @@ void
 runenv_set_auth(struct runenv *re, const char *userpass)
 {
 	const char	*colon = strchr(userpass, ':');
-	char		 hostport[300], user[200] = "", pass[2200] = "";
+	char		 user[200] = "", pass[2200] = "";
+	int		 v6 = strchr(re->re_host, ':') != NULL;
 
 	if (colon == NULL)
 		return;
-	/* re_shown is still the bare http://HOST:PORT. */
-	snprintf(hostport, sizeof(hostport), "%s",
-	    re->re_shown + strlen("http://"));
 	pct_cat(user, sizeof(user), userpass, (size_t)(colon - userpass));
 	pct_cat(pass, sizeof(pass), colon + 1, strlen(colon + 1));
-	snprintf(re->re_url, sizeof(re->re_url), "http://%s:%s@%s", user,
-	    pass, hostport);
-	snprintf(re->re_shown, sizeof(re->re_shown), "http://%s:***@%s",
-	    user, hostport);
+	snprintf(re->re_url, sizeof(re->re_url), "http://%s:%s@%s%s%s:%u",
+	    user, pass, v6 ? "[" : "", re->re_host, v6 ? "]" : "",
+	    re->re_port);
+	snprintf(re->re_shown, sizeof(re->re_shown), "http://%s:***@%s%s%s:%u",
+	    user, v6 ? "[" : "", re->re_host, v6 ? "]" : "", re->re_port);
 	OPENSSL_cleanse(pass, sizeof(pass));
 	re->re_auth = 1;
 }

@@ -666,12 +666,10 @@ upstream_open(struct upstream *up, const struct config *cf,
 		upstream_authority(cf, host, port, ur->ur_thost,
 		    sizeof(ur->ur_thost), &ur->ur_tport);
 	} else {
-		struct strlist	none = { NULL, 0 };
-
 		snprintf(ur->ur_chost, sizeof(ur->ur_chost), "%s", host);
 		ur->ur_cport = port;
 		/* Not for loopback, a --resolve mapping or .invalid. */
-		if (!parent_bypass(&none, host) &&
+		if (!parent_bypass(NULL, host) &&
 		    config_resolve(cf, host, port) == NULL &&
 		    !reserved_invalid(host))
 			snprintf(ur->ur_env_proxy, sizeof(ur->ur_env_proxy),
