@@ -487,6 +487,18 @@ static void	 render_cause(const char *, const struct diag_result *,
 		    const struct diag_request *, const struct redact *, char *,
 		    size_t);
 
+/* Open a log record of an exchange's OAuth event: its request number,
+ * client and host first. */
+static void
+oauth_rec_begin(struct logrec *lr, enum log_level level, const char *event,
+    const struct oauth_ctx *ctx)
+{
+	logrec_begin(lr, level, event);
+	logrec_int(lr, "req", (long long)ctx->oc_req);
+	logrec_str(lr, "client", ctx->oc_client);
+	logrec_str(lr, "host", ctx->oc_host);
+}
+
 /* GitHub refused the authorize request with a page of its own instead of
  * redirecting back (reported for a redirect_uri not associated with the
  * app; undocumented). We assume it comes with a 4xx status: a 200 page is
@@ -499,10 +511,7 @@ authorize_refused(struct oauth_x *o, int status)
 	const struct oauth_ctx	*ctx = &o->o_ctx;
 	struct logrec		 lr;
 
-	logrec_begin(&lr, LL_WARN, "oauth-authorize-refused");
-	logrec_int(&lr, "req", (long long)ctx->oc_req);
-	logrec_str(&lr, "client", ctx->oc_client);
-	logrec_str(&lr, "host", ctx->oc_host);
+	oauth_rec_begin(&lr, LL_WARN, "oauth-authorize-refused", ctx);
 	logrec_int(&lr, "status", status);
 	if (o->o_client_id[0] != '\0')
 		logrec_str(&lr, "client_id", o->o_client_id);
@@ -639,10 +648,7 @@ abandon(struct oauth_x *o, const char *why)
 	const struct oauth_ctx	*ctx = &o->o_ctx;
 	struct logrec	lr;
 
-	logrec_begin(&lr, LL_WARN, "oauth-uninspected");
-	logrec_int(&lr, "req", (long long)ctx->oc_req);
-	logrec_str(&lr, "client", ctx->oc_client);
-	logrec_str(&lr, "host", ctx->oc_host);
+	oauth_rec_begin(&lr, LL_WARN, "oauth-uninspected", ctx);
 	logrec_str(&lr, "reason", why);
 	logrec_end(&lr);
 	o->o_failed = 1;
@@ -841,10 +847,7 @@ device_poll(struct flowmem *fm, const struct diag_request *r,
 	if (!diag_device_poll(fm, r->dr_device_code, r->dr_now_ms, &elapsed,
 	    &interval))
 		return;
-	logrec_begin(&lr, LL_WARN, "oauth-device-poll");
-	logrec_int(&lr, "req", (long long)ctx->oc_req);
-	logrec_str(&lr, "client", ctx->oc_client);
-	logrec_str(&lr, "host", ctx->oc_host);
+	oauth_rec_begin(&lr, LL_WARN, "oauth-device-poll", ctx);
 	logrec_int(&lr, "elapsed_ms", (long long)elapsed);
 	logrec_int(&lr, "interval", interval);
 	logrec_str(&lr, "msg", "the client polls the token endpoint faster "
@@ -1020,10 +1023,7 @@ form_success(const struct oauth_ctx *ctx)
 {
 	struct logrec	lr;
 
-	logrec_begin(&lr, LL_INFO, "oauth-format");
-	logrec_int(&lr, "req", (long long)ctx->oc_req);
-	logrec_str(&lr, "client", ctx->oc_client);
-	logrec_str(&lr, "host", ctx->oc_host);
+	oauth_rec_begin(&lr, LL_INFO, "oauth-format", ctx);
 	logrec_str(&lr, "format", "form");
 	logrec_str(&lr, "msg", "the token request sent no \"Accept: "
 	    "application/json\", so the answer is form-encoded "
@@ -1039,10 +1039,7 @@ browser_success(const struct oauth_ctx *ctx)
 {
 	struct logrec	lr;
 
-	logrec_begin(&lr, LL_WARN, "oauth-browser");
-	logrec_int(&lr, "req", (long long)ctx->oc_req);
-	logrec_str(&lr, "client", ctx->oc_client);
-	logrec_str(&lr, "host", ctx->oc_host);
+	oauth_rec_begin(&lr, LL_WARN, "oauth-browser", ctx);
 	logrec_str(&lr, "cause", diag_cause_name(DC_BROWSER_EXCHANGE));
 	logrec_str(&lr, "msg", "a web page sent this token request (Origin, "
 	    "Sec-Fetch-Site): the token endpoint sends no CORS headers, "
