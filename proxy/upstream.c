@@ -668,8 +668,9 @@ upstream_open(struct upstream *up, const struct config *cf,
 	} else {
 		snprintf(ur->ur_chost, sizeof(ur->ur_chost), "%s", host);
 		ur->ur_cport = port;
-		/* Not for loopback, a --resolve mapping or .invalid. */
-		if (!parent_bypass(NULL, host) &&
+		/* Only when the environment names a proxy; not for
+		 * loopback, a --resolve mapping or .invalid. */
+		if (cf->cf_env_proxy[0] != '\0' && !parent_bypass(NULL, host) &&
 		    config_resolve(cf, host, port) == NULL &&
 		    !reserved_invalid(host))
 			snprintf(ur->ur_env_proxy, sizeof(ur->ur_env_proxy),
